@@ -1,0 +1,81 @@
+#include "cache/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const OSSL_ITEM hsm_reason_strings[] = {
+    {HSM_R_INTERNAL, "internal error in the hsm provider"},
+    {HSM_R_CONFIG, "invalid hsm provider configuration"},
+    {HSM_R_URI_MALFORMED, "malformed pkcs11: URI"},
+    {HSM_R_URI_UNKNOWN_ATTRIBUTE, "pkcs11: URI has an attribute that is not understood"},
+    {HSM_R_MODULE_NOT_ALLOWED, "PKCS#11 module not allowed by the configuration"},
+    {HSM_R_MODULE_LOAD, "cannot load PKCS#11 module"},
+    {HSM_R_PKCS11, "PKCS#11 call failed"},
+    {HSM_R_NO_TOKEN, "no token matches the URI"},
+    {HSM_R_AMBIGUOUS_TOKEN, "several tokens match the URI"},
+    {HSM_R_NO_OBJECT, "no object matches the URI"},
+    {HSM_R_AMBIGUOUS_OBJECT, "several objects match the URI"},
+    {HSM_R_PIN_REQUIRED, "token PIN required but none given"},
+    {HSM_R_PIN_INCORRECT, "wrong PIN"},
+    {HSM_R_PIN_LOCKED, "token PIN is locked or on its final try"},
+    {HSM_R_PIN_SOURCE, "cannot read the PIN source"},
+    {HSM_R_PUBLIC_KEY_MISMATCH, "public key views of the key disagree"},
+    {HSM_R_KEY_CHANGED, "key changed on token since it was loaded"},
+    {HSM_R_POSSESSION_FAILED, "token key failed the possession proof"},
+    {HSM_R_SIGNATURE_INVALID,
+     "token signed with a key that does not match its published public key"},
+    {HSM_R_UNSUPPORTED, "operation not supported by the token"},
+    {HSM_R_TOKEN_GONE, "token is no longer available"},
+    {HSM_R_BAD_INPUT, "invalid input"},
+    {0, NULL},
+};
+
+static hsm_error_sink *current_sink;
+static _Thread_local char last_detail[1024];
+static _Thread_local int last_reason;
+
+void hsm_error_set_sink(hsm_error_sink *sink)
+{
+    current_sink = sink;
+}
+
+const char *hsm_error_last_detail(void)
+{
+    return last_detail;
+}
+
+int hsm_error_last_reason(void)
+{
+    return last_reason;
+}
+
+static void emit(int reason, const char *detail)
+{
+    last_reason = reason;
+    snprintf(last_detail, sizeof(last_detail), "%s", detail);
+    if (current_sink != NULL)
+        current_sink(reason, __FILE__, __LINE__, detail);
+}
+
+void hsm_error(enum hsm_reason reason, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    emit(reason, detail);
+}
+
+void hsm_error_rv(enum hsm_reason reason, const char *func, CK_RV rv, const char *fmt, ...)
+{
+    char head[800], detail[1024], name[32];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof(head), fmt, ap);
+    va_end(ap);
+    snprintf(detail, sizeof(detail), "%s (%s: %s)", head, func, hsm_ckr_name(rv, name));
+    emit(reason, detail);
+}

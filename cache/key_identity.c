@@ -1,0 +1,158 @@
+#include "cache/key_identity.h"
+
+#include "cache/error.h"
+#include "cache/objects.h"
+#include "cache/public_views.h"
+#include "uri/pin_source.h"
+
+#include <p11-kit/uri.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void pad_copy(CK_UTF8CHAR *dst, size_t dstlen, const char *src)
+{
+    size_t len = strlen(src);
+
+    memset(dst, ' ', dstlen);
+    memcpy(dst, src, len < dstlen ? len : dstlen);
+}
+
+char *hsm_key_canonical_uri(const struct hsm_token_identity *tok, const unsigned char *id,
+                            size_t idlen, const char *label, const char *type)
+{
+    P11KitUri *uri = p11_kit_uri_new();
+    CK_TOKEN_INFO *ti;
+    CK_OBJECT_CLASS cls;
+    char *text = NULL;
+
+    if (uri == NULL)
+        return NULL;
+    ti = p11_kit_uri_get_token_info(uri);
+    pad_copy(ti->label, sizeof(ti->label), tok->label);
+    pad_copy(ti->manufacturerID, sizeof(ti->manufacturerID), tok->manufacturer);
+    pad_copy(ti->model, sizeof(ti->model), tok->model);
+    pad_copy(ti->serialNumber, sizeof(ti->serialNumber), tok->serial);
+    if (id != NULL) {
+        CK_ATTRIBUTE a = {CKA_ID, (void *)id, idlen};
+        p11_kit_uri_set_attribute(uri, &a);
+    }
+    if (label != NULL && label[0] != '\0') {
+        CK_ATTRIBUTE a = {CKA_LABEL, (void *)label, strlen(label)};
+        p11_kit_uri_set_attribute(uri, &a);
+    }
+    if (type != NULL) {
+        cls = strcmp(type, "cert") == 0     ? CKO_CERTIFICATE
+              : strcmp(type, "public") == 0 ? CKO_PUBLIC_KEY
+                                            : CKO_PRIVATE_KEY;
+        CK_ATTRIBUTE a = {CKA_CLASS, &cls, sizeof(cls)};
+        p11_kit_uri_set_attribute(uri, &a);
+    }
+    if (p11_kit_uri_format(uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, &text) != P11_KIT_URI_OK)
+        text = NULL;
+    p11_kit_uri_free(uri);
+    return text;
+}
+
+static char *label_of(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj)
+{
+    unsigned char *v = NULL;
+    size_t len = 0;
+    char *label;
+
+    (void)hsm_attr_alloc(fns, s, obj, CKA_LABEL, &v, &len);
+    label = malloc(len + 1);
+    if (label != NULL) {
+        if (len > 0)
+            memcpy(label, v, len);
+        label[len] = '\0';
+    }
+    free(v);
+    return label;
+}
+
+struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
+                                    CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                                    OSSL_LIB_CTX *libctx, char *pin)
+{
+    struct hsm_key *key = calloc(1, sizeof(*key));
+    struct hsm_views views = {0};
+    CK_ULONG key_type;
+    CK_RV rv;
+
+    if (key == NULL) {
+        hsm_pin_free(pin);
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return NULL;
+    }
+    key->refs = 1;
+    key->pin = pin != NULL ? pin : hsm_token_kept_pin(tok);
+    key->libctx = libctx;
+    key->token_id = tok->id;
+    pthread_mutex_init(&key->lock, NULL);
+    key->label = label_of(fns, s, obj);
+    rv = hsm_attr_alloc(fns, s, obj, CKA_ID, &key->id, &key->id_len);
+    if (rv == CKR_OK)
+        rv = hsm_attr_ulong(fns, s, obj, CKA_KEY_TYPE, &key_type);
+    key->uri = hsm_key_canonical_uri(&tok->id, key->id, key->id_len, key->label, "private");
+    if (key->label == NULL || key->uri == NULL) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        goto fail;
+    }
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "reading the identity of %s",
+                     key->uri);
+        goto fail;
+    }
+    if (key_type != CKK_RSA && key_type != CKK_EC && key_type != CKK_EC_EDWARDS) {
+        hsm_error(HSM_R_UNSUPPORTED, "%s: key type 0x%lx is not supported (RSA, EC, EdDSA are)",
+                  key->uri, (unsigned long)key_type);
+        goto fail;
+    }
+    key->key_type = key_type;
+    key->always_authenticate = hsm_attr_bool(fns, s, obj, CKA_ALWAYS_AUTHENTICATE, false);
+    key->can_sign = hsm_attr_bool(fns, s, obj, CKA_SIGN, true);
+    key->can_decrypt = hsm_attr_bool(fns, s, obj, CKA_DECRYPT, false);
+    key->can_derive = hsm_attr_bool(fns, s, obj, CKA_DERIVE, false);
+    if (!hsm_views_collect(fns, s, obj, key_type, key->id, key->id_len, libctx, key->uri,
+                           &views))
+        goto fail;
+    key->pub = hsm_views_agree(&views, key->uri);
+    hsm_views_clear(&views);
+    if (key->pub == NULL || !hsm_spki_fingerprint(key->pub, key->fingerprint))
+        goto fail;
+    key->module = tok->module;
+    hsm_token_ref(tok);
+    key->token = tok;
+    key->handle = obj;
+    return key;
+
+fail:
+    hsm_views_clear(&views);
+    hsm_key_put(key);
+    return NULL;
+}
+
+bool hsm_key_on_token(const struct hsm_key *key)
+{
+    return key->module != NULL;
+}
+
+void hsm_key_ref(struct hsm_key *key)
+{
+    __atomic_add_fetch(&key->refs, 1, __ATOMIC_RELAXED);
+}
+
+void hsm_key_put(struct hsm_key *key)
+{
+    if (key == NULL || __atomic_sub_fetch(&key->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    hsm_token_put(key->token);
+    EVP_PKEY_free(key->pub);
+    hsm_pin_free(key->pin);
+    free(key->id);
+    free(key->label);
+    free(key->uri);
+    pthread_mutex_destroy(&key->lock);
+    free(key);
+}

@@ -1,0 +1,69 @@
+/*
+ * A loaded key: who it is (token identity, CKA_ID, key type, the
+ * SubjectPublicKeyInfo it was cross-checked against) and where it was last
+ * seen (token record and object handle), which are hints only. Before every
+ * use the hints are confirmed; when they fail the key is found again by its
+ * identity and must still be the same public key.
+ */
+#ifndef HSM_CACHE_KEY_IDENTITY_H
+#define HSM_CACHE_KEY_IDENTITY_H
+
+#include "cache/token.h"
+
+#include <openssl/evp.h>
+#include <p11-kit/pkcs11.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+struct hsm_key {
+    int refs;
+    struct hsm_module *module;
+    struct hsm_token_identity token_id;
+    CK_KEY_TYPE key_type;
+    unsigned char *id;
+    size_t id_len;
+    char *label;
+    EVP_PKEY *pub; /* the remembered public key, held by a software provider */
+    char fingerprint[65];
+    bool always_authenticate;
+    bool can_sign;
+    bool can_decrypt;
+    bool can_derive;
+    char *uri;     /* canonical, PIN-free: for messages */
+    char *pin;     /* secure heap; to log in again after the token came back */
+    OSSL_LIB_CTX *libctx;
+    void *provctx; /* for public-only keys imported by OpenSSL */
+
+    pthread_mutex_t lock; /* guards the hints below */
+    struct hsm_token *token;
+    CK_OBJECT_HANDLE handle;
+};
+
+/*
+ * Builds a key from private key |obj| found on |tok|: reads its identity and
+ * cross-checks every public view. Takes ownership of |pin| (may be NULL).
+ */
+struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
+                                    CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                                    OSSL_LIB_CTX *libctx, char *pin);
+
+/* False for a public key OpenSSL imported (it has no token identity). */
+bool hsm_key_on_token(const struct hsm_key *key);
+
+void hsm_key_ref(struct hsm_key *key);
+void hsm_key_put(struct hsm_key *key);
+
+/*
+ * One private-key operation (C_SignInit+C_Sign, C_DecryptInit+C_Decrypt) on
+ * the key, revalidated first. |*outlen| is the buffer size in, the result
+ * size out.
+ */
+enum hsm_key_op { HSM_OP_SIGN, HSM_OP_DECRYPT };
+bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
+                     const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen);
+
+/* "pkcs11:token=...;id=...;type=private" with the serial, never a PIN. */
+char *hsm_key_canonical_uri(const struct hsm_token_identity *tok, const unsigned char *id,
+                            size_t idlen, const char *label, const char *type);
+
+#endif

@@ -1,0 +1,257 @@
+/*
+ * The rules that keep a loaded key honest: before each operation the handle
+ * is confirmed to still be the key; when it is not, or the session, slot or
+ * token is gone, the key is found again by identity and must still be the
+ * same public key. A different key under the same id is an error, never a
+ * silent switch.
+ */
+#include "cache/error.h"
+#include "cache/key_identity.h"
+#include "cache/objects.h"
+#include "cache/public_views.h"
+#include "uri/pin_source.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HSM_ID_MAX 256
+
+/* CKR_OK and *same set when the handle still names this key. */
+static CK_RV confirm_handle(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
+                            const struct hsm_key *key, CK_OBJECT_HANDLE handle, bool *same)
+{
+    CK_OBJECT_CLASS cls = 0;
+    CK_KEY_TYPE type = 0;
+    unsigned char id[HSM_ID_MAX];
+    CK_ATTRIBUTE tmpl[3] = {{CKA_CLASS, &cls, sizeof(cls)},
+                            {CKA_KEY_TYPE, &type, sizeof(type)},
+                            {CKA_ID, id, sizeof(id)}};
+    CK_RV rv = fns->C_GetAttributeValue(s, handle, tmpl, 3);
+
+    *same = false;
+    if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+        rv == CKR_ATTRIBUTE_SENSITIVE)
+        return CKR_OK; /* not this key: ours has all three, id short enough */
+    if (rv != CKR_OK)
+        return rv;
+    *same = cls == CKO_PRIVATE_KEY && type == key->key_type && tmpl[2].ulValueLen == key->id_len &&
+            (key->id_len == 0 || memcmp(id, key->id, key->id_len) == 0);
+    return CKR_OK;
+}
+
+static char *kept_pin(void *arg, const struct hsm_token *tok)
+{
+    const struct hsm_key *key = arg;
+    char desc[160];
+
+    if (key->pin != NULL)
+        return hsm_pin_dup(key->pin);
+    hsm_token_describe(tok, desc, sizeof(desc));
+    hsm_error(HSM_R_PIN_REQUIRED,
+              "%s needs a login again (it was removed or re-initialised) and %s was loaded "
+              "without a PIN the provider could keep; load the key again",
+              desc, key->uri);
+    return NULL;
+}
+
+/* Finds the key on |tok| by CKA_ID and type and checks its public key. */
+static bool refind_on_token(struct hsm_key *key, struct hsm_token *tok,
+                            CK_OBJECT_HANDLE *found)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[3] = {{CKA_CLASS, &cls, sizeof(cls)},
+                            {CKA_ID, key->id, key->id_len},
+                            {CKA_KEY_TYPE, &key->key_type, sizeof(key->key_type)}};
+    struct hsm_views views = {0};
+    CK_OBJECT_HANDLE *objs = NULL;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_FUNCTION_LIST *fns;
+    EVP_PKEY *now = NULL;
+    size_t n = 0;
+    bool ok = false;
+    CK_RV rv;
+
+    fns = hsm_module_enter(tok->module, NULL);
+    if (fns == NULL)
+        return false;
+    rv = hsm_session_acquire(tok, fns, &s);
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_TOKEN_GONE, "C_OpenSession", rv, "finding %s again", key->uri);
+        goto done;
+    }
+    if (!hsm_token_login(tok, fns, s, kept_pin, key))
+        goto done;
+    rv = hsm_find_objects(fns, s, tmpl, 3, &objs, &n);
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, "C_FindObjects", rv, "finding %s again", key->uri);
+        goto done;
+    }
+    if (n != 1) {
+        hsm_error(n == 0 ? HSM_R_KEY_CHANGED : HSM_R_AMBIGUOUS_OBJECT,
+                  "%s (SHA-256 %s): the token now has %zu private keys with this id and type; "
+                  "load the key again by a URI that names one",
+                  key->uri, key->fingerprint, n);
+        goto done;
+    }
+    if (!hsm_views_collect(fns, s, objs[0], key->key_type, key->id, key->id_len, key->libctx,
+                           key->uri, &views) ||
+        (now = hsm_views_agree(&views, key->uri)) == NULL)
+        goto done;
+    if (EVP_PKEY_eq(now, key->pub) != 1) {
+        char fp[65] = "?";
+
+        hsm_spki_fingerprint(now, fp);
+        hsm_error(HSM_R_KEY_CHANGED,
+                  "%s was loaded as public key SHA-256 %s but the token now holds public key "
+                  "SHA-256 %s under the same id; nothing was signed. Load the key again if the "
+                  "change is intended",
+                  key->uri, key->fingerprint, fp);
+        goto done;
+    }
+    *found = objs[0];
+    ok = true;
+done:
+    if (s != CK_INVALID_HANDLE)
+        hsm_session_release(tok, fns, s, !ok);
+    hsm_module_leave(tok->module);
+    hsm_views_clear(&views);
+    EVP_PKEY_free(now);
+    free(objs);
+    return ok;
+}
+
+static bool refind(struct hsm_key *key)
+{
+    struct hsm_token **toks = NULL;
+    CK_OBJECT_HANDLE handle;
+    unsigned generation;
+    int n;
+
+    for (int pass = 0; pass < 2; pass++) {
+        if (hsm_module_enter(key->module, &generation) == NULL)
+            return false;
+        hsm_module_leave(key->module);
+        n = hsm_tokens_find(key->module, NULL, &key->token_id, &toks);
+        if (n < 0)
+            return false;
+        if (n > 0 || pass == 1)
+            break;
+        /* The token is not in the slot list at all: a module that fixed its
+         * slot list at C_Initialize (SoftHSMv2) needs initialising again to
+         * see a token created since. A restarted process would do the same. */
+        hsm_tokens_put_all(toks, n);
+        toks = NULL;
+        if (!hsm_module_reinitialize(key->module, generation))
+            return false;
+    }
+    if (n != 1) {
+        hsm_error(n == 0 ? HSM_R_TOKEN_GONE : HSM_R_AMBIGUOUS_TOKEN,
+                  "%s: %s token with label '%s' and serial %s is present; insert the token "
+                  "or check the module %s",
+                  key->uri, n == 0 ? "no" : "more than one", key->token_id.label,
+                  key->token_id.serial, hsm_module_path(key->module));
+        hsm_tokens_put_all(toks, n);
+        return false;
+    }
+    if (!refind_on_token(key, toks[0], &handle)) {
+        hsm_tokens_put_all(toks, n);
+        return false;
+    }
+    pthread_mutex_lock(&key->lock);
+    hsm_token_put(key->token);
+    key->token = toks[0];
+    key->handle = handle;
+    pthread_mutex_unlock(&key->lock);
+    free(toks); /* the reference moved into the key */
+    return true;
+}
+
+static void hints(struct hsm_key *key, struct hsm_token **tok, CK_OBJECT_HANDLE *handle)
+{
+    pthread_mutex_lock(&key->lock);
+    *tok = key->token;
+    *handle = key->handle;
+    if (*tok != NULL)
+        hsm_token_ref(*tok);
+    pthread_mutex_unlock(&key->lock);
+}
+
+static void forget_hints(struct hsm_key *key, const struct hsm_token *tok)
+{
+    pthread_mutex_lock(&key->lock);
+    if (key->token == tok) {
+        hsm_token_put(key->token);
+        key->token = NULL;
+    }
+    pthread_mutex_unlock(&key->lock);
+}
+
+bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
+                     const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen)
+{
+    const char *what = op == HSM_OP_SIGN ? "C_Sign" : "C_Decrypt";
+    CK_RV rv = CKR_OK;
+
+    for (int attempt = 0; attempt < 3; attempt++) {
+        struct hsm_token *tok;
+        CK_OBJECT_HANDLE handle;
+        CK_SESSION_HANDLE s;
+        CK_FUNCTION_LIST *fns;
+        CK_ULONG olen = *outlen;
+        unsigned generation;
+        bool same;
+
+        hints(key, &tok, &handle);
+        if (tok == NULL || tok->gone) {
+            hsm_token_put(tok);
+            if (!refind(key))
+                return false;
+            continue;
+        }
+        fns = hsm_module_enter(key->module, &generation);
+        if (fns == NULL) {
+            hsm_token_put(tok);
+            return false;
+        }
+        if (tok->generation != generation) {
+            rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+            goto stale;
+        }
+        rv = hsm_session_acquire(tok, fns, &s);
+        if (rv != CKR_OK)
+            goto stale;
+        rv = confirm_handle(fns, s, key, handle, &same);
+        if (rv == CKR_OK && !same)
+            rv = CKR_OBJECT_HANDLE_INVALID;
+        if (rv == CKR_OK) {
+            what = op == HSM_OP_SIGN ? "C_SignInit" : "C_DecryptInit";
+            rv = op == HSM_OP_SIGN ? fns->C_SignInit(s, mech, handle)
+                                   : fns->C_DecryptInit(s, mech, handle);
+        }
+        if (rv == CKR_OK) {
+            what = op == HSM_OP_SIGN ? "C_Sign" : "C_Decrypt";
+            rv = op == HSM_OP_SIGN
+                     ? fns->C_Sign(s, (CK_BYTE_PTR)in, inlen, out, &olen)
+                     : fns->C_Decrypt(s, (CK_BYTE_PTR)in, inlen, out, &olen);
+        }
+        hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv));
+        if (rv == CKR_OK) {
+            hsm_module_leave(key->module);
+            hsm_token_put(tok);
+            *outlen = olen;
+            return true;
+        }
+        if (!hsm_rv_is_stale(rv)) {
+            hsm_module_leave(key->module);
+            hsm_token_put(tok);
+            break;
+        }
+    stale:
+        hsm_module_leave(key->module);
+        forget_hints(key, tok);
+        hsm_token_put(tok);
+    }
+    hsm_error_rv(op == HSM_OP_SIGN ? HSM_R_PKCS11 : HSM_R_PKCS11, what, rv, "%s with %s",
+                 op == HSM_OP_SIGN ? "signing" : "decrypting", key->uri);
+    return false;
+}

@@ -1,0 +1,247 @@
+#include "cache/module.h"
+
+#include "cache/error.h"
+#include "cache/token.h"
+
+#include <dlfcn.h>
+#include <p11-kit/p11-kit.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hsm_module {
+    char *path;
+    CK_FUNCTION_LIST *fns;
+    /* Readers: every PKCS#11 call. Writer: finalise + initialise. */
+    pthread_rwlock_t lock;
+    unsigned generation;
+    int refs;
+    /* p11-kit will not load its own proxy as a module: the proxy is opened
+     * directly, and finalised only if this provider initialised it. */
+    void *dl;
+    bool owns_init;
+    /* Set at process exit; the record itself stays, since keys freed later
+     * by OpenSSL's clean-up still point at it. */
+    bool finalized;
+    struct hsm_module *next;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hsm_module *registry;
+static bool exit_hook_installed;
+
+static void finalize_at_exit(void)
+{
+    hsm_module_finalize_all();
+}
+
+/*
+ * Modules must be finalised while libcrypto is still whole: SoftHSMv2 calls
+ * libcrypto from C_Finalize and crashed when finalised from inside
+ * OpenSSL's own clean-up. atexit handlers run in reverse order, and OpenSSL
+ * registered its handler before any provider could load, so ours runs
+ * first. The provider is pinned in memory so the handler cannot outlive it.
+ */
+static void install_exit_hook(void)
+{
+    Dl_info info;
+
+    if (exit_hook_installed)
+        return;
+    if (dladdr((void *)install_exit_hook, &info) != 0 && info.dli_fname != NULL)
+        (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+    if (atexit(finalize_at_exit) == 0)
+        exit_hook_installed = true;
+}
+
+static bool is_proxy(const char *path)
+{
+    const char *base = strrchr(path, '/');
+
+    return strcmp(base != NULL ? base + 1 : path, "p11-kit-proxy.so") == 0;
+}
+
+static CK_RV initialize(struct hsm_module *mod)
+{
+    CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+    CK_RV rv;
+
+    if (mod->dl == NULL)
+        return p11_kit_module_initialize(mod->fns);
+    rv = mod->fns->C_Initialize(&args);
+    mod->owns_init = rv == CKR_OK;
+    return rv == CKR_CRYPTOKI_ALREADY_INITIALIZED ? CKR_OK : rv;
+}
+
+static void finalize(struct hsm_module *mod)
+{
+    if (mod->dl == NULL)
+        (void)p11_kit_module_finalize(mod->fns);
+    else if (mod->owns_init)
+        (void)mod->fns->C_Finalize(NULL);
+    mod->owns_init = false;
+}
+
+static CK_FUNCTION_LIST *load(struct hsm_module *mod, const char *path, char *why, size_t len)
+{
+    CK_C_GetFunctionList get;
+    CK_FUNCTION_LIST *fns = NULL;
+    const char *msg;
+
+    if (!is_proxy(path)) {
+        fns = p11_kit_module_load(path, 0);
+        msg = p11_kit_message();
+        if (fns == NULL)
+            snprintf(why, len, "%s", msg != NULL ? msg : "not a loadable PKCS#11 library");
+        return fns;
+    }
+    mod->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (mod->dl == NULL) {
+        snprintf(why, len, "%s", dlerror());
+        return NULL;
+    }
+    get = (CK_C_GetFunctionList)dlsym(mod->dl, "C_GetFunctionList");
+    if (get == NULL || get(&fns) != CKR_OK || fns == NULL) {
+        snprintf(why, len, "no C_GetFunctionList: not a PKCS#11 library");
+        dlclose(mod->dl);
+        mod->dl = NULL;
+        return NULL;
+    }
+    return fns;
+}
+
+static void unload(struct hsm_module *mod)
+{
+    if (mod->dl == NULL) {
+        p11_kit_module_release(mod->fns);
+    }
+    /* The proxy stays mapped: p11-kit's own exit handlers may still run. */
+}
+
+struct hsm_module *hsm_module_get(const char *path)
+{
+    struct hsm_module *mod;
+    char name[32], why[300];
+    CK_RV rv;
+
+    if (path == NULL)
+        path = HSM_DEFAULT_MODULE;
+    pthread_mutex_lock(&registry_lock);
+    for (mod = registry; mod != NULL; mod = mod->next) {
+        if (strcmp(mod->path, path) == 0) {
+            mod->refs++;
+            pthread_mutex_unlock(&registry_lock);
+            return mod;
+        }
+    }
+    mod = calloc(1, sizeof(*mod));
+    if (mod == NULL || (mod->path = strdup(path)) == NULL) {
+        free(mod);
+        pthread_mutex_unlock(&registry_lock);
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return NULL;
+    }
+    mod->fns = load(mod, path, why, sizeof(why));
+    if (mod->fns == NULL) {
+        hsm_error(HSM_R_MODULE_LOAD,
+                  "PKCS#11 module %s: %s; check pkcs11-module-path in the provider "
+                  "configuration",
+                  path, why);
+        goto fail;
+    }
+    rv = initialize(mod);
+    if (rv != CKR_OK) {
+        hsm_error(HSM_R_MODULE_LOAD, "PKCS#11 module %s: C_Initialize failed with %s", path,
+                  hsm_ckr_name(rv, name));
+        unload(mod);
+        goto fail;
+    }
+    pthread_rwlock_init(&mod->lock, NULL);
+    mod->refs = 1;
+    mod->next = registry;
+    registry = mod;
+    install_exit_hook();
+    pthread_mutex_unlock(&registry_lock);
+    return mod;
+
+fail:
+    free(mod->path);
+    free(mod);
+    pthread_mutex_unlock(&registry_lock);
+    return NULL;
+}
+
+void hsm_module_put(struct hsm_module *mod)
+{
+    /* Modules stay loaded until exit: unloading one under a host that may
+     * still use it through p11-kit would gain nothing and risk a crash. */
+    if (mod == NULL)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    mod->refs--;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+const char *hsm_module_path(const struct hsm_module *mod)
+{
+    return mod->path;
+}
+
+CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
+{
+    pthread_rwlock_rdlock(&mod->lock);
+    if (generation != NULL)
+        *generation = mod->generation;
+    if (mod->finalized) {
+        pthread_rwlock_unlock(&mod->lock);
+        hsm_error(HSM_R_TOKEN_GONE, "PKCS#11 module %s was finalised at process exit", mod->path);
+        return NULL;
+    }
+    return mod->fns;
+}
+
+void hsm_module_leave(struct hsm_module *mod)
+{
+    pthread_rwlock_unlock(&mod->lock);
+}
+
+bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation)
+{
+    bool ok = true;
+    CK_RV rv;
+
+    pthread_rwlock_wrlock(&mod->lock);
+    if (mod->finalized) {
+        ok = false;
+    } else if (mod->generation == seen_generation) {
+        hsm_tokens_forget_module(mod);
+        finalize(mod);
+        rv = initialize(mod);
+        if (rv != CKR_OK) {
+            hsm_error_rv(HSM_R_TOKEN_GONE, "C_Initialize", rv,
+                         "re-initialising PKCS#11 module %s after its token vanished", mod->path);
+            ok = false;
+        }
+        mod->generation++;
+    }
+    pthread_rwlock_unlock(&mod->lock);
+    return ok;
+}
+
+void hsm_module_finalize_all(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next) {
+        pthread_rwlock_wrlock(&mod->lock);
+        if (!mod->finalized) {
+            hsm_tokens_forget_module(mod);
+            finalize(mod);
+            unload(mod);
+            mod->fns = NULL;
+            mod->finalized = true;
+        }
+        pthread_rwlock_unlock(&mod->lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}

@@ -1,0 +1,103 @@
+#include "cache/objects.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
+                       CK_ULONG n, CK_OBJECT_HANDLE **out, size_t *count)
+{
+    CK_OBJECT_HANDLE *all = NULL, batch[64];
+    size_t total = 0;
+    CK_ULONG got;
+    CK_RV rv;
+
+    *out = NULL;
+    *count = 0;
+    rv = fns->C_FindObjectsInit(s, tmpl, n);
+    if (rv != CKR_OK)
+        return rv;
+    do {
+        rv = fns->C_FindObjects(s, batch, 64, &got);
+        if (rv != CKR_OK)
+            break;
+        if (got > 0) {
+            CK_OBJECT_HANDLE *more = realloc(all, (total + got) * sizeof(*all));
+            if (more == NULL) {
+                rv = CKR_HOST_MEMORY;
+                break;
+            }
+            all = more;
+            memcpy(all + total, batch, got * sizeof(*all));
+            total += got;
+        }
+    } while (got == 64);
+    CK_RV frv = fns->C_FindObjectsFinal(s);
+    if (rv == CKR_OK)
+        rv = frv;
+    if (rv != CKR_OK) {
+        free(all);
+        return rv;
+    }
+    *out = all;
+    *count = total;
+    return CKR_OK;
+}
+
+CK_RV hsm_attr_alloc(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                     CK_ATTRIBUTE_TYPE type, unsigned char **val, size_t *len)
+{
+    CK_ATTRIBUTE a = {type, NULL, 0};
+    CK_RV rv;
+
+    *val = NULL;
+    *len = 0;
+    rv = fns->C_GetAttributeValue(s, obj, &a, 1);
+    if (rv != CKR_OK)
+        return rv;
+    if (a.ulValueLen == (CK_ULONG)-1)
+        return CKR_ATTRIBUTE_TYPE_INVALID;
+    if (a.ulValueLen == 0)
+        return CKR_OK;
+    a.pValue = malloc(a.ulValueLen);
+    if (a.pValue == NULL)
+        return CKR_HOST_MEMORY;
+    rv = fns->C_GetAttributeValue(s, obj, &a, 1);
+    if (rv != CKR_OK || a.ulValueLen == (CK_ULONG)-1) {
+        free(a.pValue);
+        return rv != CKR_OK ? rv : CKR_ATTRIBUTE_TYPE_INVALID;
+    }
+    *val = a.pValue;
+    *len = a.ulValueLen;
+    return CKR_OK;
+}
+
+CK_RV hsm_attr_ulong(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                     CK_ATTRIBUTE_TYPE type, CK_ULONG *val)
+{
+    CK_ATTRIBUTE a = {type, val, sizeof(*val)};
+
+    return fns->C_GetAttributeValue(s, obj, &a, 1);
+}
+
+bool hsm_attr_bool(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                   CK_ATTRIBUTE_TYPE type, bool dflt)
+{
+    CK_BBOOL v = CK_FALSE;
+    CK_ATTRIBUTE a = {type, &v, sizeof(v)};
+
+    if (fns->C_GetAttributeValue(s, obj, &a, 1) != CKR_OK)
+        return dflt;
+    return v == CK_TRUE;
+}
+
+void hsm_id_to_text(const unsigned char *id, size_t len, char *buf, size_t buflen)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < len && used + 4 < buflen; i++)
+        used += (size_t)snprintf(buf + used, buflen - used, "%%%02x", id[i]);
+    if (len > 0 && used + 4 >= buflen && buflen > 4)
+        snprintf(buf + buflen - 4, 4, "...");
+}

@@ -1,0 +1,44 @@
+/*
+ * Every public view of one key on one token: the private key's own public
+ * attributes, public key objects and certificates with its CKA_ID. They
+ * must all be one SubjectPublicKeyInfo, or the key is not handed out.
+ */
+#ifndef HSM_CACHE_PUBLIC_VIEWS_H
+#define HSM_CACHE_PUBLIC_VIEWS_H
+
+#include <openssl/evp.h>
+#include <p11-kit/pkcs11.h>
+#include <stdbool.h>
+
+#define HSM_VIEWS_MAX 12
+
+struct hsm_views {
+    size_t n;
+    struct {
+        char what[96];
+        EVP_PKEY *pkey;
+    } v[HSM_VIEWS_MAX];
+};
+
+/* Collects the views; raises and returns false on a token error or a view
+ * that cannot be parsed. |where| names the key in messages. */
+bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                       CK_KEY_TYPE key_type, const unsigned char *id, size_t idlen,
+                       OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views);
+
+/* The one key all views agree on (a new reference), or NULL after raising
+ * an error that names the views that disagree, or that there are none. */
+EVP_PKEY *hsm_views_agree(const struct hsm_views *views, const char *where);
+
+void hsm_views_clear(struct hsm_views *views);
+
+/* Views of a single object (a public key or a private key's own
+ * attributes); exposed for the listing of public keys. */
+bool hsm_views_of_key_object(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                             CK_KEY_TYPE key_type, const char *label, OSSL_LIB_CTX *libctx,
+                             struct hsm_views *views);
+
+/* SHA-256 of the key's SubjectPublicKeyInfo in hex. */
+bool hsm_spki_fingerprint(EVP_PKEY *pkey, char hex[65]);
+
+#endif

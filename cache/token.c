@@ -1,0 +1,247 @@
+#include "cache/token.h"
+
+#include "cache/error.h"
+#include "uri/pin_source.h"
+#include "uri/uri.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hsm_token *registry;
+
+static void trim_copy(char *dst, const CK_UTF8CHAR *src, size_t len)
+{
+    while (len > 0 && (src[len - 1] == ' ' || src[len - 1] == '\0'))
+        len--;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+void hsm_token_identity_from_info(struct hsm_token_identity *id, const CK_TOKEN_INFO *info)
+{
+    trim_copy(id->label, info->label, sizeof(info->label));
+    trim_copy(id->manufacturer, info->manufacturerID, sizeof(info->manufacturerID));
+    trim_copy(id->model, info->model, sizeof(info->model));
+    trim_copy(id->serial, info->serialNumber, sizeof(info->serialNumber));
+}
+
+bool hsm_token_identity_equal(const struct hsm_token_identity *a,
+                              const struct hsm_token_identity *b)
+{
+    return strcmp(a->label, b->label) == 0 && strcmp(a->manufacturer, b->manufacturer) == 0 &&
+           strcmp(a->model, b->model) == 0 && strcmp(a->serial, b->serial) == 0;
+}
+
+void hsm_token_describe(const struct hsm_token *tok, char *buf, size_t len)
+{
+    snprintf(buf, len, "token '%s' (serial %s, %s %s, slot %lu)", tok->id.label, tok->id.serial,
+             tok->id.manufacturer, tok->id.model, (unsigned long)tok->slot);
+}
+
+void hsm_token_ref(struct hsm_token *tok)
+{
+    __atomic_add_fetch(&tok->refs, 1, __ATOMIC_RELAXED);
+}
+
+void hsm_token_put(struct hsm_token *tok)
+{
+    if (tok == NULL || __atomic_sub_fetch(&tok->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    /* Idle sessions of a forgotten token died with its module generation;
+     * those of a live one are closed by hsm_session_release's callers. */
+    hsm_pin_free(tok->pin);
+    pthread_mutex_destroy(&tok->lock);
+    pthread_mutex_destroy(&tok->login_lock);
+    free(tok);
+}
+
+void hsm_tokens_put_all(struct hsm_token **toks, int n)
+{
+    for (int i = 0; i < n; i++)
+        hsm_token_put(toks[i]);
+    free(toks);
+}
+
+/* Unlinks |tok| from the registry; caller holds registry_lock. */
+static void unlink_locked(struct hsm_token *tok)
+{
+    for (struct hsm_token **p = &registry; *p != NULL; p = &(*p)->next) {
+        if (*p == tok) {
+            *p = tok->next;
+            tok->gone = true;
+            return;
+        }
+    }
+}
+
+void hsm_tokens_forget_module(struct hsm_module *mod)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct hsm_token *tok = registry, *next; tok != NULL; tok = next) {
+        next = tok->next;
+        if (tok->module == mod) {
+            unlink_locked(tok);
+            pthread_mutex_lock(&tok->lock);
+            tok->n_idle = 0;
+            pthread_mutex_unlock(&tok->lock);
+            hsm_token_put(tok);
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/*
+ * The record for the token now in |slot|: the pooled one if the same token
+ * is still there, a new one otherwise (the old one is retired, so sessions
+ * on a replaced token are never reused).
+ */
+static struct hsm_token *record_for(struct hsm_module *mod, unsigned generation,
+                                    CK_SLOT_ID slot, const struct hsm_token_identity *id,
+                                    CK_FUNCTION_LIST *fns)
+{
+    struct hsm_token *tok, *next;
+
+    pthread_mutex_lock(&registry_lock);
+    for (tok = registry; tok != NULL; tok = next) {
+        next = tok->next;
+        if (tok->module != mod || tok->slot != slot)
+            continue;
+        if (tok->generation == generation && hsm_token_identity_equal(&tok->id, id)) {
+            hsm_token_ref(tok);
+            pthread_mutex_unlock(&registry_lock);
+            return tok;
+        }
+        unlink_locked(tok);
+        pthread_mutex_lock(&tok->lock);
+        if (tok->generation == generation)
+            for (size_t i = 0; i < tok->n_idle; i++)
+                (void)fns->C_CloseSession(tok->idle[i]);
+        tok->n_idle = 0;
+        pthread_mutex_unlock(&tok->lock);
+        hsm_token_put(tok);
+    }
+    tok = calloc(1, sizeof(*tok));
+    if (tok != NULL) {
+        tok->refs = 2; /* the registry's and the caller's */
+        tok->module = mod;
+        tok->generation = generation;
+        tok->slot = slot;
+        tok->id = *id;
+        pthread_mutex_init(&tok->lock, NULL);
+        pthread_mutex_init(&tok->login_lock, NULL);
+        tok->next = registry;
+        registry = tok;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return tok;
+}
+
+int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
+                    const struct hsm_token_identity *want, struct hsm_token ***out)
+{
+    CK_SLOT_ID *slots = NULL;
+    CK_ULONG n_slots = 0;
+    struct hsm_token **found = NULL;
+    int n_found = 0;
+    unsigned generation;
+    CK_FUNCTION_LIST *fns;
+    CK_INFO info;
+    CK_RV rv;
+
+    *out = NULL;
+    fns = hsm_module_enter(mod, &generation);
+    if (fns == NULL)
+        return -1;
+    rv = fns->C_GetInfo(&info);
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, "C_GetInfo", rv, "asking module %s about itself",
+                     hsm_module_path(mod));
+        goto fail;
+    }
+    if (uri != NULL && !hsm_uri_match_module(uri, &info))
+        goto done;
+    /* Ask twice as the standard says: the slot list can change in between. */
+    for (int tries = 0; tries < 3; tries++) {
+        rv = fns->C_GetSlotList(CK_TRUE, NULL, &n_slots);
+        if (rv != CKR_OK)
+            break;
+        free(slots);
+        slots = calloc(n_slots + 1, sizeof(*slots));
+        if (slots == NULL) {
+            hsm_error(HSM_R_INTERNAL, "out of memory");
+            goto fail;
+        }
+        rv = fns->C_GetSlotList(CK_TRUE, slots, &n_slots);
+        if (rv != CKR_BUFFER_TOO_SMALL)
+            break;
+    }
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, "C_GetSlotList", rv, "listing tokens of module %s",
+                     hsm_module_path(mod));
+        goto fail;
+    }
+    found = calloc(n_slots + 1, sizeof(*found));
+    if (found == NULL) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        goto fail;
+    }
+    for (CK_ULONG i = 0; i < n_slots; i++) {
+        CK_SLOT_INFO sinfo;
+        CK_TOKEN_INFO tinfo;
+        struct hsm_token_identity id;
+        struct hsm_token *tok;
+
+        if (fns->C_GetSlotInfo(slots[i], &sinfo) != CKR_OK ||
+            (sinfo.flags & CKF_TOKEN_PRESENT) == 0)
+            continue;
+        /* A token pulled out between the two calls is simply not there. */
+        if (fns->C_GetTokenInfo(slots[i], &tinfo) != CKR_OK)
+            continue;
+        if ((tinfo.flags & CKF_TOKEN_INITIALIZED) == 0)
+            continue;
+        hsm_token_identity_from_info(&id, &tinfo);
+        if (uri != NULL &&
+            (!hsm_uri_match_slot(uri, slots[i], &sinfo) || !hsm_uri_match_token(uri, &tinfo)))
+            continue;
+        if (want != NULL && !hsm_token_identity_equal(want, &id))
+            continue;
+        tok = record_for(mod, generation, slots[i], &id, fns);
+        if (tok == NULL) {
+            hsm_error(HSM_R_INTERNAL, "out of memory");
+            goto fail;
+        }
+        found[n_found++] = tok;
+    }
+done:
+    hsm_module_leave(mod);
+    free(slots);
+    *out = found;
+    return n_found;
+fail:
+    hsm_module_leave(mod);
+    free(slots);
+    hsm_tokens_put_all(found, n_found);
+    return -1;
+}
+
+bool hsm_rv_is_stale(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_OBJECT_HANDLE_INVALID:
+    case CKR_KEY_HANDLE_INVALID:
+    case CKR_SESSION_HANDLE_INVALID:
+    case CKR_SESSION_CLOSED:
+    case CKR_DEVICE_REMOVED:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_TOKEN_NOT_RECOGNIZED:
+    case CKR_SLOT_ID_INVALID:
+    case CKR_DEVICE_ERROR:
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+    case CKR_USER_NOT_LOGGED_IN:
+        return true;
+    default:
+        return false;
+    }
+}

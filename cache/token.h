@@ -1,0 +1,94 @@
+/*
+ * Tokens as found by a fresh slot enumeration, each with the sessions the
+ * provider keeps open on it. A token record is the session pool's home,
+ * never a source of truth: every enumeration asks the module again.
+ */
+#ifndef HSM_CACHE_TOKEN_H
+#define HSM_CACHE_TOKEN_H
+
+#include "cache/module.h"
+
+#include <p11-kit/pkcs11.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct hsm_uri;
+
+/* What names a token to a person and to the provider (trimmed strings). */
+struct hsm_token_identity {
+    char label[33];
+    char manufacturer[33];
+    char model[17];
+    char serial[17];
+};
+
+#define HSM_POOL_MAX 16
+
+struct hsm_token {
+    int refs;
+    struct hsm_module *module;
+    unsigned generation;
+    CK_SLOT_ID slot;
+    struct hsm_token_identity id;
+    pthread_mutex_t lock;
+    CK_SESSION_HANDLE idle[HSM_POOL_MAX];
+    size_t n_idle;
+    /* Serialises logins so two threads never both send a PIN. */
+    pthread_mutex_t login_lock;
+    /* Secure heap: the PIN of the last successful login, so keys loaded
+     * while already logged in can log in again after a re-insertion. */
+    char *pin;
+    bool gone;
+    struct hsm_token *next;
+};
+
+/* Fills |id| from a CK_TOKEN_INFO. */
+void hsm_token_identity_from_info(struct hsm_token_identity *id, const CK_TOKEN_INFO *info);
+bool hsm_token_identity_equal(const struct hsm_token_identity *a,
+                              const struct hsm_token_identity *b);
+
+/*
+ * Enumerates, afresh, the tokens of |mod| that match |uri| (or, with |want|,
+ * the token with that identity). Returns the number found, or -1 on error;
+ * |*out| holds references to release with hsm_token_put.
+ */
+int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
+                    const struct hsm_token_identity *want, struct hsm_token ***out);
+void hsm_tokens_put_all(struct hsm_token **toks, int n);
+
+void hsm_token_ref(struct hsm_token *tok);
+void hsm_token_put(struct hsm_token *tok);
+
+/* Marks every token of |mod| gone; its sessions died with the module. */
+void hsm_tokens_forget_module(struct hsm_module *mod);
+
+/* "label 'ca' serial 1234abcd" for messages. */
+void hsm_token_describe(const struct hsm_token *tok, char *buf, size_t len);
+
+/* Session pool. acquire opens a session when none is idle. */
+CK_RV hsm_session_acquire(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
+                          CK_SESSION_HANDLE *out);
+/* |broken|: the session failed and must not be reused. */
+void hsm_session_release(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
+                         bool broken);
+
+/* Returns a PIN in the secure heap, or NULL after raising an error. */
+typedef char *hsm_pin_getter(void *arg, const struct hsm_token *tok);
+
+/*
+ * Logs in as the user if the token needs it and the session is not yet
+ * logged in. Never sends a PIN that already failed, and refuses when the
+ * token reports a locked PIN or its final try. A PIN that worked is kept
+ * on the token record (secure heap) for keys to log in again later.
+ */
+bool hsm_token_login(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
+                     hsm_pin_getter *getter, void *arg);
+
+/* A secure-heap copy of the token's kept PIN, or NULL. */
+char *hsm_token_kept_pin(struct hsm_token *tok);
+
+/* Is this return value a sign that the handle, session or token is gone? */
+bool hsm_rv_is_stale(CK_RV rv);
+
+#endif

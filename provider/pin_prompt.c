@@ -1,0 +1,54 @@
+/* Where a login's PIN comes from, in order: the URI's pin-value, its
+ * pin-source, the provider's pkcs11-module-token-pin, OpenSSL's prompt. */
+#include "provider/pin_prompt.h"
+
+#include "cache/error.h"
+#include "uri/pin_source.h"
+#include "uri/uri.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <stdio.h>
+#include <string.h>
+
+char *hsm_pin_for_login(void *arg, const struct hsm_token *tok)
+{
+    const struct hsm_pin_request *req = arg;
+    const char *v;
+    char buf[HSM_PIN_MAX + 1], prompt[200], *pin;
+    size_t len = 0;
+
+    if (req->uri != NULL && (v = hsm_uri_pin_value(req->uri)) != NULL)
+        return hsm_pin_dup(v);
+    if (req->uri != NULL && (v = hsm_uri_pin_source(req->uri)) != NULL)
+        return hsm_pin_from_source(v, false);
+    if (req->config_pin != NULL) {
+        if (strncmp(req->config_pin, "file:", 5) == 0)
+            return hsm_pin_from_source(req->config_pin, false);
+        return hsm_pin_dup(req->config_pin);
+    }
+    if (req->cb == NULL) {
+        hsm_error(HSM_R_PIN_REQUIRED,
+                  "token '%s' (serial %s) needs a login; give pin-value or pin-source in the "
+                  "URI, pkcs11-module-token-pin in the configuration, or run where OpenSSL can "
+                  "prompt",
+                  tok->id.label, tok->id.serial);
+        return NULL;
+    }
+    snprintf(prompt, sizeof(prompt), "PIN for token '%s' (serial %s)", tok->id.label,
+             tok->id.serial);
+    OSSL_PARAM params[2];
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PASSPHRASE_PARAM_INFO, prompt, 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (!req->cb(buf, sizeof(buf) - 1, &len, params, req->cbarg) || len == 0) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        hsm_error(HSM_R_PIN_REQUIRED, "no PIN was given for token '%s' (serial %s)",
+                  tok->id.label, tok->id.serial);
+        return NULL;
+    }
+    buf[len] = '\0';
+    pin = hsm_pin_dup(buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return pin;
+}

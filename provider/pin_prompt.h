@@ -1,0 +1,20 @@
+#ifndef HSM_PROVIDER_PIN_PROMPT_H
+#define HSM_PROVIDER_PIN_PROMPT_H
+
+#include "cache/token.h"
+
+#include <openssl/core.h>
+
+struct hsm_uri;
+
+struct hsm_pin_request {
+    const struct hsm_uri *uri;
+    const char *config_pin;
+    OSSL_PASSPHRASE_CALLBACK *cb;
+    void *cbarg;
+};
+
+/* An hsm_pin_getter; |arg| is a struct hsm_pin_request. */
+char *hsm_pin_for_login(void *arg, const struct hsm_token *tok);
+
+#endif

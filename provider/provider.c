@@ -1,0 +1,224 @@
+/* Provider entry point: configuration, the algorithm table, errors. */
+#include "provider/provider.h"
+
+#include "cache/module.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef HSM_VERSION
+#define HSM_VERSION "0.0.0"
+#endif
+
+#define HSM_PROPS "provider=hsm"
+
+static OSSL_FUNC_core_get_params_fn *c_get_params;
+static OSSL_FUNC_core_new_error_fn *c_new_error;
+static OSSL_FUNC_core_set_error_debug_fn *c_set_error_debug;
+static OSSL_FUNC_core_vset_error_fn *c_vset_error;
+static const OSSL_CORE_HANDLE *error_handle;
+
+static void raise_to_core(int reason, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    c_vset_error(error_handle, (uint32_t)reason, fmt, ap);
+    va_end(ap);
+}
+
+static void error_sink(int reason, const char *file, int line, const char *detail)
+{
+    if (c_new_error == NULL || c_vset_error == NULL || error_handle == NULL)
+        return;
+    c_new_error(error_handle);
+    if (c_set_error_debug != NULL)
+        c_set_error_debug(error_handle, file, line, "hsm");
+    raise_to_core(reason, "%s", detail);
+}
+
+/*
+ * Only what only the provider can do: its keys and its store. No digest,
+ * cipher, RNG or KDF: a software token calls libcrypto from inside its
+ * C_* functions and would otherwise fetch them and re-enter the provider.
+ */
+static const OSSL_ALGORITHM store_algs[] = {
+    {"pkcs11", HSM_PROPS, hsm_store_functions, "pkcs11: URIs (RFC 7512)"},
+    {NULL, NULL, NULL, NULL},
+};
+static const OSSL_ALGORITHM keymgmt_algs[] = {
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_PROPS, hsm_keymgmt_rsa_functions,
+     "RSA key on a PKCS#11 token"},
+    {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_PROPS, hsm_keymgmt_ec_functions,
+     "EC key on a PKCS#11 token"},
+    {NULL, NULL, NULL, NULL},
+};
+static const OSSL_ALGORITHM signature_algs[] = {
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_PROPS, hsm_signature_rsa_functions,
+     "RSA signatures made on a PKCS#11 token"},
+    {"ECDSA", HSM_PROPS, hsm_signature_ecdsa_functions, "ECDSA made on a PKCS#11 token"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM *query_operation(void *provctx, int id, int *no_cache)
+{
+    (void)provctx;
+    *no_cache = 0;
+    switch (id) {
+    case OSSL_OP_STORE:
+        return store_algs;
+    case OSSL_OP_KEYMGMT:
+        return keymgmt_algs;
+    case OSSL_OP_SIGNATURE:
+        return signature_algs;
+    default:
+        return NULL;
+    }
+}
+
+static const OSSL_PARAM *gettable_params(void *provctx)
+{
+    static const OSSL_PARAM params[] = {
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_NAME, OSSL_PARAM_UTF8_PTR, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_BUILDINFO, OSSL_PARAM_UTF8_PTR, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_PROV_PARAM_STATUS, OSSL_PARAM_INTEGER, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    (void)provctx;
+    return params;
+}
+
+static int get_params(void *provctx, OSSL_PARAM params[])
+{
+    OSSL_PARAM *p;
+
+    (void)provctx;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME)) != NULL &&
+        !OSSL_PARAM_set_utf8_ptr(p, "hsm: keys on PKCS#11 tokens, never stale"))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION)) != NULL &&
+        !OSSL_PARAM_set_utf8_ptr(p, HSM_VERSION))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO)) != NULL &&
+        !OSSL_PARAM_set_utf8_ptr(p, "hsm " HSM_VERSION " (" OPENSSL_VERSION_TEXT ")"))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != NULL &&
+        !OSSL_PARAM_set_int(p, 1))
+        return 0;
+    return 1;
+}
+
+static const OSSL_ITEM *get_reason_strings(void *provctx)
+{
+    (void)provctx;
+    return hsm_reason_strings;
+}
+
+static void teardown(void *provctx)
+{
+    struct hsm_provctx *ctx = provctx;
+
+    hsm_module_put(ctx->module);
+    hsm_config_clear(&ctx->config);
+    OPENSSL_free(ctx->software_propq);
+    pthread_mutex_destroy(&ctx->lock);
+    OPENSSL_free(ctx);
+}
+
+static const OSSL_DISPATCH provider_functions[] = {
+    {OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))teardown},
+    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, (void (*)(void))gettable_params},
+    {OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))get_params},
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))query_operation},
+    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))get_reason_strings},
+    {0, NULL},
+};
+
+struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
+{
+    struct hsm_module *mod;
+
+    pthread_mutex_lock(&ctx->lock);
+    if (ctx->module == NULL)
+        ctx->module = hsm_module_get(ctx->config.module_path);
+    mod = ctx->module;
+    pthread_mutex_unlock(&ctx->lock);
+    return mod;
+}
+
+static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
+{
+    char *name = NULL, *module = NULL, *pin = NULL, *verify = NULL, *possession = NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_CORE_PROV_NAME, &name, 0),
+        OSSL_PARAM_utf8_ptr("pkcs11-module-path", &module, 0),
+        OSSL_PARAM_utf8_ptr("pkcs11-module-token-pin", &pin, 0),
+        OSSL_PARAM_utf8_ptr("verify-signatures", &verify, 0),
+        OSSL_PARAM_utf8_ptr("check-possession", &possession, 0),
+        OSSL_PARAM_END,
+    };
+    char propq[128];
+
+    if (c_get_params == NULL || !c_get_params(handle, params))
+        return false;
+    snprintf(propq, sizeof(propq), "provider!=%s", name != NULL ? name : "hsm");
+    ctx->software_propq = OPENSSL_strdup(propq);
+    return ctx->software_propq != NULL &&
+           hsm_config_parse(&ctx->config, module, pin, verify, possession);
+}
+
+OPENSSL_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                                      const OSSL_DISPATCH **out, void **provctx);
+
+__attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HANDLE *handle,
+                                                              const OSSL_DISPATCH *in,
+                                                              const OSSL_DISPATCH **out,
+                                                              void **provctx)
+{
+    OSSL_FUNC_core_get_libctx_fn *c_get_libctx = NULL;
+    struct hsm_provctx *ctx;
+
+    for (; in->function_id != 0; in++) {
+        switch (in->function_id) {
+        case OSSL_FUNC_CORE_GET_PARAMS:
+            c_get_params = OSSL_FUNC_core_get_params(in);
+            break;
+        case OSSL_FUNC_CORE_GET_LIBCTX:
+            c_get_libctx = OSSL_FUNC_core_get_libctx(in);
+            break;
+        case OSSL_FUNC_CORE_NEW_ERROR:
+            c_new_error = OSSL_FUNC_core_new_error(in);
+            break;
+        case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
+            c_set_error_debug = OSSL_FUNC_core_set_error_debug(in);
+            break;
+        case OSSL_FUNC_CORE_VSET_ERROR:
+            c_vset_error = OSSL_FUNC_core_vset_error(in);
+            break;
+        default:
+            break;
+        }
+    }
+    error_handle = handle;
+    hsm_error_set_sink(error_sink);
+    ctx = OPENSSL_zalloc(sizeof(*ctx));
+    if (ctx == NULL)
+        return 0;
+    pthread_mutex_init(&ctx->lock, NULL);
+    ctx->handle = handle;
+    /* Linked against libcrypto, the core's context is the library context. */
+    ctx->libctx = c_get_libctx != NULL ? (OSSL_LIB_CTX *)c_get_libctx(handle) : NULL;
+    if (!read_config(handle, ctx)) {
+        teardown(ctx);
+        return 0;
+    }
+    *out = provider_functions;
+    *provctx = ctx;
+    return 1;
+}

@@ -1,0 +1,49 @@
+/* The provider's own context and the pieces its files share. */
+#ifndef HSM_PROVIDER_PROVIDER_H
+#define HSM_PROVIDER_PROVIDER_H
+
+#include "cache/error.h"
+#include "cache/key_identity.h"
+
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+struct hsm_config {
+    char *module_path;      /* NULL: p11-kit's proxy */
+    char *token_pin;        /* secure heap; from pkcs11-module-token-pin */
+    bool verify_signatures; /* verify-after-sign */
+    bool check_possession;  /* sign a challenge on load */
+};
+
+struct hsm_provctx {
+    const OSSL_CORE_HANDLE *handle;
+    OSSL_LIB_CTX *libctx;
+    /* Property query that keeps the provider's own software needs (hashing,
+     * verification) away from itself: "provider!=<our name>". */
+    char *software_propq;
+    struct hsm_config config;
+    pthread_mutex_t lock;
+    struct hsm_module *module; /* loaded on first use */
+};
+
+/* Parses the provider's configuration; raises and returns false on error. */
+bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const char *token_pin,
+                      const char *verify, const char *possession);
+void hsm_config_clear(struct hsm_config *cfg);
+
+/* The module named by the configuration, loaded on first use. */
+struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx);
+
+/* Proves on load that the token holds the private half of |key|. */
+bool hsm_prove_possession(struct hsm_provctx *ctx, struct hsm_key *key);
+
+/* Dispatch tables, one per algorithm and operation. */
+extern const OSSL_DISPATCH hsm_store_functions[];
+extern const OSSL_DISPATCH hsm_keymgmt_rsa_functions[];
+extern const OSSL_DISPATCH hsm_keymgmt_ec_functions[];
+extern const OSSL_DISPATCH hsm_signature_rsa_functions[];
+extern const OSSL_DISPATCH hsm_signature_ecdsa_functions[];
+
+#endif

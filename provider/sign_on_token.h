@@ -1,0 +1,37 @@
+/* One signature made on the token and, by policy, checked before use. */
+#ifndef HSM_PROVIDER_SIGN_ON_TOKEN_H
+#define HSM_PROVIDER_SIGN_ON_TOKEN_H
+
+#include "provider/provider.h"
+
+#include <openssl/evp.h>
+
+struct hsm_sign_params {
+    const EVP_MD *md;  /* NULL: |tbs| is signed as given (RSA) */
+    int rsa_padding;   /* RSA_PKCS1_PADDING or RSA_NO_PADDING */
+};
+
+/* Largest signature |key| can produce, in OpenSSL's format. */
+size_t hsm_signature_max(const struct hsm_key *key);
+
+/*
+ * Signs |tbs| (a digest, or raw input for RSA without a digest) on the
+ * token, returns OpenSSL's format (DER for ECDSA), and unless the
+ * configuration turned it off verifies it with the remembered public key:
+ * a signature that does not verify is never returned.
+ */
+bool hsm_sign_on_token(struct hsm_provctx *prov, struct hsm_key *key,
+                       const struct hsm_sign_params *p, const unsigned char *tbs, size_t tbslen,
+                       unsigned char *sig, size_t *siglen, size_t sigsize);
+
+/* The token's signature in OpenSSL's format, not yet verified. */
+bool hsm_sign_unchecked(struct hsm_key *key, const struct hsm_sign_params *p,
+                        const unsigned char *tbs, size_t tbslen, unsigned char *sig,
+                        size_t *siglen, size_t sigsize);
+
+/* Verifies in software with the key's remembered public key. */
+bool hsm_verify_in_software(struct hsm_provctx *prov, const struct hsm_key *key,
+                            const struct hsm_sign_params *p, const unsigned char *tbs,
+                            size_t tbslen, const unsigned char *sig, size_t siglen);
+
+#endif
