@@ -1,5 +1,7 @@
 #include "cache/error.h"
 
+#include <openssl/err.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,8 +51,43 @@ int hsm_error_last_reason(void)
     return last_reason;
 }
 
+/*
+ * Software tokens call libcrypto inside their C_* functions and leave its
+ * errors behind (SoftHSMv2: "bad decrypt" on a wrong PIN, engine loading at
+ * C_Initialize). Those say nothing to the user; our own error does. While a
+ * thread is inside the module, the queue is marked; our first error drops
+ * what the token left, and leaving drops it when we raised nothing.
+ */
+#define MARK_DEPTH 8
+static _Thread_local int mark_depth;
+static _Thread_local bool raised_since[MARK_DEPTH];
+
+void hsm_error_mark_push(void)
+{
+    ERR_set_mark();
+    if (mark_depth < MARK_DEPTH)
+        raised_since[mark_depth] = false;
+    mark_depth++;
+}
+
+void hsm_error_mark_pop(void)
+{
+    if (mark_depth == 0)
+        return;
+    mark_depth--;
+    if (mark_depth < MARK_DEPTH && raised_since[mark_depth])
+        ERR_clear_last_mark();
+    else
+        ERR_pop_to_mark();
+}
+
 static void emit(int reason, const char *detail)
 {
+    if (mark_depth > 0 && mark_depth <= MARK_DEPTH && !raised_since[mark_depth - 1]) {
+        ERR_pop_to_mark();
+        ERR_set_mark();
+        raised_since[mark_depth - 1] = true;
+    }
     last_reason = reason;
     snprintf(last_detail, sizeof(last_detail), "%s", detail);
     if (current_sink != NULL)

@@ -52,6 +52,10 @@ void hsm_error_set_sink(hsm_error_sink *sink);
 const char *hsm_error_last_detail(void);
 int hsm_error_last_reason(void);
 
+/* Brackets calls into a PKCS#11 module: see error.c. */
+void hsm_error_mark_push(void);
+void hsm_error_mark_pop(void);
+
 /* "CKR_PIN_INCORRECT" for 0xa0; "CKR_0x..." for codes with no name. */
 const char *hsm_ckr_name(CK_RV rv, char buf[32]);
 

@@ -67,19 +67,26 @@ static CK_RV initialize(struct hsm_module *mod)
     CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
     CK_RV rv;
 
+    hsm_error_mark_push();
     if (mod->dl == NULL)
-        return p11_kit_module_initialize(mod->fns);
-    rv = mod->fns->C_Initialize(&args);
+        rv = p11_kit_module_initialize(mod->fns);
+    else
+        rv = mod->fns->C_Initialize(&args);
+    hsm_error_mark_pop();
+    if (mod->dl == NULL)
+        return rv;
     mod->owns_init = rv == CKR_OK;
     return rv == CKR_CRYPTOKI_ALREADY_INITIALIZED ? CKR_OK : rv;
 }
 
 static void finalize(struct hsm_module *mod)
 {
+    hsm_error_mark_push();
     if (mod->dl == NULL)
         (void)p11_kit_module_finalize(mod->fns);
     else if (mod->owns_init)
         (void)mod->fns->C_Finalize(NULL);
+    hsm_error_mark_pop();
     mod->owns_init = false;
 }
 
@@ -191,11 +198,13 @@ const char *hsm_module_path(const struct hsm_module *mod)
 CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
 {
     pthread_rwlock_rdlock(&mod->lock);
+    hsm_error_mark_push();
     if (generation != NULL)
         *generation = mod->generation;
     if (mod->finalized) {
-        pthread_rwlock_unlock(&mod->lock);
         hsm_error(HSM_R_TOKEN_GONE, "PKCS#11 module %s was finalised at process exit", mod->path);
+        hsm_error_mark_pop();
+        pthread_rwlock_unlock(&mod->lock);
         return NULL;
     }
     return mod->fns;
@@ -203,6 +212,7 @@ CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
 
 void hsm_module_leave(struct hsm_module *mod)
 {
+    hsm_error_mark_pop();
     pthread_rwlock_unlock(&mod->lock);
 }
 
