@@ -158,8 +158,20 @@ static bool find_tokens(struct store_ctx *ctx, struct hsm_module *mod, struct hs
                         int *n)
 {
     char list[600];
+    unsigned generation;
 
+    if (hsm_module_enter(mod, &generation) == NULL)
+        return false;
+    hsm_module_leave(mod);
     *n = hsm_tokens_find(mod, ctx->uri, NULL, toks);
+    if (*n == 0) {
+        /* A module that fixed its slot list at C_Initialize (SoftHSMv2) does
+         * not show a token created since; a fresh process would see it. */
+        hsm_tokens_put_all(*toks, 0);
+        if (!hsm_module_reinitialize(mod, generation))
+            return false;
+        *n = hsm_tokens_find(mod, ctx->uri, NULL, toks);
+    }
     if (*n < 0)
         return false;
     if (*n == 0) {
@@ -344,7 +356,7 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
     struct hsm_module *mod;
     struct hsm_token **toks = NULL;
     struct candidate *cands = NULL;
-    size_t n_cands = 0, found_before;
+    size_t n_cands = 0;
     struct hsm_pin_request pinreq = {ctx->uri, ctx->prov->config.token_pin, pw_cb, pw_cbarg};
     bool ok = false;
     int n_toks = 0;
@@ -384,6 +396,7 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
         if (!tok_ok)
             goto done;
     }
+    /* Several keys, even on one token, are never resolved by picking one. */
     if (single(ctx) && n_cands > 1) {
         ambiguity_error(ctx, cands, n_cands);
         goto done;
@@ -393,7 +406,6 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
                   ctx->uri->redacted, ctx->n);
         goto done;
     }
-    found_before = ctx->n;
     for (size_t i = 0; i < n_cands; i++) {
         CK_FUNCTION_LIST *fns = hsm_module_enter(mod, NULL);
         struct store_result r = {.object_type = OSSL_OBJECT_PKEY};
@@ -433,7 +445,6 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
                   list);
         goto done;
     }
-    (void)found_before;
     ok = true;
 done:
     for (size_t i = 0; i < n_cands; i++) {
