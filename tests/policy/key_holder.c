@@ -1,0 +1,201 @@
+/*
+ * A long-lived process that holds keys loaded through the provider, as a
+ * CA server would, and takes commands on stdin so that a test can change
+ * the token from another process between operations:
+ *
+ *   load NAME URI           load one private key (OSSL_STORE, expect PKEY)
+ *   pub NAME FILE           write the public key the caller was given (PEM)
+ *   sign NAME IN OUT [MD]   EVP_DigestSign IN with the key, write OUT
+ *   drop NAME               free the key
+ *   quit
+ *
+ * Each command answers one line: "ok ..." or "err <reason texts>".
+ * OPENSSL_CONF (or OSSL_PROVIDER_load of "hsm" and "default") provides the
+ * provider; OPENSSL_MODULES names its directory.
+ */
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/store.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KEYS 16
+
+static struct {
+    char name[32];
+    EVP_PKEY *key;
+} keys[MAX_KEYS];
+
+/* The error queue on one line: the reasons and details a person reads. */
+static void answer_error(const char *what)
+{
+    unsigned long e;
+    const char *data, *file, *func;
+    int line, flags;
+
+    printf("err %s", what);
+    while ((e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
+        char buf[256];
+
+        ERR_error_string_n(e, buf, sizeof(buf));
+        printf(" | %s", buf);
+        if ((flags & ERR_TXT_STRING) && data != NULL)
+            printf(": %s", data);
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+static int slot_of(const char *name, int create)
+{
+    for (int i = 0; i < MAX_KEYS; i++)
+        if (keys[i].key != NULL && strcmp(keys[i].name, name) == 0)
+            return i;
+    if (!create)
+        return -1;
+    for (int i = 0; i < MAX_KEYS; i++) {
+        if (keys[i].key == NULL) {
+            snprintf(keys[i].name, sizeof(keys[i].name), "%s", name);
+            return i;
+        }
+    }
+    return -1;
+}
+
+static EVP_PKEY *load(const char *uri)
+{
+    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    EVP_PKEY *key = NULL;
+
+    if (store == NULL)
+        return NULL;
+    if (OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY)) {
+        while (key == NULL && !OSSL_STORE_eof(store)) {
+            OSSL_STORE_INFO *info = OSSL_STORE_load(store);
+
+            if (info == NULL)
+                break;
+            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
+                key = OSSL_STORE_INFO_get1_PKEY(info);
+            OSSL_STORE_INFO_free(info);
+        }
+    }
+    OSSL_STORE_close(store);
+    return key;
+}
+
+static unsigned char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    long size;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)size + 1)) != NULL)
+        *len = fread(buf, 1, (size_t)size, f);
+    fclose(f);
+    return buf;
+}
+
+static void cmd_sign(const char *name, const char *in, const char *out, const char *md)
+{
+    int i = slot_of(name, 0);
+    unsigned char *data = NULL, *sig = NULL;
+    size_t len = 0, siglen = 0;
+    EVP_MD_CTX *ctx = NULL;
+    FILE *f;
+
+    remove(out); /* a failed signature must leave no file behind */
+    if (i < 0 || (data = read_file(in, &len)) == NULL) {
+        answer_error("sign: no such key or input");
+        return;
+    }
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestSignInit_ex(ctx, NULL, md, NULL, NULL, keys[i].key, NULL) <= 0 ||
+        EVP_DigestSign(ctx, NULL, &siglen, data, len) <= 0 || (sig = malloc(siglen)) == NULL ||
+        EVP_DigestSign(ctx, sig, &siglen, data, len) <= 0) {
+        answer_error("sign");
+    } else if ((f = fopen(out, "wb")) == NULL || fwrite(sig, 1, siglen, f) != siglen ||
+               fclose(f) != 0) {
+        answer_error("sign: cannot write");
+    } else {
+        printf("ok sign %zu\n", siglen);
+        fflush(stdout);
+    }
+    EVP_MD_CTX_free(ctx);
+    free(sig);
+    free(data);
+}
+
+int main(void)
+{
+    char line[4096];
+
+    if (getenv("OPENSSL_CONF") == NULL &&
+        (OSSL_PROVIDER_load(NULL, "hsm") == NULL || OSSL_PROVIDER_load(NULL, "default") == NULL)) {
+        answer_error("provider");
+        return 1;
+    }
+    printf("ready\n");
+    fflush(stdout);
+    while (fgets(line, sizeof(line), stdin) != NULL) {
+        char cmd[16] = "", a[32] = "", b[2048] = "", c[1024] = "", d[32] = "SHA256";
+        int n;
+
+        line[strcspn(line, "\n")] = '\0';
+        n = sscanf(line, "%15s %31s %2047s %1023s %31s", cmd, a, b, c, d);
+        if (n < 1)
+            continue;
+        if (strcmp(cmd, "quit") == 0) {
+            break;
+        } else if (strcmp(cmd, "load") == 0 && n >= 3) {
+            EVP_PKEY *key = load(b);
+            int i;
+
+            if (key == NULL) {
+                answer_error("load");
+                continue;
+            }
+            if ((i = slot_of(a, 0)) >= 0)
+                EVP_PKEY_free(keys[i].key);
+            else
+                i = slot_of(a, 1);
+            keys[i].key = key;
+            printf("ok load %s\n", a);
+        } else if (strcmp(cmd, "pub") == 0 && n >= 3) {
+            int i = slot_of(a, 0);
+            FILE *f = i >= 0 ? fopen(b, "w") : NULL;
+
+            if (f == NULL || !PEM_write_PUBKEY(f, keys[i].key)) {
+                if (f != NULL)
+                    fclose(f);
+                answer_error("pub");
+                continue;
+            }
+            fclose(f);
+            printf("ok pub\n");
+        } else if (strcmp(cmd, "sign") == 0 && n >= 4) {
+            cmd_sign(a, b, c, d);
+            continue;
+        } else if (strcmp(cmd, "drop") == 0 && n >= 2) {
+            int i = slot_of(a, 0);
+
+            if (i >= 0) {
+                EVP_PKEY_free(keys[i].key);
+                keys[i].key = NULL;
+            }
+            printf("ok drop\n");
+        } else {
+            printf("err unknown command\n");
+        }
+        fflush(stdout);
+    }
+    for (int i = 0; i < MAX_KEYS; i++)
+        EVP_PKEY_free(keys[i].key);
+    return 0;
+}
