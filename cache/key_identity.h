@@ -32,7 +32,8 @@ struct hsm_key {
     char *uri;     /* canonical, PIN-free: for messages */
     char *pin;     /* secure heap; to log in again after the token came back */
     OSSL_LIB_CTX *libctx;
-    void *provctx; /* for public-only keys imported by OpenSSL */
+    void *provctx;         /* for public-only keys imported by OpenSSL */
+    const char *algorithm; /* their OpenSSL key type name */
 
     pthread_mutex_t lock; /* guards the hints below */
     struct hsm_token *token;

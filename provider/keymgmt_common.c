@@ -9,7 +9,7 @@
  * certificate's key with a token key (X509_check_private_key). Private
  * material is refused by import, so it never lands here.
  */
-void *hsm_km_new_for(void *provctx, CK_KEY_TYPE type)
+void *hsm_km_new_for(void *provctx, CK_KEY_TYPE type, const char *algorithm)
 {
     struct hsm_key *key = calloc(1, sizeof(*key));
 
@@ -19,6 +19,7 @@ void *hsm_km_new_for(void *provctx, CK_KEY_TYPE type)
     key->key_type = type;
     key->libctx = ((struct hsm_provctx *)provctx)->libctx;
     key->provctx = provctx;
+    key->algorithm = algorithm;
     pthread_mutex_init(&key->lock, NULL);
     return key;
 }
@@ -101,8 +102,7 @@ int hsm_km_import(void *keydata, int selection, const OSSL_PARAM params[])
     if (key->pub != NULL || prov == NULL || has_private_material(params) ||
         (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) == 0)
         return 0;
-    pctx = EVP_PKEY_CTX_new_from_name(prov->libctx, key->key_type == CKK_RSA ? "RSA" : "EC",
-                                      prov->software_propq);
+    pctx = EVP_PKEY_CTX_new_from_name(prov->libctx, key->algorithm, prov->software_propq);
     ok = pctx != NULL && EVP_PKEY_fromdata_init(pctx) > 0 &&
          EVP_PKEY_fromdata(pctx, &key->pub, EVP_PKEY_PUBLIC_KEY, (OSSL_PARAM *)params) > 0;
     EVP_PKEY_CTX_free(pctx);

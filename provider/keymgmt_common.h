@@ -7,7 +7,7 @@
 
 #include <openssl/core_dispatch.h>
 
-void *hsm_km_new_for(void *provctx, CK_KEY_TYPE type);
+void *hsm_km_new_for(void *provctx, CK_KEY_TYPE type, const char *algorithm);
 void hsm_km_free(void *keydata);
 void *hsm_km_load(const void *reference, size_t reference_sz);
 int hsm_km_has(const void *keydata, int selection);

@@ -37,7 +37,7 @@ static const char *ec_query_operation_name(int operation_id)
 
 static void *ec_new(void *provctx)
 {
-    return hsm_km_new_for(provctx, CKK_EC);
+    return hsm_km_new_for(provctx, CKK_EC, "EC");
 }
 
 const OSSL_DISPATCH hsm_keymgmt_ec_functions[] = {

@@ -36,7 +36,7 @@ static const char *rsa_query_operation_name(int operation_id)
 
 static void *rsa_new(void *provctx)
 {
-    return hsm_km_new_for(provctx, CKK_RSA);
+    return hsm_km_new_for(provctx, CKK_RSA, "RSA");
 }
 
 const OSSL_DISPATCH hsm_keymgmt_rsa_functions[] = {

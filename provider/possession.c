@@ -15,7 +15,7 @@ static const char challenge_context[] = "hsm provider possession proof v1";
 bool hsm_prove_possession(struct hsm_provctx *prov, struct hsm_key *key)
 {
     unsigned char nonce[32], challenge[32], sig[1024];
-    struct hsm_sign_params p = {NULL, RSA_PKCS1_PADDING};
+    struct hsm_sign_params p = {.rsa_padding = RSA_PKCS1_PADDING};
     EVP_MD *sha256 = NULL;
     EVP_MD_CTX *md = NULL;
     size_t siglen = 0;

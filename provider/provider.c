@@ -56,12 +56,19 @@ static const OSSL_ALGORITHM keymgmt_algs[] = {
      "RSA key on a PKCS#11 token"},
     {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_PROPS, hsm_keymgmt_ec_functions,
      "EC key on a PKCS#11 token"},
+    {"ED25519:1.3.101.112", HSM_PROPS, hsm_keymgmt_ed25519_functions,
+     "Ed25519 key on a PKCS#11 token"},
+    {"ED448:1.3.101.113", HSM_PROPS, hsm_keymgmt_ed448_functions, "Ed448 key on a PKCS#11 token"},
     {NULL, NULL, NULL, NULL},
 };
 static const OSSL_ALGORITHM signature_algs[] = {
     {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_PROPS, hsm_signature_rsa_functions,
      "RSA signatures made on a PKCS#11 token"},
     {"ECDSA", HSM_PROPS, hsm_signature_ecdsa_functions, "ECDSA made on a PKCS#11 token"},
+    {"ED25519:1.3.101.112", HSM_PROPS, hsm_signature_eddsa_functions,
+     "Ed25519 signatures made on a PKCS#11 token"},
+    {"ED448:1.3.101.113", HSM_PROPS, hsm_signature_eddsa_functions,
+     "Ed448 signatures made on a PKCS#11 token"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -43,7 +43,10 @@ bool hsm_prove_possession(struct hsm_provctx *ctx, struct hsm_key *key);
 extern const OSSL_DISPATCH hsm_store_functions[];
 extern const OSSL_DISPATCH hsm_keymgmt_rsa_functions[];
 extern const OSSL_DISPATCH hsm_keymgmt_ec_functions[];
+extern const OSSL_DISPATCH hsm_keymgmt_ed25519_functions[];
+extern const OSSL_DISPATCH hsm_keymgmt_ed448_functions[];
 extern const OSSL_DISPATCH hsm_signature_rsa_functions[];
 extern const OSSL_DISPATCH hsm_signature_ecdsa_functions[];
+extern const OSSL_DISPATCH hsm_signature_eddsa_functions[];
 
 #endif

@@ -13,6 +13,89 @@ size_t hsm_signature_max(const struct hsm_key *key)
     return size > 0 ? (size_t)size : 0;
 }
 
+/* PKCS#11 names of the digests PSS can use. */
+static bool ck_hash(const EVP_MD *md, CK_MECHANISM_TYPE *mech, CK_RSA_PKCS_MGF_TYPE *mgf)
+{
+    static const struct {
+        const char *name;
+        CK_MECHANISM_TYPE mech;
+        CK_RSA_PKCS_MGF_TYPE mgf;
+    } table[] = {
+        {"SHA1", CKM_SHA_1, CKG_MGF1_SHA1},        {"SHA2-224", CKM_SHA224, CKG_MGF1_SHA224},
+        {"SHA2-256", CKM_SHA256, CKG_MGF1_SHA256}, {"SHA2-384", CKM_SHA384, CKG_MGF1_SHA384},
+        {"SHA2-512", CKM_SHA512, CKG_MGF1_SHA512},
+    };
+
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (EVP_MD_is_a(md, table[i].name)) {
+            if (mech != NULL)
+                *mech = table[i].mech;
+            if (mgf != NULL)
+                *mgf = table[i].mgf;
+            return true;
+        }
+    }
+    return false;
+}
+
+int hsm_pss_salt_length(const struct hsm_key *key, const struct hsm_sign_params *p)
+{
+    int bits = EVP_PKEY_get_bits(key->pub), hlen, max;
+
+    if (p->md == NULL) {
+        hsm_error(HSM_R_BAD_INPUT, "%s: RSA-PSS needs a digest", key->uri);
+        return -1;
+    }
+    hlen = EVP_MD_get_size(p->md);
+    /* RFC 8017 9.1.1: emLen = ceil((modBits - 1) / 8). */
+    max = (bits - 1 + 7) / 8 - hlen - 2;
+    switch (p->pss_saltlen) {
+    case RSA_PSS_SALTLEN_DIGEST:
+        return hlen <= max ? hlen : (hsm_error(HSM_R_BAD_INPUT, "%s: key too small", key->uri), -1);
+    case RSA_PSS_SALTLEN_MAX:
+    case RSA_PSS_SALTLEN_AUTO:
+        return max;
+    default:
+        if (p->pss_saltlen < 0 || p->pss_saltlen > max) {
+            hsm_error(HSM_R_BAD_INPUT,
+                      "%s: PSS salt length %d is too long for a %d-bit key with %s (at most "
+                      "%d)",
+                      key->uri, p->pss_saltlen, bits, EVP_MD_get0_name(p->md), max);
+            return -1;
+        }
+        return p->pss_saltlen;
+    }
+}
+
+static bool sign_pss(struct hsm_key *key, const struct hsm_sign_params *p,
+                     const unsigned char *tbs, size_t tbslen, unsigned char *sig, size_t *siglen,
+                     size_t sigsize)
+{
+    CK_RSA_PKCS_PSS_PARAMS pss;
+    CK_MECHANISM mech = {CKM_RSA_PKCS_PSS, &pss, sizeof(pss)};
+    int salt = hsm_pss_salt_length(key, p);
+    size_t len = sigsize;
+
+    if (salt < 0)
+        return false;
+    if (!ck_hash(p->md, &pss.hashAlg, NULL) ||
+        !ck_hash(p->mgf1 != NULL ? p->mgf1 : p->md, NULL, &pss.mgf)) {
+        hsm_error(HSM_R_UNSUPPORTED, "%s: RSA-PSS with %s is not supported", key->uri,
+                  EVP_MD_get0_name(p->md));
+        return false;
+    }
+    if (tbslen != (size_t)EVP_MD_get_size(p->md)) {
+        hsm_error(HSM_R_BAD_INPUT, "%s: a %s digest is %d bytes, not %zu", key->uri,
+                  EVP_MD_get0_name(p->md), EVP_MD_get_size(p->md), tbslen);
+        return false;
+    }
+    pss.sLen = (CK_ULONG)salt;
+    if (!hsm_key_operate(key, HSM_OP_SIGN, &mech, tbs, tbslen, sig, &len))
+        return false;
+    *siglen = len;
+    return true;
+}
+
 static bool rsa_input(const struct hsm_key *key, const struct hsm_sign_params *p,
                       const unsigned char *tbs, size_t tbslen, unsigned char *buf,
                       size_t bufsize, size_t *len)
@@ -49,6 +132,8 @@ bool hsm_sign_unchecked(struct hsm_key *key, const struct hsm_sign_params *p,
         return false;
     }
 
+    if (key->key_type == CKK_RSA && p->rsa_padding == RSA_PKCS1_PSS_PADDING)
+        return sign_pss(key, p, tbs, tbslen, sig, siglen, sigsize);
     if (key->key_type == CKK_RSA) {
         if (p->rsa_padding == RSA_NO_PADDING)
             mech.mechanism = CKM_RSA_X_509;
@@ -85,14 +170,33 @@ bool hsm_verify_in_software(struct hsm_provctx *prov, const struct hsm_key *key,
                             const struct hsm_sign_params *p, const unsigned char *tbs,
                             size_t tbslen, const unsigned char *sig, size_t siglen)
 {
-    EVP_PKEY_CTX *pctx =
-        EVP_PKEY_CTX_new_from_pkey(prov->libctx, key->pub, prov->software_propq);
-    bool ok = pctx != NULL && EVP_PKEY_verify_init(pctx) > 0;
+    EVP_PKEY_CTX *pctx;
+    bool ok;
+
+    if (key->key_type == CKK_EC_EDWARDS) {
+        /* EdDSA verifies the message itself, in one shot. */
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+        ok = md != NULL &&
+             EVP_DigestVerifyInit_ex(md, NULL, NULL, prov->libctx, prov->software_propq,
+                                     key->pub, NULL) > 0 &&
+             EVP_DigestVerify(md, sig, siglen, tbs, tbslen) == 1;
+        EVP_MD_CTX_free(md);
+        return ok;
+    }
+    pctx = EVP_PKEY_CTX_new_from_pkey(prov->libctx, key->pub, prov->software_propq);
+    ok = pctx != NULL && EVP_PKEY_verify_init(pctx) > 0;
 
     if (ok && key->key_type == CKK_RSA)
         ok = EVP_PKEY_CTX_set_rsa_padding(pctx, p->rsa_padding) > 0;
     if (ok && p->md != NULL)
         ok = EVP_PKEY_CTX_set_signature_md(pctx, p->md) > 0;
+    if (ok && key->key_type == CKK_RSA && p->rsa_padding == RSA_PKCS1_PSS_PADDING) {
+        int salt = hsm_pss_salt_length(key, p);
+
+        ok = salt >= 0 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt) > 0 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, p->mgf1 != NULL ? p->mgf1 : p->md) > 0;
+    }
     ok = ok && EVP_PKEY_verify(pctx, sig, siglen, tbs, tbslen) == 1;
     EVP_PKEY_CTX_free(pctx);
     return ok;

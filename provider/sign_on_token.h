@@ -7,9 +7,15 @@
 #include <openssl/evp.h>
 
 struct hsm_sign_params {
-    const EVP_MD *md;  /* NULL: |tbs| is signed as given (RSA) */
-    int rsa_padding;   /* RSA_PKCS1_PADDING or RSA_NO_PADDING */
+    const EVP_MD *md;     /* NULL: |tbs| is signed as given (RSA) */
+    int rsa_padding;      /* RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING, RSA_NO_PADDING */
+    int pss_saltlen;      /* RSA_PSS_SALTLEN_* or a length */
+    const EVP_MD *mgf1;   /* NULL: the signature digest */
 };
+
+/* The salt length a PSS signature with |p| gets from |key|, or -1 after
+ * raising an error (salt too long for the key, no digest). */
+int hsm_pss_salt_length(const struct hsm_key *key, const struct hsm_sign_params *p);
 
 /* Largest signature |key| can produce, in OpenSSL's format. */
 size_t hsm_signature_max(const struct hsm_key *key);

@@ -6,6 +6,7 @@
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <stdlib.h>
 #include <string.h>
 
 void *hsm_sig_newctx_for(void *provctx, const char *propq, CK_KEY_TYPE type)
@@ -17,6 +18,7 @@ void *hsm_sig_newctx_for(void *provctx, const char *propq, CK_KEY_TYPE type)
     ctx->prov = provctx;
     ctx->want_type = type;
     ctx->params.rsa_padding = RSA_PKCS1_PADDING;
+    ctx->params.pss_saltlen = RSA_PSS_SALTLEN_AUTO;
     if (propq != NULL && (ctx->propq = OPENSSL_strdup(propq)) == NULL) {
         OPENSSL_free(ctx);
         return NULL;
@@ -33,6 +35,7 @@ void hsm_sig_freectx(void *vctx)
     hsm_key_put(ctx->key);
     EVP_MD_CTX_free(ctx->mdctx);
     EVP_MD_free(ctx->md);
+    EVP_MD_free(ctx->mgf1);
     OPENSSL_free(ctx->propq);
     OPENSSL_free(ctx);
 }
@@ -45,6 +48,8 @@ void *hsm_sig_dupctx(void *vctx)
         return NULL;
     dst->propq = NULL;
     dst->mdctx = NULL;
+    if (dst->mgf1 != NULL)
+        EVP_MD_up_ref(dst->mgf1);
     if (dst->key != NULL)
         hsm_key_ref(dst->key);
     if (dst->md != NULL)
@@ -192,6 +197,59 @@ int hsm_sig_digest_verify_final(void *vctx, const unsigned char *sig, size_t sig
     return hsm_sig_verify(ctx, sig, siglen, digest, dlen);
 }
 
+/* X509_ALGOR of a digest, with the NULL parameter RFC 4055 expects. */
+static X509_ALGOR *digest_algor(const EVP_MD *md)
+{
+    X509_ALGOR *a = X509_ALGOR_new();
+
+    if (a != NULL)
+        X509_ALGOR_set_md(a, md);
+    return a;
+}
+
+/* RSASSA-PSS-params (RFC 4055) for the certificate's signature field. */
+static int pss_algorithm_id(const struct hsm_sigctx *ctx, OSSL_PARAM *p)
+{
+    const EVP_MD *mgf1 = ctx->mgf1 != NULL ? ctx->mgf1 : ctx->md;
+    int salt = hsm_pss_salt_length(ctx->key, &ctx->params);
+    RSA_PSS_PARAMS *pss = RSA_PSS_PARAMS_new();
+    X509_ALGOR *alg = X509_ALGOR_new(), *mgf1_hash = NULL;
+    ASN1_STRING *packed = NULL, *mgf1_packed = NULL;
+    unsigned char *der = NULL;
+    int len = 0, ok = 0;
+
+    if (salt < 0 || pss == NULL || alg == NULL)
+        goto done;
+    if (!EVP_MD_is_a(ctx->md, "SHA1") && (pss->hashAlgorithm = digest_algor(ctx->md)) == NULL)
+        goto done;
+    if (!EVP_MD_is_a(mgf1, "SHA1")) {
+        if ((mgf1_hash = digest_algor(mgf1)) == NULL ||
+            (mgf1_packed = ASN1_item_pack(mgf1_hash, ASN1_ITEM_rptr(X509_ALGOR), NULL)) == NULL ||
+            (pss->maskGenAlgorithm = X509_ALGOR_new()) == NULL)
+            goto done;
+        X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE,
+                        mgf1_packed);
+        mgf1_packed = NULL;
+    }
+    if (salt != 20) {
+        if ((pss->saltLength = ASN1_INTEGER_new()) == NULL ||
+            !ASN1_INTEGER_set(pss->saltLength, salt))
+            goto done;
+    }
+    if ((packed = ASN1_item_pack(pss, ASN1_ITEM_rptr(RSA_PSS_PARAMS), NULL)) == NULL)
+        goto done;
+    X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, packed);
+    len = i2d_X509_ALGOR(alg, &der);
+    ok = len > 0 && OSSL_PARAM_set_octet_string(p, der, (size_t)len);
+done:
+    OPENSSL_free(der);
+    ASN1_STRING_free(mgf1_packed);
+    X509_ALGOR_free(mgf1_hash);
+    X509_ALGOR_free(alg);
+    RSA_PSS_PARAMS_free(pss);
+    return ok;
+}
+
 /* AlgorithmIdentifier of the signature, for certificates and CSRs. */
 static int algorithm_id(const struct hsm_sigctx *ctx, OSSL_PARAM *p)
 {
@@ -200,6 +258,9 @@ static int algorithm_id(const struct hsm_sigctx *ctx, OSSL_PARAM *p)
     X509_ALGOR *alg;
     int len, ok;
 
+    if (ctx->md != NULL && ctx->want_type == CKK_RSA &&
+        ctx->params.rsa_padding == RSA_PKCS1_PSS_PADDING)
+        return pss_algorithm_id(ctx, p);
     if (ctx->md == NULL || !OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_get_type(ctx->md), pkey_nid))
         return 0;
     alg = X509_ALGOR_new();
@@ -228,6 +289,13 @@ int hsm_sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL &&
         ctx->want_type == CKK_RSA && !OSSL_PARAM_set_int(p, ctx->params.rsa_padding))
         return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) != NULL &&
+        (ctx->mgf1 != NULL || ctx->md != NULL) &&
+        !OSSL_PARAM_set_utf8_string(p, EVP_MD_get0_name(ctx->mgf1 != NULL ? ctx->mgf1 : ctx->md)))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) != NULL &&
+        !OSSL_PARAM_set_int(p, ctx->params.pss_saltlen))
+        return 0;
     return 1;
 }
 
@@ -237,11 +305,89 @@ const OSSL_PARAM *hsm_sig_gettable_ctx_params(void *ctx, void *provctx)
         OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
         OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
         OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, NULL, 0),
+        OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, NULL),
         OSSL_PARAM_END,
     };
     (void)ctx;
     (void)provctx;
     return params;
+}
+
+static bool utf8_param(const OSSL_PARAM *p, char *buf, size_t len)
+{
+    return OSSL_PARAM_get_utf8_string(p, &buf, len) != 0;
+}
+
+static bool set_rsa_params(struct hsm_sigctx *ctx, const OSSL_PARAM params[])
+{
+    const OSSL_PARAM *p;
+    char text[64];
+
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL) {
+        int mode = -1;
+
+        if (p->data_type == OSSL_PARAM_INTEGER) {
+            if (!OSSL_PARAM_get_int(p, &mode))
+                return false;
+        } else if (utf8_param(p, text, sizeof(text))) {
+            mode = strcmp(text, "pkcs1") == 0 ? RSA_PKCS1_PADDING
+                   : strcmp(text, "pss") == 0 ? RSA_PKCS1_PSS_PADDING
+                   : strcmp(text, "none") == 0 ? RSA_NO_PADDING
+                                               : -1;
+        }
+        if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_PSS_PADDING && mode != RSA_NO_PADDING) {
+            hsm_error(HSM_R_UNSUPPORTED, "RSA padding mode is not supported (pkcs1, pss, none are)");
+            return false;
+        }
+        ctx->params.rsa_padding = mode;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) != NULL) {
+        int salt;
+
+        if (p->data_type == OSSL_PARAM_INTEGER) {
+            if (!OSSL_PARAM_get_int(p, &salt))
+                return false;
+        } else if (!utf8_param(p, text, sizeof(text))) {
+            return false;
+        } else if (strcmp(text, "digest") == 0) {
+            salt = RSA_PSS_SALTLEN_DIGEST;
+        } else if (strcmp(text, "max") == 0) {
+            salt = RSA_PSS_SALTLEN_MAX;
+        } else if (strcmp(text, "auto") == 0) {
+            salt = RSA_PSS_SALTLEN_AUTO;
+        } else {
+            char *end;
+            long v = strtol(text, &end, 10);
+
+            if (*end != '\0' || v < 0 || v > 100000) {
+                hsm_error(HSM_R_BAD_INPUT, "PSS salt length \"%s\" is not digest, max, auto or "
+                          "a number", text);
+                return false;
+            }
+            salt = (int)v;
+        }
+        if (salt < RSA_PSS_SALTLEN_MAX) {
+            hsm_error(HSM_R_BAD_INPUT, "PSS salt length %d is not valid", salt);
+            return false;
+        }
+        ctx->params.pss_saltlen = salt;
+    }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) != NULL) {
+        EVP_MD *md;
+
+        if (!utf8_param(p, text, sizeof(text)))
+            return false;
+        md = EVP_MD_fetch(ctx->prov->libctx, text, ctx->prov->software_propq);
+        if (md == NULL) {
+            hsm_error(HSM_R_UNSUPPORTED, "MGF1 digest %s is not available", text);
+            return false;
+        }
+        EVP_MD_free(ctx->mgf1);
+        ctx->mgf1 = md;
+        ctx->params.mgf1 = md;
+    }
+    return true;
 }
 
 int hsm_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
@@ -257,23 +403,7 @@ int hsm_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
         if (!OSSL_PARAM_get_utf8_string(p, &name, sizeof(mdname)) || !set_md(ctx, mdname))
             return 0;
     }
-    if (ctx->want_type == CKK_RSA &&
-        (p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL) {
-        int mode = 0;
-
-        if (p->data_type == OSSL_PARAM_INTEGER) {
-            if (!OSSL_PARAM_get_int(p, &mode))
-                return 0;
-        } else if (p->data_type == OSSL_PARAM_UTF8_STRING && p->data != NULL) {
-            mode = strcmp(p->data, "pkcs1") == 0 ? RSA_PKCS1_PADDING
-                   : strcmp(p->data, "none") == 0 ? RSA_NO_PADDING
-                                                  : -1;
-        }
-        if (mode != RSA_PKCS1_PADDING && mode != RSA_NO_PADDING) {
-            hsm_error(HSM_R_UNSUPPORTED, "RSA padding mode is not supported here (pkcs1 is)");
-            return 0;
-        }
-        ctx->params.rsa_padding = mode;
-    }
+    if (ctx->want_type == CKK_RSA && !set_rsa_params(ctx, params))
+        return 0;
     return 1;
 }

@@ -13,6 +13,7 @@ struct hsm_sigctx {
     CK_KEY_TYPE want_type;
     struct hsm_sign_params params;
     EVP_MD *md;
+    EVP_MD *mgf1;
     EVP_MD_CTX *mdctx;
     char *propq;
 };

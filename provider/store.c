@@ -208,9 +208,13 @@ static bool search_class(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, struct stor
     return true;
 }
 
-static const char *data_type_of(CK_KEY_TYPE t)
+static const char *data_type_of(const struct hsm_key *key)
 {
-    return t == CKK_RSA ? "RSA" : t == CKK_EC ? "EC" : "ED25519";
+    if (key->key_type == CKK_RSA)
+        return "RSA";
+    if (key->key_type == CKK_EC)
+        return "EC";
+    return EVP_PKEY_is_a(key->pub, "ED448") ? "ED448" : "ED25519";
 }
 
 static char *label_of(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj)
@@ -429,7 +433,7 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
             result_clear(&r);
             goto done;
         }
-        r.data_type = data_type_of(r.key->key_type);
+        r.data_type = data_type_of(r.key);
         r.desc = strdup(r.key->uri);
         if (!add_result(ctx, &r))
             goto done;
