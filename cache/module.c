@@ -6,6 +6,8 @@
 #include <dlfcn.h>
 #include <p11-kit/p11-kit.h>
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,9 @@ struct hsm_module {
     /* Set at process exit; the record itself stays, since keys freed later
      * by OpenSSL's clean-up still point at it. */
     bool finalized;
+    /* Set in a forked child: PKCS#11 requires C_Initialize there before
+     * any other call, and the parent's sessions are not the child's. */
+    bool needs_init;
     struct hsm_module *next;
 };
 
@@ -34,6 +39,38 @@ static bool exit_hook_installed;
 static void finalize_at_exit(void)
 {
     hsm_module_finalize_all();
+}
+
+/*
+ * fork(): the prepare handler waits until no thread is inside a module, so
+ * the child never inherits a lock held by a thread it does not have; the
+ * child then initialises each module again on first use.
+ */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next)
+        pthread_rwlock_wrlock(&mod->lock);
+}
+
+static void after_fork_parent(void)
+{
+    for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next)
+        pthread_rwlock_unlock(&mod->lock);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void after_fork_child(void)
+{
+    for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next) {
+        if (!mod->finalized) {
+            mod->needs_init = true;
+            mod->generation++;
+        }
+        pthread_rwlock_unlock(&mod->lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+    hsm_tokens_forget_all_after_fork();
 }
 
 /*
@@ -53,6 +90,7 @@ static void install_exit_hook(void)
         (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
     if (atexit(finalize_at_exit) == 0)
         exit_hook_installed = true;
+    (void)pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
 static bool is_proxy(const char *path)
@@ -195,15 +233,68 @@ const char *hsm_module_path(const struct hsm_module *mod)
     return mod->path;
 }
 
+/* The child's first use: initialise again, as PKCS#11 requires. */
+static void init_after_fork(struct hsm_module *mod)
+{
+    pthread_rwlock_wrlock(&mod->lock);
+    if (mod->needs_init) {
+        mod->needs_init = false;
+        mod->owns_init = false;
+        (void)initialize(mod);
+    }
+    pthread_rwlock_unlock(&mod->lock);
+}
+
+/*
+ * A module that talks to a remote token over a socket (p11-kit's client)
+ * can raise SIGPIPE when the other end died; by default that ends the host.
+ * The signal is blocked in the calling thread while it is inside the
+ * module, and a SIGPIPE raised there is consumed before it is unblocked.
+ */
+static _Thread_local int sigpipe_depth;
+static _Thread_local bool sigpipe_was_pending;
+static _Thread_local sigset_t sigpipe_old_mask;
+
+static void block_sigpipe(void)
+{
+    sigset_t pipe_only, pending;
+
+    if (sigpipe_depth++ > 0)
+        return;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigpending(&pending);
+    sigpipe_was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &sigpipe_old_mask);
+}
+
+static void unblock_sigpipe(void)
+{
+    sigset_t pipe_only, pending;
+    struct timespec zero = {0, 0};
+
+    if (--sigpipe_depth > 0)
+        return;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    if (!sigpipe_was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1)
+        (void)sigtimedwait(&pipe_only, NULL, &zero);
+    pthread_sigmask(SIG_SETMASK, &sigpipe_old_mask, NULL);
+}
+
 CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
 {
+    if (__atomic_load_n(&mod->needs_init, __ATOMIC_ACQUIRE))
+        init_after_fork(mod);
     pthread_rwlock_rdlock(&mod->lock);
+    block_sigpipe();
     hsm_error_mark_push();
     if (generation != NULL)
         *generation = mod->generation;
     if (mod->finalized) {
         hsm_error(HSM_R_TOKEN_GONE, "PKCS#11 module %s was finalised at process exit", mod->path);
         hsm_error_mark_pop();
+        unblock_sigpipe();
         pthread_rwlock_unlock(&mod->lock);
         return NULL;
     }
@@ -213,6 +304,7 @@ CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
 void hsm_module_leave(struct hsm_module *mod)
 {
     hsm_error_mark_pop();
+    unblock_sigpipe();
     pthread_rwlock_unlock(&mod->lock);
 }
 

@@ -146,6 +146,47 @@ void hsm_ec_point_unwrap(const unsigned char *in, size_t inlen, const unsigned c
     }
 }
 
+/* Byte length of a field element for the curves tokens use; 0 if unknown. */
+static size_t field_bytes(const unsigned char *params, size_t plen)
+{
+    static const struct {
+        unsigned char oid[10];
+        size_t len, bytes;
+    } curves[] = {
+        {{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, 10, 32}, /* P-256 */
+        {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, 7, 48},                   /* P-384 */
+        {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, 7, 66},                   /* P-521 */
+        {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a}, 7, 32},                   /* secp256k1 */
+    };
+
+    for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
+        if (plen == curves[i].len && memcmp(params, curves[i].oid, plen) == 0)
+            return curves[i].bytes;
+    return 0;
+}
+
+/*
+ * A raw point can look like a DER OCTET STRING (04 3f ... when X starts
+ * with 0x3f). Where the curve is known, the reading whose length is a real
+ * point length wins.
+ */
+static void ec_point(const unsigned char *params, size_t plen, const unsigned char *in,
+                     size_t inlen, const unsigned char **pt, size_t *ptlen)
+{
+    size_t fb = field_bytes(params, plen);
+
+    hsm_ec_point_unwrap(in, inlen, pt, ptlen);
+    if (fb == 0 || *pt == in)
+        return;
+    bool unwrapped_ok = *ptlen == 2 * fb + 1 || *ptlen == fb + 1;
+    bool raw_ok = (inlen == 2 * fb + 1 && in[0] == 0x04) ||
+                  (inlen == fb + 1 && (in[0] == 0x02 || in[0] == 0x03));
+    if (!unwrapped_ok && raw_ok) {
+        *pt = in;
+        *ptlen = inlen;
+    }
+}
+
 bool hsm_spki_ec(const unsigned char *params, size_t plen, const unsigned char *point,
                  size_t ptlen, unsigned char **der, size_t *derlen)
 {
@@ -158,7 +199,7 @@ bool hsm_spki_ec(const unsigned char *params, size_t plen, const unsigned char *
     /* Named curves only: explicit parameters are refused, never passed on. */
     if (plen < 2 || params[0] != 0x06)
         return false;
-    hsm_ec_point_unwrap(point, ptlen, &pt, &len);
+    ec_point(params, plen, point, ptlen, &pt, &len);
     if (len == 0)
         return false;
     put(&alg, ec_oid, sizeof(ec_oid));
@@ -190,7 +231,14 @@ bool hsm_spki_eddsa(const unsigned char *params, size_t plen, const unsigned cha
         oid = ed448;
     if (oid == NULL)
         return false;
-    hsm_ec_point_unwrap(point, ptlen, &pt, &len);
+    /* Ed25519 points are 32 bytes, Ed448 57: a raw point of that length is
+     * taken as it is even when its first bytes look like a DER header. */
+    if (ptlen == (oid == ed25519 ? 32u : 57u)) {
+        pt = point;
+        len = ptlen;
+    } else {
+        hsm_ec_point_unwrap(point, ptlen, &pt, &len);
+    }
     put(&alg, oid, 5);
     ok = spki(&alg, pt, len, der, derlen);
     free(alg.p);

@@ -76,6 +76,21 @@ static void unlink_locked(struct hsm_token *tok)
     }
 }
 
+void hsm_tokens_forget_all_after_fork(void)
+{
+    /* Single-threaded here; the registry lock may have been held by a
+     * thread that the child does not have. */
+    pthread_mutex_init(&registry_lock, NULL);
+    for (struct hsm_token *tok = registry, *next; tok != NULL; tok = next) {
+        next = tok->next;
+        tok->gone = true;
+        pthread_mutex_init(&tok->lock, NULL);
+        tok->n_idle = 0;
+        hsm_token_put(tok);
+    }
+    registry = NULL;
+}
+
 void hsm_tokens_forget_module(struct hsm_module *mod)
 {
     pthread_mutex_lock(&registry_lock);

@@ -60,6 +60,10 @@ void hsm_tokens_put_all(struct hsm_token **toks, int n);
 void hsm_token_ref(struct hsm_token *tok);
 void hsm_token_put(struct hsm_token *tok);
 
+/* In a forked child: every token record is dropped without closing its
+ * sessions, which belong to the parent. */
+void hsm_tokens_forget_all_after_fork(void);
+
 /* Marks every token of |mod| gone; its sessions died with the module. */
 void hsm_tokens_forget_module(struct hsm_module *mod);
 

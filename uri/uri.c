@@ -103,10 +103,12 @@ struct hsm_uri *hsm_uri_parse(const char *text)
         return NULL;
     }
     if (hsm_uri_find_unknown_attribute(text, unknown, sizeof(unknown))) {
+        /* The URI itself is not shown: a misspelt pin-value would carry
+         * the PIN into the message. */
         hsm_error(HSM_R_URI_UNKNOWN_ATTRIBUTE,
-                  "attribute \"%s\" in %s is not a pkcs11: URI attribute (RFC 7512); "
-                  "check its spelling",
-                  unknown, redacted);
+                  "attribute \"%s\" is not a pkcs11: URI attribute (RFC 7512); check its "
+                  "spelling",
+                  unknown);
         free(redacted);
         return NULL;
     }
