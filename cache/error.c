@@ -29,6 +29,7 @@ const OSSL_ITEM hsm_reason_strings[] = {
     {HSM_R_UNSUPPORTED, "operation not supported by the token"},
     {HSM_R_TOKEN_GONE, "token is no longer available"},
     {HSM_R_BAD_INPUT, "invalid input"},
+    {HSM_R_OBJECT_EXISTS, "an object with this label or id already exists on the token"},
     {0, NULL},
 };
 
@@ -68,6 +69,11 @@ void hsm_error_mark_push(void)
     if (mark_depth < MARK_DEPTH)
         raised_since[mark_depth] = false;
     mark_depth++;
+}
+
+bool hsm_error_inside_module(void)
+{
+    return mark_depth > 0;
 }
 
 void hsm_error_mark_pop(void)

@@ -5,6 +5,7 @@
 #include <openssl/core.h>
 #include <p11-kit/pkcs11.h>
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum hsm_reason {
     HSM_R_INTERNAL = 1,
@@ -29,6 +30,7 @@ enum hsm_reason {
     HSM_R_UNSUPPORTED,
     HSM_R_TOKEN_GONE,
     HSM_R_BAD_INPUT,
+    HSM_R_OBJECT_EXISTS,
 };
 
 /* Reason table registered with OpenSSL; terminated by {0, NULL}. */
@@ -55,6 +57,8 @@ int hsm_error_last_reason(void);
 /* Brackets calls into a PKCS#11 module: see error.c. */
 void hsm_error_mark_push(void);
 void hsm_error_mark_pop(void);
+/* Is this thread inside a call into a PKCS#11 module? */
+bool hsm_error_inside_module(void);
 
 /* "CKR_PIN_INCORRECT" for 0xa0; "CKR_0x..." for codes with no name. */
 const char *hsm_ckr_name(CK_RV rv, char buf[32]);

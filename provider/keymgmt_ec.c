@@ -1,3 +1,4 @@
+#include "provider/keygen.h"
 #include "provider/keymgmt_common.h"
 
 #include <openssl/core_names.h>
@@ -40,7 +41,13 @@ static void *ec_new(void *provctx)
     return hsm_km_new_for(provctx, CKK_EC, "EC");
 }
 
+static void *ec_gen_init(void *provctx, int selection, const OSSL_PARAM params[])
+{
+    return hsm_gen_init_for(provctx, selection, params, CKK_EC, "EC");
+}
+
 const OSSL_DISPATCH hsm_keymgmt_ec_functions[] = {
+    HSM_KEYGEN_FUNCTIONS(ec_gen_init, hsm_gen_settable_ec),
     {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))ec_new},
     HSM_KEYMGMT_COMMON_FUNCTIONS,
     {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))ec_export_types},

@@ -1,3 +1,4 @@
+#include "provider/keygen.h"
 #include "provider/keymgmt_common.h"
 
 #include <openssl/core_names.h>
@@ -39,7 +40,13 @@ static void *rsa_new(void *provctx)
     return hsm_km_new_for(provctx, CKK_RSA, "RSA");
 }
 
+static void *rsa_gen_init(void *provctx, int selection, const OSSL_PARAM params[])
+{
+    return hsm_gen_init_for(provctx, selection, params, CKK_RSA, "RSA");
+}
+
 const OSSL_DISPATCH hsm_keymgmt_rsa_functions[] = {
+    HSM_KEYGEN_FUNCTIONS(rsa_gen_init, hsm_gen_settable_rsa),
     {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))rsa_new},
     HSM_KEYMGMT_COMMON_FUNCTIONS,
     {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))rsa_export_types},

@@ -2,6 +2,7 @@
 #include "provider/provider.h"
 
 #include "cache/module.h"
+#include "provider/key_reference_pem.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -72,6 +73,27 @@ static const OSSL_ALGORITHM signature_algs[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+/* A token key written to a file is a PEM block naming it by URI; reading
+ * that block loads the key from the token again. */
+#define HSM_REF_ENC HSM_PROPS ",output=pem,structure=PrivateKeyInfo"
+#define HSM_REF_DEC HSM_PROPS ",input=der,structure=PrivateKeyInfo"
+static const OSSL_ALGORITHM encoder_algs[] = {
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_REF_ENC, hsm_key_reference_encoder_functions,
+     NULL},
+    {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
+    {"ED25519:1.3.101.112", HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
+    {"ED448:1.3.101.113", HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+static const OSSL_ALGORITHM decoder_algs[] = {
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_REF_DEC, hsm_key_reference_decoder_functions,
+     NULL},
+    {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_REF_DEC, hsm_key_reference_decoder_functions, NULL},
+    {"ED25519:1.3.101.112", HSM_REF_DEC, hsm_key_reference_decoder_functions, NULL},
+    {"ED448:1.3.101.113", HSM_REF_DEC, hsm_key_reference_decoder_functions, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
 static const OSSL_ALGORITHM *query_operation(void *provctx, int id, int *no_cache)
 {
     (void)provctx;
@@ -83,6 +105,10 @@ static const OSSL_ALGORITHM *query_operation(void *provctx, int id, int *no_cach
         return keymgmt_algs;
     case OSSL_OP_SIGNATURE:
         return signature_algs;
+    case OSSL_OP_ENCODER:
+        return encoder_algs;
+    case OSSL_OP_DECODER:
+        return decoder_algs;
     default:
         return NULL;
     }
@@ -189,6 +215,8 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
                                                               void **provctx)
 {
     OSSL_FUNC_core_get_libctx_fn *c_get_libctx = NULL;
+    OSSL_FUNC_BIO_read_ex_fn *bio_read = NULL;
+    OSSL_FUNC_BIO_write_ex_fn *bio_write = NULL;
     struct hsm_provctx *ctx;
 
     for (; in->function_id != 0; in++) {
@@ -208,12 +236,19 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
         case OSSL_FUNC_CORE_VSET_ERROR:
             c_vset_error = OSSL_FUNC_core_vset_error(in);
             break;
+        case OSSL_FUNC_BIO_READ_EX:
+            bio_read = OSSL_FUNC_BIO_read_ex(in);
+            break;
+        case OSSL_FUNC_BIO_WRITE_EX:
+            bio_write = OSSL_FUNC_BIO_write_ex(in);
+            break;
         default:
             break;
         }
     }
     error_handle = handle;
     hsm_error_set_sink(error_sink);
+    hsm_key_reference_pem_set_bio(bio_read, bio_write);
     ctx = OPENSSL_zalloc(sizeof(*ctx));
     if (ctx == NULL)
         return 0;

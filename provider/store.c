@@ -6,6 +6,8 @@
  */
 #include "provider/pin_prompt.h"
 #include "provider/provider.h"
+#include "provider/store_load.h"
+#include "provider/token_select.h"
 
 #include "cache/objects.h"
 #include "cache/public_views.h"
@@ -126,72 +128,11 @@ static bool single(const struct store_ctx *ctx)
            ctx->expect == OSSL_STORE_INFO_CERT;
 }
 
-static void describe_tokens(struct hsm_token **toks, int n, char *buf, size_t len)
-{
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < n && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s'%s' (serial %s)", i ? ", " : "",
-                                 toks[i]->id.label, toks[i]->id.serial);
-    if (n == 0)
-        snprintf(buf, len, "none");
-}
-
-static bool module_allowed(struct store_ctx *ctx)
-{
-    const char *asked = hsm_uri_module_path(ctx->uri);
-    const char *configured = ctx->prov->config.module_path;
-
-    if (asked == NULL)
-        return true;
-    if (configured != NULL && strcmp(asked, configured) == 0)
-        return true;
-    hsm_error(HSM_R_MODULE_NOT_ALLOWED,
-              "%s asks for module-path %s, but the provider is configured for %s; a URI never "
-              "loads a library. Set pkcs11-module-path in the configuration instead",
-              ctx->uri->redacted, asked, configured != NULL ? configured : HSM_DEFAULT_MODULE);
-    return false;
-}
-
 static bool find_tokens(struct store_ctx *ctx, struct hsm_module *mod, struct hsm_token ***toks,
                         int *n)
 {
-    char list[600];
-    unsigned generation;
-
-    if (hsm_module_enter(mod, &generation) == NULL)
-        return false;
-    hsm_module_leave(mod);
-    *n = hsm_tokens_find(mod, ctx->uri, NULL, toks);
-    if (*n == 0) {
-        /* A module that fixed its slot list at C_Initialize (SoftHSMv2) does
-         * not show a token created since; a fresh process would see it. */
-        hsm_tokens_put_all(*toks, 0);
-        if (!hsm_module_reinitialize(mod, generation))
-            return false;
-        *n = hsm_tokens_find(mod, ctx->uri, NULL, toks);
-    }
-    if (*n < 0)
-        return false;
-    if (*n == 0) {
-        struct hsm_token **all = NULL;
-        int n_all = hsm_tokens_find(mod, NULL, NULL, &all);
-
-        describe_tokens(all, n_all < 0 ? 0 : n_all, list, sizeof(list));
-        hsm_tokens_put_all(all, n_all < 0 ? 0 : n_all);
-        hsm_error(HSM_R_NO_TOKEN, "%s: no token matches; tokens present in %s: %s",
-                  ctx->uri->redacted, hsm_module_path(mod), list);
-        return false;
-    }
-    if (*n > 1 && single(ctx)) {
-        describe_tokens(*toks, *n, list, sizeof(list));
-        hsm_error(HSM_R_AMBIGUOUS_TOKEN,
-                  "%s matches %d tokens: %s; add serial=... to the URI to choose one",
-                  ctx->uri->redacted, *n, list);
-        return false;
-    }
-    return true;
+    *n = hsm_select_tokens(mod, ctx->uri, single(ctx), toks);
+    return *n > 0;
 }
 
 static bool search_class(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, struct store_ctx *ctx,
@@ -365,7 +306,8 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
     bool ok = false;
     int n_toks = 0;
 
-    if (!module_allowed(ctx) || (mod = hsm_provctx_module(ctx->prov)) == NULL)
+    if (!hsm_uri_module_allowed(ctx->prov->config.module_path, ctx->uri) ||
+        (mod = hsm_provctx_module(ctx->prov)) == NULL)
         return false;
     if (!find_tokens(ctx, mod, &toks, &n_toks))
         goto done;
@@ -441,7 +383,7 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
     if (single(ctx) && ctx->n == 0) {
         char list[600];
 
-        describe_tokens(toks, n_toks, list, sizeof(list));
+        hsm_describe_tokens(toks, n_toks, list, sizeof(list));
         hsm_error(HSM_R_NO_OBJECT, "%s: no %s matches on token %s", ctx->uri->redacted,
                   ctx->expect == OSSL_STORE_INFO_CERT     ? "certificate"
                   : ctx->expect == OSSL_STORE_INFO_PUBKEY ? "public key"
@@ -523,6 +465,21 @@ static int store_export_object(void *loaderctx, const void *reference, size_t re
     (void)export_cb;
     (void)export_cbarg;
     return 0;
+}
+
+int hsm_store_load_private_key(struct hsm_provctx *prov, const char *uri, OSSL_CALLBACK *object_cb,
+                               void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb,
+                               void *pw_cbarg)
+{
+    struct store_ctx *ctx = store_open(prov, uri);
+    int ok;
+
+    if (ctx == NULL)
+        return 0;
+    ctx->expect = OSSL_STORE_INFO_PKEY;
+    ok = store_load(ctx, object_cb, object_cbarg, pw_cb, pw_cbarg);
+    store_close(ctx);
+    return ok;
 }
 
 const OSSL_DISPATCH hsm_store_functions[] = {
