@@ -113,27 +113,27 @@ static void sink_gets_every_error(void)
     CU_ASSERT_EQUAL(hsm_error_last_reason(), HSM_R_NO_TOKEN);
     CU_ASSERT_STRING_EQUAL(hsm_error_last_detail(), "no token labelled beta");
     hsm_error_set_sink(NULL);
-    hsm_error(HSM_R_BAD_INPUT, "after");
+    hsm_error(HSM_R_LAST, "after");
     CU_ASSERT_EQUAL(sink_calls, 1);
-    CU_ASSERT_EQUAL(hsm_error_last_reason(), HSM_R_BAD_INPUT);
+    CU_ASSERT_EQUAL(hsm_error_last_reason(), HSM_R_LAST);
 }
 
 /* ---- the reason table ---- */
 
 static void every_reason_has_one_string(void)
 {
-    int seen[HSM_R_BAD_INPUT + 1] = {0};
+    int seen[HSM_R_LAST + 1] = {0};
     size_t n = 0;
 
     for (; hsm_reason_strings[n].ptr != NULL; n++) {
         unsigned int id = hsm_reason_strings[n].id;
 
-        CU_ASSERT_FATAL(id >= HSM_R_INTERNAL && id <= HSM_R_BAD_INPUT);
+        CU_ASSERT_FATAL(id >= HSM_R_INTERNAL && id <= HSM_R_LAST);
         CU_ASSERT(strlen(hsm_reason_strings[n].ptr) > 0);
         seen[id]++;
     }
     CU_ASSERT_EQUAL(hsm_reason_strings[n].id, 0);
-    for (int r = HSM_R_INTERNAL; r <= HSM_R_BAD_INPUT; r++)
+    for (int r = HSM_R_INTERNAL; r <= HSM_R_LAST; r++)
         CU_ASSERT_EQUAL(seen[r], 1);
 }
 
