@@ -110,3 +110,29 @@ const char *hsm_ckr_name(CK_RV rv, char buf[32])
     snprintf(buf, 32, "CKR_0x%08lx", (unsigned long)rv);
     return buf;
 }
+
+/* The mechanisms the provider uses, by name, for messages. */
+const char *hsm_ckm_name(CK_MECHANISM_TYPE mech, char buf[32])
+{
+    static const struct {
+        CK_MECHANISM_TYPE mech;
+        const char *name;
+    } names[] = {
+        {CKM_RSA_PKCS, "CKM_RSA_PKCS"},
+        {CKM_RSA_X_509, "CKM_RSA_X_509"},
+        {CKM_RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS"},
+        {CKM_RSA_PKCS_OAEP, "CKM_RSA_PKCS_OAEP"},
+        {CKM_ECDSA, "CKM_ECDSA"},
+        {CKM_EDDSA, "CKM_EDDSA"},
+        {CKM_ECDH1_DERIVE, "CKM_ECDH1_DERIVE"},
+        {CKM_RSA_PKCS_KEY_PAIR_GEN, "CKM_RSA_PKCS_KEY_PAIR_GEN"},
+        {CKM_EC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN"},
+        {CKM_EC_EDWARDS_KEY_PAIR_GEN, "CKM_EC_EDWARDS_KEY_PAIR_GEN"},
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (names[i].mech == mech)
+            return names[i].name;
+    snprintf(buf, 32, "CKM_0x%08lx", (unsigned long)mech);
+    return buf;
+}

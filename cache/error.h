@@ -63,5 +63,6 @@ bool hsm_error_inside_module(void);
 
 /* "CKR_PIN_INCORRECT" for 0xa0; "CKR_0x..." for codes with no name. */
 const char *hsm_ckr_name(CK_RV rv, char buf[32]);
+const char *hsm_ckm_name(CK_MECHANISM_TYPE mech, char buf[32]);
 
 #endif

@@ -110,6 +110,11 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
         goto fail;
     }
     key->key_type = key_type;
+    key->confirm_type = key_type == CKK_RSA ? CKA_MODULUS : CKA_EC_POINT;
+    if (hsm_attr_alloc(fns, s, obj, key->confirm_type, &key->confirm_value, &key->confirm_len) !=
+            CKR_OK ||
+        key->confirm_value == NULL)
+        key->confirm_type = 0;
     key->always_authenticate = hsm_attr_bool(fns, s, obj, CKA_ALWAYS_AUTHENTICATE, false);
     key->can_sign = hsm_attr_bool(fns, s, obj, CKA_SIGN, true);
     key->can_decrypt = hsm_attr_bool(fns, s, obj, CKA_DECRYPT, false);
@@ -133,6 +138,11 @@ fail:
     return NULL;
 }
 
+bool hsm_key_needs_verified_signatures(const struct hsm_key *key)
+{
+    return key->confirm_type == 0;
+}
+
 bool hsm_key_on_token(const struct hsm_key *key)
 {
     return key->module != NULL;
@@ -151,6 +161,7 @@ void hsm_key_put(struct hsm_key *key)
     EVP_PKEY_free(key->pub);
     hsm_pin_free(key->pin);
     free(key->id);
+    free(key->confirm_value);
     free(key->label);
     free(key->uri);
     pthread_mutex_destroy(&key->lock);

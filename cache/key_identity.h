@@ -29,6 +29,15 @@ struct hsm_key {
     bool can_sign;
     bool can_decrypt;
     bool can_derive;
+    /* A public attribute of the private key object itself (RSA modulus, EC
+     * point) compared before each use; 0 when the token exposes none, and
+     * then only a verified signature can show the handle is still the key. */
+    CK_ATTRIBUTE_TYPE confirm_type;
+    unsigned char *confirm_value;
+    size_t confirm_len;
+    /* The possession proof, run again whenever the key is found anew. */
+    bool (*prove)(void *arg, struct hsm_key *key);
+    void *prove_arg;
     char *uri;     /* canonical, PIN-free: for messages */
     char *pin;     /* secure heap; to log in again after the token came back */
     OSSL_LIB_CTX *libctx;
@@ -55,13 +64,23 @@ void hsm_key_ref(struct hsm_key *key);
 void hsm_key_put(struct hsm_key *key);
 
 /*
- * One private-key operation (C_SignInit+C_Sign, C_DecryptInit+C_Decrypt) on
- * the key, revalidated first. |*outlen| is the buffer size in, the result
- * size out.
+ * One private-key operation (C_SignInit+C_Sign, C_DecryptInit+C_Decrypt,
+ * C_DeriveKey with |mech| carrying the peer) on the key, revalidated first.
+ * |*outlen| is the buffer size in (for a derivation: the secret's length),
+ * the result size out.
  */
-enum hsm_key_op { HSM_OP_SIGN, HSM_OP_DECRYPT };
+enum hsm_key_op { HSM_OP_SIGN, HSM_OP_DECRYPT, HSM_OP_DERIVE };
 bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
                      const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen);
+
+/* True when a handle cannot be confirmed from its attributes alone. */
+bool hsm_key_needs_verified_signatures(const struct hsm_key *key);
+
+/*
+ * After a signature failed verification: forgets the hints and looks the
+ * key up again, so the error says whether the key under this id changed.
+ */
+void hsm_key_explain_bad_signature(struct hsm_key *key);
 
 /* "pkcs11:token=...;id=...;type=private" with the serial, never a PIN. */
 char *hsm_key_canonical_uri(const struct hsm_token_identity *tok, const unsigned char *id,

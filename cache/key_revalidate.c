@@ -16,26 +16,38 @@
 
 #define HSM_ID_MAX 256
 
-/* CKR_OK and *same set when the handle still names this key. */
+#define HSM_CONFIRM_MAX 1100 /* an RSA-8192 modulus, a P-521 point */
+
+/*
+ * CKR_OK and *same set when the handle still names this key: class, key
+ * type, CKA_ID and, where the private object carries it, its public key
+ * (a handle number reused for another key under the same id is caught
+ * here). One C_GetAttributeValue.
+ */
 static CK_RV confirm_handle(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
                             const struct hsm_key *key, CK_OBJECT_HANDLE handle, bool *same)
 {
     CK_OBJECT_CLASS cls = 0;
     CK_KEY_TYPE type = 0;
-    unsigned char id[HSM_ID_MAX];
-    CK_ATTRIBUTE tmpl[3] = {{CKA_CLASS, &cls, sizeof(cls)},
+    unsigned char id[HSM_ID_MAX], pub[HSM_CONFIRM_MAX];
+    CK_ATTRIBUTE tmpl[4] = {{CKA_CLASS, &cls, sizeof(cls)},
                             {CKA_KEY_TYPE, &type, sizeof(type)},
-                            {CKA_ID, id, sizeof(id)}};
-    CK_RV rv = fns->C_GetAttributeValue(s, handle, tmpl, 3);
+                            {CKA_ID, id, sizeof(id)},
+                            {key->confirm_type, pub, sizeof(pub)}};
+    CK_ULONG n = key->confirm_type != 0 ? 4 : 3;
+    CK_RV rv = fns->C_GetAttributeValue(s, handle, tmpl, n);
 
     *same = false;
     if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
         rv == CKR_ATTRIBUTE_SENSITIVE)
-        return CKR_OK; /* not this key: ours has all three, id short enough */
+        return CKR_OK; /* not this key: ours has all of these, short enough */
     if (rv != CKR_OK)
         return rv;
     *same = cls == CKO_PRIVATE_KEY && type == key->key_type && tmpl[2].ulValueLen == key->id_len &&
             (key->id_len == 0 || memcmp(id, key->id, key->id_len) == 0);
+    if (*same && n == 4)
+        *same = tmpl[3].ulValueLen == key->confirm_len &&
+                memcmp(pub, key->confirm_value, key->confirm_len) == 0;
     return CKR_OK;
 }
 
@@ -120,6 +132,46 @@ done:
     return ok;
 }
 
+static bool refind(struct hsm_key *key);
+
+static void forget_all_hints(struct hsm_key *key)
+{
+    pthread_mutex_lock(&key->lock);
+    hsm_token_put(key->token);
+    key->token = NULL;
+    pthread_mutex_unlock(&key->lock);
+}
+
+/*
+ * A key found anew must prove possession again: the same public views can
+ * come from a stale middleware cache while the token signs with another
+ * key. The proof signs through the fresh hints; a nested look-up inside it
+ * does not prove again.
+ */
+static _Thread_local int proving;
+
+static bool prove_again(struct hsm_key *key)
+{
+    bool ok;
+
+    if (key->prove == NULL || proving > 0)
+        return true;
+    proving++;
+    ok = key->prove(key->prove_arg, key);
+    proving--;
+    if (!ok)
+        forget_all_hints(key);
+    return ok;
+}
+
+void hsm_key_explain_bad_signature(struct hsm_key *key)
+{
+    forget_all_hints(key);
+    proving++; /* only the identity check: the proof would fail the same way */
+    (void)refind(key);
+    proving--;
+}
+
 static bool refind(struct hsm_key *key)
 {
     struct hsm_token **toks = NULL;
@@ -163,7 +215,64 @@ static bool refind(struct hsm_key *key)
     key->handle = handle;
     pthread_mutex_unlock(&key->lock);
     free(toks); /* the reference moved into the key */
-    return true;
+    return prove_again(key);
+}
+
+/*
+ * ECDH: the shared secret comes back as a session object (never a token
+ * object, never a copy of the key), is read and destroyed at once.
+ */
+static CK_RV derive(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_MECHANISM *mech,
+                    CK_OBJECT_HANDLE handle, unsigned char *out, CK_ULONG *outlen,
+                    const char **what)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ULONG len = *outlen;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},         {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_TOKEN, &no, sizeof(no)},           {CKA_SENSITIVE, &no, sizeof(no)},
+        {CKA_EXTRACTABLE, &yes, sizeof(yes)},   {CKA_VALUE_LEN, &len, sizeof(len)},
+    };
+    CK_OBJECT_HANDLE secret = CK_INVALID_HANDLE;
+    CK_ATTRIBUTE value = {CKA_VALUE, out, *outlen};
+    CK_RV rv;
+
+    *what = "C_DeriveKey";
+    rv = fns->C_DeriveKey(s, mech, handle, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &secret);
+    if (rv != CKR_OK)
+        return rv;
+    *what = "C_GetAttributeValue";
+    rv = fns->C_GetAttributeValue(s, secret, &value, 1);
+    (void)fns->C_DestroyObject(s, secret);
+    if (rv == CKR_OK)
+        *outlen = value.ulValueLen;
+    return rv;
+}
+
+static CK_RV run_operation(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, enum hsm_key_op op,
+                           CK_MECHANISM *mech, CK_OBJECT_HANDLE handle, const unsigned char *in,
+                           size_t inlen, unsigned char *out, CK_ULONG *olen, const char **what)
+{
+    CK_RV rv;
+
+    switch (op) {
+    case HSM_OP_SIGN:
+        *what = "C_SignInit";
+        if ((rv = fns->C_SignInit(s, mech, handle)) != CKR_OK)
+            return rv;
+        *what = "C_Sign";
+        return fns->C_Sign(s, (CK_BYTE_PTR)in, inlen, out, olen);
+    case HSM_OP_DECRYPT:
+        *what = "C_DecryptInit";
+        if ((rv = fns->C_DecryptInit(s, mech, handle)) != CKR_OK)
+            return rv;
+        *what = "C_Decrypt";
+        return fns->C_Decrypt(s, (CK_BYTE_PTR)in, inlen, out, olen);
+    default:
+        return derive(fns, s, mech, handle, out, olen, what);
+    }
 }
 
 static void hints(struct hsm_key *key, struct hsm_token **tok, CK_OBJECT_HANDLE *handle)
@@ -189,7 +298,7 @@ static void forget_hints(struct hsm_key *key, const struct hsm_token *tok)
 bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
                      const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen)
 {
-    const char *what = op == HSM_OP_SIGN ? "C_Sign" : "C_Decrypt";
+    const char *what = "C_GetAttributeValue";
     CK_RV rv = CKR_OK;
 
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -223,17 +332,8 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
         rv = confirm_handle(fns, s, key, handle, &same);
         if (rv == CKR_OK && !same)
             rv = CKR_OBJECT_HANDLE_INVALID;
-        if (rv == CKR_OK) {
-            what = op == HSM_OP_SIGN ? "C_SignInit" : "C_DecryptInit";
-            rv = op == HSM_OP_SIGN ? fns->C_SignInit(s, mech, handle)
-                                   : fns->C_DecryptInit(s, mech, handle);
-        }
-        if (rv == CKR_OK) {
-            what = op == HSM_OP_SIGN ? "C_Sign" : "C_Decrypt";
-            rv = op == HSM_OP_SIGN
-                     ? fns->C_Sign(s, (CK_BYTE_PTR)in, inlen, out, &olen)
-                     : fns->C_Decrypt(s, (CK_BYTE_PTR)in, inlen, out, &olen);
-        }
+        if (rv == CKR_OK)
+            rv = run_operation(fns, s, op, mech, handle, in, inlen, out, &olen, &what);
         hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv));
         if (rv == CKR_OK) {
             hsm_module_leave(key->module);
@@ -251,7 +351,17 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
         forget_hints(key, tok);
         hsm_token_put(tok);
     }
-    hsm_error_rv(op == HSM_OP_SIGN ? HSM_R_PKCS11 : HSM_R_PKCS11, what, rv, "%s with %s",
-                 op == HSM_OP_SIGN ? "signing" : "decrypting", key->uri);
+    char mech_name[32];
+    bool refused = rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
+                   rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_KEY_TYPE_INCONSISTENT;
+
+    hsm_error_rv(refused ? HSM_R_UNSUPPORTED : HSM_R_PKCS11, what, rv,
+                 "%s with %s on token '%s' (serial %s) using %s%s",
+                 op == HSM_OP_SIGN ? "signing" : op == HSM_OP_DECRYPT ? "decrypting" : "deriving",
+                 key->uri, key->token_id.label, key->token_id.serial,
+                 hsm_ckm_name(mech->mechanism, mech_name),
+                 refused ? ": the token does not offer this mechanism or these parameters for "
+                           "this key"
+                         : "");
     return false;
 }

@@ -268,7 +268,7 @@ void *hsm_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
         (n = hsm_select_tokens(mod, uri, true, &toks)) != 1)
         goto done;
     key = hsm_key_generate(toks[0], &req, hsm_pin_for_login, &pinreq, g->prov->libctx);
-    if (key != NULL && g->prov->config.check_possession && !hsm_prove_possession(g->prov, key)) {
+    if (key != NULL && !hsm_key_arm_possession_proof(g->prov, key)) {
         hsm_key_destroy_generated(key);
         hsm_key_put(key);
         key = NULL;

@@ -33,7 +33,9 @@ static const OSSL_PARAM *ec_export_types(int selection)
 
 static const char *ec_query_operation_name(int operation_id)
 {
-    return operation_id == OSSL_OP_SIGNATURE ? "ECDSA" : "EC";
+    return operation_id == OSSL_OP_SIGNATURE ? "ECDSA"
+           : operation_id == OSSL_OP_KEYEXCH ? "ECDH"
+                                              : "EC";
 }
 
 static void *ec_new(void *provctx)

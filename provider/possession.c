@@ -54,3 +54,17 @@ done:
     EVP_MD_free(sha256);
     return ok;
 }
+
+bool hsm_prove_possession_hook(void *provctx, struct hsm_key *key)
+{
+    return hsm_prove_possession(provctx, key);
+}
+
+bool hsm_key_arm_possession_proof(struct hsm_provctx *prov, struct hsm_key *key)
+{
+    if (!prov->config.check_possession)
+        return true;
+    key->prove = hsm_prove_possession_hook;
+    key->prove_arg = prov;
+    return hsm_prove_possession(prov, key);
+}

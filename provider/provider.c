@@ -73,6 +73,16 @@ static const OSSL_ALGORITHM signature_algs[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+static const OSSL_ALGORITHM asym_cipher_algs[] = {
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_PROPS, hsm_asym_cipher_rsa_functions,
+     "RSA decryption on a PKCS#11 token"},
+    {NULL, NULL, NULL, NULL},
+};
+static const OSSL_ALGORITHM keyexch_algs[] = {
+    {"ECDH", HSM_PROPS, hsm_keyexch_ecdh_functions, "ECDH on a PKCS#11 token"},
+    {NULL, NULL, NULL, NULL},
+};
+
 /* A token key written to a file is a PEM block naming it by URI; reading
  * that block loads the key from the token again. */
 #define HSM_REF_ENC HSM_PROPS ",output=pem,structure=PrivateKeyInfo"
@@ -105,6 +115,10 @@ static const OSSL_ALGORITHM *query_operation(void *provctx, int id, int *no_cach
         return keymgmt_algs;
     case OSSL_OP_SIGNATURE:
         return signature_algs;
+    case OSSL_OP_ASYM_CIPHER:
+        return asym_cipher_algs;
+    case OSSL_OP_KEYEXCH:
+        return keyexch_algs;
     case OSSL_OP_ENCODER:
         return encoder_algs;
     case OSSL_OP_DECODER:

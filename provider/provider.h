@@ -38,6 +38,11 @@ struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx);
 
 /* Proves on load that the token holds the private half of |key|. */
 bool hsm_prove_possession(struct hsm_provctx *ctx, struct hsm_key *key);
+bool hsm_prove_possession_hook(void *provctx, struct hsm_key *key);
+
+/* With check-possession on: proves possession now and whenever the key is
+ * found anew later. */
+bool hsm_key_arm_possession_proof(struct hsm_provctx *prov, struct hsm_key *key);
 
 /* Dispatch tables, one per algorithm and operation. */
 extern const OSSL_DISPATCH hsm_store_functions[];
@@ -48,5 +53,7 @@ extern const OSSL_DISPATCH hsm_keymgmt_ed448_functions[];
 extern const OSSL_DISPATCH hsm_signature_rsa_functions[];
 extern const OSSL_DISPATCH hsm_signature_ecdsa_functions[];
 extern const OSSL_DISPATCH hsm_signature_eddsa_functions[];
+extern const OSSL_DISPATCH hsm_asym_cipher_rsa_functions[];
+extern const OSSL_DISPATCH hsm_keyexch_ecdh_functions[];
 
 #endif

@@ -208,11 +208,14 @@ bool hsm_sign_on_token(struct hsm_provctx *prov, struct hsm_key *key,
 {
     if (!hsm_sign_unchecked(key, p, tbs, tbslen, sig, siglen, sigsize))
         return false;
-    if (!prov->config.verify_signatures ||
+    /* A key whose handle cannot be confirmed from its attributes is always
+     * checked: verify-signatures = no must not open a gap. */
+    if ((!prov->config.verify_signatures && !hsm_key_needs_verified_signatures(key)) ||
         hsm_verify_in_software(prov, key, p, tbs, tbslen, sig, *siglen))
         return true;
     OPENSSL_cleanse(sig, sigsize);
     *siglen = 0;
+    hsm_key_explain_bad_signature(key);
     hsm_error(HSM_R_SIGNATURE_INVALID,
               "%s: the signature made on token '%s' (serial %s) does not verify with the public "
               "key it publishes (SHA-256 %s), so it was not returned. A middleware cache is "

@@ -371,7 +371,7 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
         hsm_module_leave(mod);
         if (r.key == NULL)
             goto done;
-        if (ctx->prov->config.check_possession && !hsm_prove_possession(ctx->prov, r.key)) {
+        if (!hsm_key_arm_possession_proof(ctx->prov, r.key)) {
             result_clear(&r);
             goto done;
         }

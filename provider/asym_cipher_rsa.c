@@ -1,0 +1,275 @@
+/*
+ * RSA decryption on the token (PKCS#1 v1.5, OAEP); encryption, a public
+ * operation, in software with the remembered public key.
+ */
+#include "provider/provider.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <openssl/rsa.h>
+#include <string.h>
+
+struct rsa_cipher_ctx {
+    struct hsm_provctx *prov;
+    struct hsm_key *key;
+    int padding;
+    EVP_MD *oaep_md;
+    EVP_MD *mgf1_md;
+    unsigned char *label;
+    size_t label_len;
+};
+
+static void *rsa_cipher_newctx(void *provctx)
+{
+    struct rsa_cipher_ctx *ctx = OPENSSL_zalloc(sizeof(*ctx));
+
+    if (ctx != NULL) {
+        ctx->prov = provctx;
+        ctx->padding = RSA_PKCS1_PADDING;
+    }
+    return ctx;
+}
+
+static void rsa_cipher_freectx(void *vctx)
+{
+    struct rsa_cipher_ctx *ctx = vctx;
+
+    if (ctx == NULL)
+        return;
+    hsm_key_put(ctx->key);
+    EVP_MD_free(ctx->oaep_md);
+    EVP_MD_free(ctx->mgf1_md);
+    OPENSSL_free(ctx->label);
+    OPENSSL_free(ctx);
+}
+
+static void *rsa_cipher_dupctx(void *vctx)
+{
+    struct rsa_cipher_ctx *src = vctx, *dst = OPENSSL_memdup(src, sizeof(*src));
+
+    if (dst == NULL)
+        return NULL;
+    if (dst->key != NULL)
+        hsm_key_ref(dst->key);
+    if (dst->oaep_md != NULL)
+        EVP_MD_up_ref(dst->oaep_md);
+    if (dst->mgf1_md != NULL)
+        EVP_MD_up_ref(dst->mgf1_md);
+    dst->label = NULL;
+    if (src->label != NULL && (dst->label = OPENSSL_memdup(src->label, src->label_len)) == NULL) {
+        rsa_cipher_freectx(dst);
+        return NULL;
+    }
+    return dst;
+}
+
+static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[]);
+
+static int rsa_cipher_init(void *vctx, void *vkey, const OSSL_PARAM params[])
+{
+    struct rsa_cipher_ctx *ctx = vctx;
+    struct hsm_key *key = vkey;
+
+    if (key == NULL || key->key_type != CKK_RSA)
+        return 0;
+    hsm_key_ref(key);
+    hsm_key_put(ctx->key);
+    ctx->key = key;
+    return rsa_cipher_set_ctx_params(ctx, params);
+}
+
+static bool ck_digest(const EVP_MD *md, CK_MECHANISM_TYPE *mech, CK_RSA_PKCS_MGF_TYPE *mgf)
+{
+    static const struct {
+        const char *name;
+        CK_MECHANISM_TYPE mech;
+        CK_RSA_PKCS_MGF_TYPE mgf;
+    } table[] = {
+        {"SHA1", CKM_SHA_1, CKG_MGF1_SHA1},        {"SHA2-224", CKM_SHA224, CKG_MGF1_SHA224},
+        {"SHA2-256", CKM_SHA256, CKG_MGF1_SHA256}, {"SHA2-384", CKM_SHA384, CKG_MGF1_SHA384},
+        {"SHA2-512", CKM_SHA512, CKG_MGF1_SHA512},
+    };
+
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        if (EVP_MD_is_a(md, table[i].name)) {
+            if (mech != NULL)
+                *mech = table[i].mech;
+            if (mgf != NULL)
+                *mgf = table[i].mgf;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
+                       const unsigned char *in, size_t inlen)
+{
+    struct rsa_cipher_ctx *ctx = vctx;
+    size_t k = (size_t)EVP_PKEY_get_size(ctx->key->pub), len = k;
+    CK_RSA_PKCS_OAEP_PARAMS oaep = {0};
+    CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+    unsigned char buf[1024];
+    const EVP_MD *md;
+
+    if (out == NULL) {
+        *outlen = k;
+        return 1;
+    }
+    if (!hsm_key_on_token(ctx->key) || !ctx->key->can_decrypt) {
+        hsm_error(HSM_R_UNSUPPORTED,
+                  "%s cannot decrypt: the token marks it CKA_DECRYPT false (a signing key)",
+                  ctx->key->uri != NULL ? ctx->key->uri : "the key");
+        return 0;
+    }
+    if (ctx->padding == RSA_PKCS1_OAEP_PADDING) {
+        md = ctx->oaep_md != NULL ? ctx->oaep_md : EVP_sha1();
+        if (!ck_digest(md, &oaep.hashAlg, NULL) ||
+            !ck_digest(ctx->mgf1_md != NULL ? ctx->mgf1_md : md, NULL, &oaep.mgf)) {
+            hsm_error(HSM_R_UNSUPPORTED, "OAEP with %s is not supported", EVP_MD_get0_name(md));
+            return 0;
+        }
+        oaep.source = CKZ_DATA_SPECIFIED;
+        oaep.pSourceData = ctx->label;
+        oaep.ulSourceDataLen = ctx->label_len;
+        mech = (CK_MECHANISM){CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+    } else if (ctx->padding != RSA_PKCS1_PADDING) {
+        hsm_error(HSM_R_UNSUPPORTED, "RSA decryption padding %d is not supported (pkcs1, oaep)",
+                  ctx->padding);
+        return 0;
+    }
+    if (k > sizeof(buf) || !hsm_key_operate(ctx->key, HSM_OP_DECRYPT, &mech, in, inlen, buf, &len))
+        return 0;
+    if (len > outsize) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        hsm_error(HSM_R_BAD_INPUT, "output buffer too small");
+        return 0;
+    }
+    memcpy(out, buf, len);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    *outlen = len;
+    return 1;
+}
+
+/* Encryption needs only the public key: done in software. */
+static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
+                       const unsigned char *in, size_t inlen)
+{
+    struct rsa_cipher_ctx *ctx = vctx;
+    EVP_PKEY_CTX *pctx =
+        EVP_PKEY_CTX_new_from_pkey(ctx->prov->libctx, ctx->key->pub, ctx->prov->software_propq);
+    int ok = pctx != NULL && EVP_PKEY_encrypt_init(pctx) > 0 &&
+             EVP_PKEY_CTX_set_rsa_padding(pctx, ctx->padding) > 0;
+
+    if (ok && ctx->padding == RSA_PKCS1_OAEP_PADDING) {
+        if (ctx->oaep_md != NULL)
+            ok = EVP_PKEY_CTX_set_rsa_oaep_md(pctx, ctx->oaep_md) > 0;
+        if (ok && ctx->mgf1_md != NULL)
+            ok = EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, ctx->mgf1_md) > 0;
+        if (ok && ctx->label != NULL) {
+            unsigned char *copy = OPENSSL_memdup(ctx->label, ctx->label_len);
+            ok = copy != NULL && EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, copy, (int)ctx->label_len) > 0;
+        }
+    }
+    *outlen = outsize;
+    ok = ok && EVP_PKEY_encrypt(pctx, out, outlen, in, inlen) > 0;
+    EVP_PKEY_CTX_free(pctx);
+    return ok;
+}
+
+static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
+{
+    struct rsa_cipher_ctx *ctx = vctx;
+    const OSSL_PARAM *p;
+    char name[64], *np = name;
+
+    if (params == NULL)
+        return 1;
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE)) != NULL) {
+        if (p->data_type == OSSL_PARAM_INTEGER) {
+            if (!OSSL_PARAM_get_int(p, &ctx->padding))
+                return 0;
+        } else if (OSSL_PARAM_get_utf8_string(p, &np, sizeof(name))) {
+            ctx->padding = strcmp(name, "oaep") == 0    ? RSA_PKCS1_OAEP_PADDING
+                           : strcmp(name, "pkcs1") == 0 ? RSA_PKCS1_PADDING
+                                                        : -1;
+        } else {
+            return 0;
+        }
+    }
+    const char *md_params[2] = {OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
+                                OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST};
+    EVP_MD **targets[2] = {&ctx->oaep_md, &ctx->mgf1_md};
+    for (int i = 0; i < 2; i++) {
+        if ((p = OSSL_PARAM_locate_const(params, md_params[i])) != NULL) {
+            EVP_MD *md;
+
+            np = name;
+            if (!OSSL_PARAM_get_utf8_string(p, &np, sizeof(name)) ||
+                (md = EVP_MD_fetch(ctx->prov->libctx, name, ctx->prov->software_propq)) == NULL)
+                return 0;
+            EVP_MD_free(*targets[i]);
+            *targets[i] = md;
+        }
+    }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL)) != NULL) {
+        void *label = NULL;
+        size_t len = 0;
+
+        if (!OSSL_PARAM_get_octet_string(p, &label, 0, &len))
+            return 0;
+        OPENSSL_free(ctx->label);
+        ctx->label = label;
+        ctx->label_len = len;
+    }
+    return 1;
+}
+
+static const OSSL_PARAM *rsa_cipher_settable_ctx_params(void *ctx, void *provctx)
+{
+    static const OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, NULL, 0),
+        OSSL_PARAM_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    (void)ctx;
+    (void)provctx;
+    return params;
+}
+
+static int rsa_cipher_get_ctx_params(void *vctx, OSSL_PARAM params[])
+{
+    struct rsa_cipher_ctx *ctx = vctx;
+    OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
+
+    return p == NULL || OSSL_PARAM_set_int(p, ctx->padding);
+}
+
+static const OSSL_PARAM *rsa_cipher_gettable_ctx_params(void *ctx, void *provctx)
+{
+    static const OSSL_PARAM params[] = {
+        OSSL_PARAM_int(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL),
+        OSSL_PARAM_END,
+    };
+    (void)ctx;
+    (void)provctx;
+    return params;
+}
+
+const OSSL_DISPATCH hsm_asym_cipher_rsa_functions[] = {
+    {OSSL_FUNC_ASYM_CIPHER_NEWCTX, (void (*)(void))rsa_cipher_newctx},
+    {OSSL_FUNC_ASYM_CIPHER_FREECTX, (void (*)(void))rsa_cipher_freectx},
+    {OSSL_FUNC_ASYM_CIPHER_DUPCTX, (void (*)(void))rsa_cipher_dupctx},
+    {OSSL_FUNC_ASYM_CIPHER_ENCRYPT_INIT, (void (*)(void))rsa_cipher_init},
+    {OSSL_FUNC_ASYM_CIPHER_ENCRYPT, (void (*)(void))rsa_encrypt},
+    {OSSL_FUNC_ASYM_CIPHER_DECRYPT_INIT, (void (*)(void))rsa_cipher_init},
+    {OSSL_FUNC_ASYM_CIPHER_DECRYPT, (void (*)(void))rsa_decrypt},
+    {OSSL_FUNC_ASYM_CIPHER_SET_CTX_PARAMS, (void (*)(void))rsa_cipher_set_ctx_params},
+    {OSSL_FUNC_ASYM_CIPHER_SETTABLE_CTX_PARAMS, (void (*)(void))rsa_cipher_settable_ctx_params},
+    {OSSL_FUNC_ASYM_CIPHER_GET_CTX_PARAMS, (void (*)(void))rsa_cipher_get_ctx_params},
+    {OSSL_FUNC_ASYM_CIPHER_GETTABLE_CTX_PARAMS, (void (*)(void))rsa_cipher_gettable_ctx_params},
+    {0, NULL},
+};

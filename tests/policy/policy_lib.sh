@@ -1,0 +1,608 @@
+# shellcheck shell=bash
+# Shared set-up for the no-stale-cache policy scenarios; sourced, never run.
+#
+# Builds on tests/integration/lib.sh (token set-up, openssl through the
+# provider, plain verification, assertions) and adds a long-lived process,
+# key_holder, that loads keys through the provider and signs on request
+# while the scenario changes the token from other processes (pkcs11-tool,
+# softhsm2-util) or through the fault-injection shim's control file.
+#
+# Every signature the holder returns is verified at once, with plain
+# OpenSSL, under the public key the holder was given for that key when it
+# loaded it: "no signature is ever returned that fails to verify under the
+# public key the caller was given" is checked on every `sign`, not only
+# where a scenario expects success.
+#
+# Environment (set by tests/policy/meson.build), besides lib.sh's:
+#   HSM_KEY_HOLDER   the key_holder binary
+#   HSM_FAULT_SHIM   the fault-injection module hsm-fault-shim.so (optional:
+#                    scenarios that need it fail when it is missing)
+
+# shellcheck source=../integration/lib.sh
+. "$(dirname "$0")/../integration/lib.sh"
+
+if [ -z "${HSM_KEY_HOLDER:-}" ] || [ ! -x "$HSM_KEY_HOLDER" ]; then
+    fail "the key holder is not built (HSM_KEY_HOLDER=${HSM_KEY_HOLDER:-unset})"
+    finish
+fi
+
+# The provider's reason strings (README, "Errors"): a failure is clear when
+# it carries one of them.
+HSM_REASONS=(
+    "malformed pkcs11: URI"
+    "pkcs11: URI has an attribute that is not understood"
+    "PKCS#11 module not allowed by the configuration"
+    "cannot load PKCS#11 module"
+    "no token matches the URI"
+    "several tokens match the URI"
+    "no object matches the URI"
+    "several objects match the URI"
+    "token PIN required but none given"
+    "wrong PIN"
+    "token PIN is locked or on its final try"
+    "cannot read the PIN source"
+    "public key views of the key disagree"
+    "token key failed the possession proof"
+    "key changed on token since it was loaded"
+    "token signed with a key that does not match its published public key"
+    "token is no longer available"
+    "PKCS#11 call failed"
+)
+# shellcheck disable=SC2034 # used by the scenario scripts
+R_NO_OBJECT="no object matches the URI"
+# shellcheck disable=SC2034
+R_NO_TOKEN="no token matches the URI"
+# shellcheck disable=SC2034
+R_VIEWS="public key views of the key disagree"
+# shellcheck disable=SC2034
+R_POSSESSION="token key failed the possession proof"
+# shellcheck disable=SC2034
+R_CHANGED="key changed on token since it was loaded"
+# shellcheck disable=SC2034
+R_BAD_SIG="token signed with a key that does not match its published public key"
+# shellcheck disable=SC2034
+R_GONE="token is no longer available"
+# shellcheck disable=SC2034
+R_PKCS11="PKCS#11 call failed"
+
+# reasons_in FILE : the provider reasons FILE names, one a line, in table
+# order (so two outputs can be compared as sets).
+reasons_in() {
+    local r
+    for r in "${HSM_REASONS[@]}"; do
+        grep -qF -- "$r" "$1" && printf '%s\n' "$r"
+    done
+}
+
+# ------------------------------------------------------------ configuration
+
+# policy_cnf FILE MODULE [KEY=VALUE...] : an openssl.cnf activating hsm with
+# pkcs11-module-path MODULE (a path, or "" for the provider's default, the
+# p11-kit proxy) and the given options, plus default.
+policy_cnf() {
+    local file=$1 module=$2
+    shift 2
+    if [ -n "$module" ]; then
+        write_provider_cnf "$file" "pkcs11-module-path=$module" "$@"
+    else
+        write_provider_cnf "$file" "$@"
+    fi
+}
+
+# The shim: a control file a test rewrites while processes run, and the real
+# module behind it. Exported so every process that loads the shim (the
+# holder and the "new process" openssl runs) sees the same directives.
+SHIM_CTL="$TMP/shim.ctl"
+export HSM_SHIM_MODULE="$SOFTHSM_MODULE"
+export HSM_SHIM_CONTROL="$SHIM_CTL"
+export HSM_SHIM_LOG="$TMP/log/shim-calls.log"
+: >"$SHIM_CTL"
+
+# need_shim : stops the scenario unless the shim is built.
+need_shim() {
+    if [ -z "${HSM_FAULT_SHIM:-}" ] || [ ! -e "$HSM_FAULT_SHIM" ]; then
+        fail "the fault-injection shim is not built (HSM_FAULT_SHIM=${HSM_FAULT_SHIM:-unset})"
+        finish
+    fi
+}
+
+# shim_control [LINE...] : replaces the shim's directives (none: no faults).
+# Written beside and renamed into place, so a process re-reading the file
+# never sees half of it and always sees a new file identity.
+shim_control() {
+    if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; fi >"$SHIM_CTL.new"
+    mv -f "$SHIM_CTL.new" "$SHIM_CTL"
+    echo "shim control: ${*:-(no directives)}"
+}
+
+# --------------------------------------------------------------- the holder
+
+HOLDER_PID=""
+HOLDER_W=""
+HOLDER_R=""
+HOLDER_DIR=""
+HOLDER_SEQ=0
+HOLDER_REPLY=""
+HOLDER_CNF=""
+PUB_SEQ=0
+declare -A HOLDER_PUB=()
+
+# _holder_reap : waits for the holder that was asked to go (or died) and
+# describes how it ended in HOLDER_END.
+_holder_reap() {
+    local waited=0 rc
+    HOLDER_END=""
+    [ -n "$HOLDER_PID" ] || return 0
+    while kill -0 "$HOLDER_PID" 2>/dev/null && [ "$waited" -lt $((CMD_TIMEOUT * 10)) ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if kill -0 "$HOLDER_PID" 2>/dev/null; then
+        kill -KILL "$HOLDER_PID" 2>/dev/null
+        HOLDER_END="hung at exit (killed)"
+    fi
+    wait "$HOLDER_PID" 2>/dev/null
+    rc=$?
+    if [ -z "$HOLDER_END" ]; then
+        if [ "$rc" -ge 128 ]; then
+            HOLDER_END="killed by signal $((rc - 128))"
+        else
+            HOLDER_END="exit status $rc"
+        fi
+    fi
+    HOLDER_RC=$rc
+    [ -z "$HOLDER_W" ] || exec {HOLDER_W}>&-
+    [ -z "$HOLDER_R" ] || exec {HOLDER_R}<&-
+    HOLDER_PID=""
+    HOLDER_W=""
+    HOLDER_R=""
+}
+
+# _holder_stderr_check : the holder's stderr has no sanitizer report and no
+# shim complaint (a control line the shim ignored would silently mean "no
+# fault").
+_holder_stderr_check() {
+    local err="$HOLDER_DIR/stderr"
+    [ -e "$err" ] || return 0
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$err"; then
+        fail "key_holder #$HOLDER_SEQ: sanitizer report"
+        head -c 4000 "$err" | sed 's/^/  | /'
+    fi
+    if grep -q 'hsm-fault-shim: .*line ignored' "$err"; then
+        fail "key_holder #$HOLDER_SEQ: the shim ignored a control line"
+        grep 'hsm-fault-shim:' "$err" | head -5 | sed 's/^/  | /'
+    fi
+}
+
+# holder_stop : asks the holder to quit; it must end cleanly (no crash or
+# hang in clean-up, no sanitizer report).
+holder_stop() {
+    [ -n "$HOLDER_PID" ] || return 0
+    (printf 'quit\n' >&"$HOLDER_W") 2>/dev/null
+    _holder_reap
+    if [ "$HOLDER_RC" -eq 0 ]; then
+        pass "key_holder #$HOLDER_SEQ quit cleanly"
+    else
+        fail "key_holder #$HOLDER_SEQ quit: $HOLDER_END"
+        tail -c 3000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
+    fi
+    _holder_stderr_check
+}
+
+# holder_start CNF : a new key_holder whose provider is configured by CNF.
+holder_start() {
+    local cnf=$1 line=""
+    holder_stop
+    HOLDER_SEQ=$((HOLDER_SEQ + 1))
+    HOLDER_DIR="$TMP/holder$HOLDER_SEQ"
+    HOLDER_CNF=$cnf
+    HOLDER_PUB=()
+    mkdir -p "$HOLDER_DIR"
+    mkfifo "$HOLDER_DIR/in" "$HOLDER_DIR/out" || {
+        fail "cannot make the holder's pipes"
+        return 1
+    }
+    # shellcheck disable=SC2046
+    env $(_preload_env) OPENSSL_CONF="$cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
+        "$HSM_KEY_HOLDER" <"$HOLDER_DIR/in" >"$HOLDER_DIR/out" 2>"$HOLDER_DIR/stderr" &
+    HOLDER_PID=$!
+    exec {HOLDER_W}>"$HOLDER_DIR/in"
+    exec {HOLDER_R}<"$HOLDER_DIR/out"
+    if IFS= read -r -t "$CMD_TIMEOUT" -u "$HOLDER_R" line && [ "$line" = ready ]; then
+        pass "key_holder #$HOLDER_SEQ started with $(_describe "$cnf")"
+        return 0
+    fi
+    fail "key_holder #$HOLDER_SEQ did not start (said \"$line\")"
+    kill -KILL "$HOLDER_PID" 2>/dev/null
+    _holder_reap
+    tail -c 3000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
+    return 1
+}
+
+# holder_send LINE : one command; its one-line answer in HOLDER_REPLY.
+# Returns 1 when the holder is gone, hung, or crashed (HOLDER_REPLY says so).
+holder_send() {
+    HOLDER_REPLY=""
+    if [ -z "$HOLDER_PID" ]; then
+        HOLDER_REPLY="(no key_holder running)"
+        return 1
+    fi
+    printf '> %s\n' "$*" >>"$HOLDER_DIR/transcript"
+    if (printf '%s\n' "$*" >&"$HOLDER_W") 2>/dev/null &&
+        IFS= read -r -t "$CMD_TIMEOUT" -u "$HOLDER_R" HOLDER_REPLY; then
+        printf '< %s\n' "$HOLDER_REPLY" >>"$HOLDER_DIR/transcript"
+        return 0
+    fi
+    if kill -0 "$HOLDER_PID" 2>/dev/null; then
+        kill -KILL "$HOLDER_PID" 2>/dev/null
+        HOLDER_REPLY="(key_holder gave no answer in ${CMD_TIMEOUT}s: hang or deadlock; killed)"
+        _holder_reap
+    else
+        _holder_reap
+        HOLDER_REPLY="(key_holder died: $HOLDER_END)"
+    fi
+    printf '< %s\n' "$HOLDER_REPLY" >>"$HOLDER_DIR/transcript"
+    tail -c 3000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
+    _holder_stderr_check
+    return 1
+}
+
+_show_reply() {
+    printf '  | %s\n' "$HOLDER_REPLY" | fold -w 160 | sed '2,$s/^/  |   /'
+}
+
+# holder_load NAME URI : loads; on success the public key the holder was
+# given is written to HOLDER_PUB[NAME] (the key every later signature by
+# NAME must verify under). Returns 1 on failure, the answer in HOLDER_REPLY.
+holder_load() {
+    local name=$1 uri=$2 pub reply
+    holder_send "load $name $uri" || return 1
+    case "$HOLDER_REPLY" in ok*) ;; *) return 1 ;; esac
+    reply=$HOLDER_REPLY
+    PUB_SEQ=$((PUB_SEQ + 1))
+    pub="$HOLDER_DIR/$name.given.$PUB_SEQ.pem"
+    holder_send "pub $name $pub" || return 1
+    case "$HOLDER_REPLY" in
+    ok*) HOLDER_PUB[$name]=$pub ;;
+    *) return 1 ;;
+    esac
+    HOLDER_REPLY=$reply
+}
+
+# holder_load_ok DESC NAME URI
+holder_load_ok() {
+    if holder_load "$2" "$3"; then
+        pass "holder: $1"
+    else
+        fail "holder: $1"
+        _show_reply
+        return 1
+    fi
+}
+
+# holder_load_fails_with TEXT DESC NAME URI : the load fails and names TEXT.
+holder_load_fails_with() {
+    local text=$1 desc=$2
+    if holder_load "$3" "$4"; then
+        fail "holder: $desc: the load succeeded (expected \"$text\")"
+        _show_reply
+        return 1
+    fi
+    case "$HOLDER_REPLY" in
+    err*"$text"*) pass "holder: $desc fails with \"$text\"" ;;
+    *)
+        fail "holder: $desc: expected \"$text\""
+        _show_reply
+        return 1
+        ;;
+    esac
+}
+
+# holder_pub_is DESC NAME PEM : the key the holder was given is PEM's.
+holder_pub_is() {
+    if [ -z "${HOLDER_PUB[$2]:-}" ]; then
+        fail "$1: the holder was given no key $2"
+        return 1
+    fi
+    same_pubkey "$1" "${HOLDER_PUB[$2]}" "$3"
+}
+
+# _holder_sign NAME IN OUT [MD] : one signature; when the holder returns one
+# it is verified at once under the key the caller was given (the policy's
+# invariant); when it refuses, no signature file may be left behind.
+# Sets SIGN_OK (1 when a signature came back) and returns 1 only when the
+# invariant was broken.
+_holder_sign() {
+    local name=$1 in=$2 out=$3 md=${4:-SHA256} pub
+    SIGN_OK=0
+    rm -f -- "$out"
+    holder_send "sign $name $in $out $md" || return 0
+    case "$HOLDER_REPLY" in
+    ok*)
+        SIGN_OK=1
+        pub=${HOLDER_PUB[$name]:-}
+        if [ -n "$pub" ] && plain_openssl dgst "-${md,,}" -verify "$pub" \
+            -signature "$out" "$in" >/dev/null 2>&1; then
+            pass "the signature $name returned verifies (plain OpenSSL) under the key the caller was given"
+        else
+            fail "POLICY VIOLATION: the holder returned a signature by $name that does not verify under the key it was given"
+            _show_reply
+            return 1
+        fi
+        ;;
+    *)
+        if [ -e "$out" ]; then
+            fail "a refused signature by $name left $(_describe "$out") behind"
+            return 1
+        fi
+        ;;
+    esac
+    return 0
+}
+
+SIG_SEQ=0
+_next_sig() {
+    SIG_SEQ=$((SIG_SEQ + 1))
+    LAST_SIG="$HOLDER_DIR/sig.$SIG_SEQ"
+}
+
+# holder_sign_ok DESC NAME IN [MD] : signs, and the signature verifies.
+# LAST_SIG names the signature file.
+holder_sign_ok() {
+    local desc=$1
+    _next_sig
+    _holder_sign "$2" "$3" "$LAST_SIG" "${4:-SHA256}"
+    if [ "$SIGN_OK" = 1 ]; then
+        pass "holder: $desc"
+    else
+        fail "holder: $desc: refused"
+        _show_reply
+        return 1
+    fi
+}
+
+# holder_sign_fails_with TEXT DESC NAME IN [MD] : the signature is refused,
+# with TEXT, and no signature file is written.
+holder_sign_fails_with() {
+    local text=$1 desc=$2
+    _next_sig
+    _holder_sign "$3" "$4" "$LAST_SIG" "${5:-SHA256}"
+    if [ "$SIGN_OK" = 1 ]; then
+        fail "holder: $desc: a signature was returned (expected \"$text\")"
+        _show_reply
+        return 1
+    fi
+    case "$HOLDER_REPLY" in
+    err*"$text"*) pass "holder: $desc is refused with \"$text\" and writes no signature" ;;
+    *)
+        fail "holder: $desc: expected \"$text\""
+        _show_reply
+        return 1
+        ;;
+    esac
+}
+
+# holder_sign_fails_clearly DESC NAME IN [MD] : the signature is refused
+# with one of the provider's reasons, and no signature file is written.
+# REFUSAL names the reason.
+holder_sign_fails_clearly() {
+    local desc=$1 r
+    REFUSAL=""
+    _next_sig
+    _holder_sign "$2" "$3" "$LAST_SIG" "${4:-SHA256}"
+    if [ "$SIGN_OK" = 1 ]; then
+        fail "holder: $desc: a signature was returned"
+        _show_reply
+        return 1
+    fi
+    for r in "${HSM_REASONS[@]}"; do
+        case "$HOLDER_REPLY" in
+        err*"$r"*)
+            REFUSAL=$r
+            pass "holder: $desc is refused with \"$r\" and writes no signature"
+            return 0
+            ;;
+        esac
+    done
+    fail "holder: $desc: refused without a provider reason"
+    _show_reply
+    return 1
+}
+
+# holder_sign_valid_or_clear DESC NAME IN : either a signature that verifies
+# (checked by _holder_sign) or a refusal that carries a provider reason.
+# Sets SIGN_OK.
+holder_sign_valid_or_clear() {
+    local desc=$1 r
+    REFUSAL=""
+    _next_sig
+    _holder_sign "$2" "$3" "$LAST_SIG" "${4:-SHA256}" || return 1
+    if [ "$SIGN_OK" = 1 ]; then
+        pass "holder: $desc: signed, and the signature verifies"
+        return 0
+    fi
+    for r in "${HSM_REASONS[@]}"; do
+        case "$HOLDER_REPLY" in
+        err*"$r"*)
+            # shellcheck disable=SC2034 # read by the scenario scripts
+            REFUSAL=$r
+            pass "holder: $desc: refused with \"$r\""
+            return 0
+            ;;
+        esac
+    done
+    fail "holder: $desc: refused without a provider reason"
+    _show_reply
+    return 1
+}
+
+# check_not DESC CMD... : an assertion that must NOT hold (a command that
+# must fail: a signature that must not verify under some key).
+check_not() {
+    local what=$1
+    shift
+    if "$@" >/dev/null 2>&1; then
+        fail "$what"
+    else
+        pass "$what"
+    fi
+}
+
+# verify_sig DESC PUB SIG IN [MD] : plain OpenSSL verifies SIG under PUB.
+verify_sig() {
+    local md=${5:-sha256}
+    check "$1" plain_openssl dgst "-$md" -verify "$2" -signature "$3" "$4"
+}
+
+# ------------------------------------------------------------ the token side
+
+# p11 TOKEN ARGS... : pkcs11-tool on the real SoftHSMv2 module, logged in,
+# as a second process that changes the token under the holder.
+p11() {
+    local token=$1
+    local -a sel
+    shift
+    mapfile -t sel < <(_token_args "$token")
+    expect_success pkcs11-tool --module "$SOFTHSM_MODULE" "${sel[@]}" --login \
+        --pin "$USER_PIN" "$@"
+}
+
+# delete_key TOKEN ID : deletes the key pair with that id (private and
+# public key objects).
+delete_key() {
+    p11 "$1" --delete-object --type privkey --id "$2"
+    p11 "$1" --delete-object --type pubkey --id "$2"
+}
+
+# key_ids_on_token TOKEN : the ids of the key objects on the token (read
+# directly, by pkcs11-tool), one a line ("privkey 01", "pubkey 01").
+key_ids_on_token() {
+    local -a sel
+    mapfile -t sel < <(_token_args "$1")
+    pkcs11-tool --module "$SOFTHSM_MODULE" "${sel[@]}" --login --pin "$USER_PIN" \
+        --list-objects 2>/dev/null | awk '
+        /^Private Key Object/ { kind = "privkey"; next }
+        /^Public Key Object/ { kind = "pubkey"; next }
+        /^Certificate Object/ { kind = "cert"; next }
+        /^[A-Za-z]/ { kind = "" }
+        $1 == "ID:" && kind != "" { print kind, tolower($2) }'
+}
+
+# no_key_on_token TOKEN ID : the token (read directly) has no key with ID.
+no_key_on_token() {
+    if key_ids_on_token "$1" | grep -qE "^(privkey|pubkey) $2\$"; then
+        fail "token $1 still has a key with id $2"
+    else
+        pass "token $1 has no key with id $2 (pkcs11-tool)"
+    fi
+}
+
+# spki_sha256 PEM : the SHA-256 of the DER SubjectPublicKeyInfo, the form in
+# which the provider prints fingerprints.
+spki_sha256() {
+    plain_openssl pkey -pubin -in "$1" -outform DER | sha256sum | cut -d' ' -f1
+}
+
+# require_step CMD... : a set-up step inside a scenario that must work for
+# the rest to mean anything.
+require_step() {
+    local before=$FAILED
+    "$@"
+    if [ "$FAILED" -ne "$before" ]; then
+        echo "FAIL: $SCENARIO cannot go on: set-up failed"
+        policy_finish
+    fi
+}
+
+# ---------------------------------------------------- restart equivalence
+
+# restart_equivalence DESC NAME URI TOKEN ID [REASON]
+# After a change to the token: a fresh load by URI in the long-lived holder
+# gives what a fresh load in a new process (openssl pkey -pubout through the
+# provider, same configuration) gives, and what the token holds (its public
+# key read by pkcs11-tool); or the holder and the new process both fail
+# with the same provider reason (REASON, when given, and the token then has
+# no key with ID).
+restart_equivalence() {
+    local desc=$1 name=$2 uri=$3 token=$4 id=$5 want=${6:-} tag holder_ok=0 new_ok=0
+    tag="$HOLDER_DIR/equiv.$RANDOM"
+    holder_load "$name" "$uri" && holder_ok=1
+    printf '%s\n' "$HOLDER_REPLY" >"$tag.holder"
+    # shellcheck disable=SC2046
+    _run cnf_openssl "$HOLDER_CNF" pkey -in "$uri" -pubout -out "$tag.new.pem"
+    [ "$LAST_RC" -eq 0 ] && [ -s "$tag.new.pem" ] && new_ok=1
+    if _sanitizer_report; then
+        fail "$desc: new process: sanitizer report"
+        _show_last
+    fi
+    if [ "$holder_ok" = 1 ] && [ "$new_ok" = 1 ]; then
+        pass "$desc: the holder and a new process both load the key"
+        same_pubkey "$desc: the holder's fresh load equals a new process's" \
+            "${HOLDER_PUB[$name]}" "$tag.new.pem"
+        if token_pubkey "$token" "$id" >"$tag.token.pem" 2>/dev/null && [ -s "$tag.token.pem" ]; then
+            same_pubkey "$desc: ... and the token's public key (pkcs11-tool)" \
+                "${HOLDER_PUB[$name]}" "$tag.token.pem"
+        else
+            fail "$desc: the token has no public key $id to compare with"
+        fi
+        if [ -n "$want" ]; then
+            fail "$desc: expected both loads to fail with \"$want\""
+        fi
+    elif [ "$holder_ok" = 0 ] && [ "$new_ok" = 0 ]; then
+        cat "$LAST_OUT" "$LAST_ERR" >"$tag.new.out"
+        reasons_in "$tag.holder" >"$tag.holder.reasons"
+        reasons_in "$tag.new.out" >"$tag.new.reasons"
+        if [ -s "$tag.holder.reasons" ] && cmp -s "$tag.holder.reasons" "$tag.new.reasons"; then
+            pass "$desc: the holder and a new process both fail with \"$(paste -sd '+' "$tag.holder.reasons")\""
+        else
+            fail "$desc: the holder and a new process fail differently"
+            _show_reply
+            _show_last
+        fi
+        if [ -n "$want" ]; then
+            if grep -qF -- "$want" "$tag.holder" && grep -qF -- "$want" "$tag.new.out"; then
+                pass "$desc: both name \"$want\""
+            else
+                fail "$desc: expected \"$want\" in both"
+                _show_reply
+                _show_last
+            fi
+        fi
+        if [ "$LAST_RC" -ge 124 ]; then
+            fail "$desc: the new process $(_status_text)"
+        fi
+    else
+        fail "$desc: RESTART EQUIVALENCE BROKEN: holder $([ "$holder_ok" = 1 ] && echo loads || echo fails), new process $([ "$new_ok" = 1 ] && echo loads || echo fails)"
+        _show_reply
+        _show_last
+    fi
+}
+
+# Stop the holder before lib.sh removes the temporary directory.
+_policy_on_exit() {
+    local rc=$?
+    if [ -n "$HOLDER_PID" ]; then
+        kill -KILL "$HOLDER_PID" 2>/dev/null
+        wait "$HOLDER_PID" 2>/dev/null
+        HOLDER_PID=""
+    fi
+    if [ "$FINISHED" != 1 ] && [ -n "$HOLDER_DIR" ] && [ -e "$HOLDER_DIR/transcript" ]; then
+        echo "  --- holder transcript:"
+        tail -n 20 "$HOLDER_DIR/transcript" | sed 's/^/  | /'
+    fi
+    (exit "$rc")
+    _on_exit
+}
+trap _policy_on_exit EXIT
+
+# policy_finish : stops the holder (checking a clean exit) and prints the
+# verdict line.
+policy_finish() {
+    holder_stop
+    finish
+}
+
+# A data file to sign.
+plain_openssl rand -out "$TMP/data" 3000 2>/dev/null
+# shellcheck disable=SC2034
+DATA="$TMP/data"
