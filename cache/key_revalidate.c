@@ -353,7 +353,8 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
     }
     char mech_name[32];
     bool refused = rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
-                   rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_KEY_TYPE_INCONSISTENT;
+                   rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_KEY_TYPE_INCONSISTENT ||
+                   (rv == CKR_ARGUMENTS_BAD && strstr(what, "Init") != NULL);
 
     hsm_error_rv(refused ? HSM_R_UNSUPPORTED : HSM_R_PKCS11, what, rv,
                  "%s with %s on token '%s' (serial %s) using %s%s",

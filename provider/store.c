@@ -38,6 +38,9 @@ struct store_ctx {
     bool searched;
     struct store_result *results;
     size_t n, next;
+    /* Listing (nothing expected): each object is preceded by its URI as a
+     * name, which opens exactly that object again. */
+    bool name_given;
 };
 
 /* A private key the search found, before it is built into a key. */
@@ -418,7 +421,18 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
     }
     if (ctx->next >= ctx->n)
         return 0;
-    r = &ctx->results[ctx->next++];
+    r = &ctx->results[ctx->next];
+    if (ctx->expect == 0 && !ctx->name_given && r->desc != NULL) {
+        static const int name_type = OSSL_OBJECT_NAME;
+
+        ctx->name_given = true;
+        *p++ = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, (int *)&name_type);
+        *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA, r->desc, 0);
+        *p = OSSL_PARAM_construct_end();
+        return object_cb(params, object_cbarg);
+    }
+    ctx->name_given = false;
+    ctx->next++;
     *p++ = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &r->object_type);
     if (r->key != NULL) {
         *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
