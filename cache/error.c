@@ -1,5 +1,7 @@
 #include "cache/error.h"
 
+#include "cache/debug_log.h"
+
 #include <openssl/err.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -96,6 +98,7 @@ static void emit(int reason, const char *detail)
     }
     last_reason = reason;
     snprintf(last_detail, sizeof(last_detail), "%s", detail);
+    hsm_debug(1, "error: %s", detail);
     if (current_sink != NULL)
         current_sink(reason, __FILE__, __LINE__, detail);
 }

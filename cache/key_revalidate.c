@@ -5,6 +5,7 @@
  * same public key. A different key under the same id is an error, never a
  * silent switch.
  */
+#include "cache/debug_log.h"
 #include "cache/error.h"
 #include "cache/key_identity.h"
 #include "cache/objects.h"
@@ -174,6 +175,7 @@ void hsm_key_explain_bad_signature(struct hsm_key *key)
 
 static bool refind(struct hsm_key *key)
 {
+    hsm_debug(1, "finding %s (SHA-256 %s) again by its identity", key->uri, key->fingerprint);
     struct hsm_token **toks = NULL;
     CK_OBJECT_HANDLE handle;
     unsigned generation;
@@ -251,9 +253,28 @@ static CK_RV derive(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_MECHANISM *me
     return rv;
 }
 
+/*
+ * CKA_ALWAYS_AUTHENTICATE keys need the user's PIN again, as a
+ * context-specific login, between C_SignInit and C_Sign.
+ */
+static CK_RV context_login(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const struct hsm_key *key,
+                           const char **what)
+{
+    CK_RV rv;
+
+    *what = "C_Login(CKU_CONTEXT_SPECIFIC)";
+    if (key->pin == NULL)
+        return CKR_USER_NOT_LOGGED_IN;
+    rv = fns->C_Login(s, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR *)key->pin, strlen(key->pin));
+    if (rv != CKR_OK)
+        (void)fns->C_SignFinal(s, NULL, &(CK_ULONG){0}); /* end the operation */
+    return rv;
+}
+
 static CK_RV run_operation(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, enum hsm_key_op op,
-                           CK_MECHANISM *mech, CK_OBJECT_HANDLE handle, const unsigned char *in,
-                           size_t inlen, unsigned char *out, CK_ULONG *olen, const char **what)
+                           const struct hsm_key *key, CK_MECHANISM *mech,
+                           CK_OBJECT_HANDLE handle, const unsigned char *in, size_t inlen,
+                           unsigned char *out, CK_ULONG *olen, const char **what)
 {
     CK_RV rv;
 
@@ -261,6 +282,8 @@ static CK_RV run_operation(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, enum hsm_
     case HSM_OP_SIGN:
         *what = "C_SignInit";
         if ((rv = fns->C_SignInit(s, mech, handle)) != CKR_OK)
+            return rv;
+        if (key->always_authenticate && (rv = context_login(fns, s, key, what)) != CKR_OK)
             return rv;
         *what = "C_Sign";
         return fns->C_Sign(s, (CK_BYTE_PTR)in, inlen, out, olen);
@@ -333,8 +356,10 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
         if (rv == CKR_OK && !same)
             rv = CKR_OBJECT_HANDLE_INVALID;
         if (rv == CKR_OK)
-            rv = run_operation(fns, s, op, mech, handle, in, inlen, out, &olen, &what);
+            rv = run_operation(fns, s, op, key, mech, handle, in, inlen, out, &olen, &what);
         hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv));
+        if (hsm_debug_level() > 0)
+            hsm_debug_call(rv == CKR_OK ? 2 : 1, what, rv, key->uri);
         if (rv == CKR_OK) {
             hsm_module_leave(key->module);
             hsm_token_put(tok);

@@ -1,5 +1,6 @@
 #include "cache/module.h"
 
+#include "cache/debug_log.h"
 #include "cache/error.h"
 #include "cache/token.h"
 
@@ -111,6 +112,7 @@ static CK_RV initialize(struct hsm_module *mod)
     else
         rv = mod->fns->C_Initialize(&args);
     hsm_error_mark_pop();
+    hsm_debug_call(1, "C_Initialize", rv, mod->path);
     if (mod->dl == NULL)
         return rv;
     mod->owns_init = rv == CKR_OK;
@@ -317,6 +319,7 @@ bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation)
     if (mod->finalized) {
         ok = false;
     } else if (mod->generation == seen_generation) {
+        hsm_debug(1, "initialising %s again: a token is no longer in its slot list", mod->path);
         hsm_tokens_forget_module(mod);
         finalize(mod);
         rv = initialize(mod);

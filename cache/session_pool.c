@@ -1,3 +1,4 @@
+#include "cache/debug_log.h"
 #include "cache/error.h"
 #include "cache/token.h"
 #include "uri/pin_source.h"
@@ -104,6 +105,7 @@ static bool login_locked(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSIO
     if ((info.flags & CKF_LOGIN_REQUIRED) == 0)
         return true;
     if (info.flags & (CKF_USER_PIN_LOCKED | CKF_USER_PIN_FINAL_TRY)) {
+        hsm_debug(1, "not logging in to %s: token flags 0x%lx", desc, (unsigned long)info.flags);
         hsm_error(HSM_R_PIN_LOCKED,
                   "%s reports its user PIN %s; no PIN was sent. Unlock it with the SO PIN "
                   "(e.g. pkcs11-tool --init-pin --login --login-type so) before trying again",
@@ -135,6 +137,7 @@ static bool login_locked(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSIO
         return false;
     }
     rv = fns->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
+    hsm_debug_call(1, "C_Login(CKU_USER)", rv, desc);
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE) {
         remember_failed(fp);
         hsm_pin_free(pin);

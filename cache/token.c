@@ -1,5 +1,6 @@
 #include "cache/token.h"
 
+#include "cache/debug_log.h"
 #include "cache/error.h"
 #include "uri/pin_source.h"
 #include "uri/uri.h"
@@ -233,6 +234,9 @@ done:
     hsm_module_leave(mod);
     free(slots);
     *out = found;
+    if (hsm_debug_level() > 0)
+        hsm_debug(1, "C_GetSlotList: %lu slots with a token, %d match %s", (unsigned long)n_slots,
+                  n_found, uri != NULL ? uri->redacted : want != NULL ? want->serial : "all");
     return n_found;
 fail:
     hsm_module_leave(mod);

@@ -27,11 +27,12 @@ static bool parse_bool(const char *name, const char *value, bool dflt, bool *out
 }
 
 bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const char *token_pin,
-                      const char *verify, const char *possession)
+                      const char *verify, const char *possession, const char *allow_shared)
 {
     memset(cfg, 0, sizeof(*cfg));
     if (!parse_bool("verify-signatures", verify, true, &cfg->verify_signatures) ||
-        !parse_bool("check-possession", possession, true, &cfg->check_possession))
+        !parse_bool("check-possession", possession, true, &cfg->check_possession) ||
+        !parse_bool("pin-file-allow-shared", allow_shared, false, &cfg->pin_file_allow_shared))
         return false;
     if (module_path != NULL && module_path[0] != '\0') {
         cfg->module_path = strdup(module_path);
@@ -39,7 +40,8 @@ bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const cha
             goto oom;
     }
     if (token_pin != NULL && token_pin[0] != '\0') {
-        /* "file:PATH" is read at each login so an operator can rotate it. */
+        /* "file:PATH" and "env:NAME" are read at each login, so an operator
+         * can change them without restarting the host. */
         cfg->token_pin = hsm_pin_dup(token_pin);
         if (cfg->token_pin == NULL)
             goto fail;

@@ -10,6 +10,7 @@ struct hsm_uri;
 struct hsm_pin_request {
     const struct hsm_uri *uri;
     const char *config_pin;
+    bool allow_shared_files;
     OSSL_PASSPHRASE_CALLBACK *cb;
     void *cbarg;
 };

@@ -201,13 +201,15 @@ struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
 
 static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
 {
-    char *name = NULL, *module = NULL, *pin = NULL, *verify = NULL, *possession = NULL;
+    char *name = NULL, *module = NULL, *pin = NULL, *verify = NULL, *possession = NULL,
+         *shared = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_CORE_PROV_NAME, &name, 0),
         OSSL_PARAM_utf8_ptr("pkcs11-module-path", &module, 0),
         OSSL_PARAM_utf8_ptr("pkcs11-module-token-pin", &pin, 0),
         OSSL_PARAM_utf8_ptr("verify-signatures", &verify, 0),
         OSSL_PARAM_utf8_ptr("check-possession", &possession, 0),
+        OSSL_PARAM_utf8_ptr("pin-file-allow-shared", &shared, 0),
         OSSL_PARAM_END,
     };
     char propq[128];
@@ -217,7 +219,7 @@ static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
     snprintf(propq, sizeof(propq), "provider!=%s", name != NULL ? name : "hsm");
     ctx->software_propq = OPENSSL_strdup(propq);
     return ctx->software_propq != NULL &&
-           hsm_config_parse(&ctx->config, module, pin, verify, possession);
+           hsm_config_parse(&ctx->config, module, pin, verify, possession, shared);
 }
 
 OPENSSL_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,

@@ -15,6 +15,7 @@ struct hsm_config {
     char *token_pin;        /* secure heap; from pkcs11-module-token-pin */
     bool verify_signatures; /* verify-after-sign */
     bool check_possession;  /* sign a challenge on load */
+    bool pin_file_allow_shared; /* accept PIN files others can read */
 };
 
 struct hsm_provctx {
@@ -30,7 +31,7 @@ struct hsm_provctx {
 
 /* Parses the provider's configuration; raises and returns false on error. */
 bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const char *token_pin,
-                      const char *verify, const char *possession);
+                      const char *verify, const char *possession, const char *allow_shared);
 void hsm_config_clear(struct hsm_config *cfg);
 
 /* The module named by the configuration, loaded on first use. */
