@@ -89,7 +89,7 @@ void hsm_error_mark_pop(void)
         ERR_pop_to_mark();
 }
 
-static void emit(int reason, const char *detail)
+static void emit(const char *file, int line, int reason, const char *detail)
 {
     if (mark_depth > 0 && mark_depth <= MARK_DEPTH && !raised_since[mark_depth - 1]) {
         ERR_pop_to_mark();
@@ -100,10 +100,10 @@ static void emit(int reason, const char *detail)
     snprintf(last_detail, sizeof(last_detail), "%s", detail);
     hsm_debug(1, "error: %s", detail);
     if (current_sink != NULL)
-        current_sink(reason, __FILE__, __LINE__, detail);
+        current_sink(reason, file, line, detail);
 }
 
-void hsm_error(enum hsm_reason reason, const char *fmt, ...)
+void hsm_error_at(const char *file, int line, enum hsm_reason reason, const char *fmt, ...)
 {
     char detail[1024];
     va_list ap;
@@ -111,10 +111,11 @@ void hsm_error(enum hsm_reason reason, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    emit(reason, detail);
+    emit(file, line, reason, detail);
 }
 
-void hsm_error_rv(enum hsm_reason reason, const char *func, CK_RV rv, const char *fmt, ...)
+void hsm_error_rv_at(const char *file, int line, enum hsm_reason reason, const char *func,
+                     CK_RV rv, const char *fmt, ...)
 {
     char head[800], detail[1024], name[32];
     va_list ap;
@@ -123,5 +124,5 @@ void hsm_error_rv(enum hsm_reason reason, const char *func, CK_RV rv, const char
     vsnprintf(head, sizeof(head), fmt, ap);
     va_end(ap);
     snprintf(detail, sizeof(detail), "%s (%s: %s)", head, func, hsm_ckr_name(rv, name));
-    emit(reason, detail);
+    emit(file, line, reason, detail);
 }

@@ -41,12 +41,14 @@ extern const OSSL_ITEM hsm_reason_strings[];
  * Raises one error: the reason's fixed text plus a detail line that says
  * what was asked, where, and what to do. Callers never put a PIN in |fmt|.
  */
-void hsm_error(enum hsm_reason reason, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void hsm_error_at(const char *file, int line, enum hsm_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define hsm_error(...) hsm_error_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /* Same, for a failed PKCS#11 call: the detail gets "FUNC: CKR_NAME". */
-void hsm_error_rv(enum hsm_reason reason, const char *func, CK_RV rv, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void hsm_error_rv_at(const char *file, int line, enum hsm_reason reason, const char *func,
+                     CK_RV rv, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+#define hsm_error_rv(...) hsm_error_rv_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /* The provider routes errors to OpenSSL's core; without a sink (unit tests,
  * benchmark) the last error is kept and can be read back. */
