@@ -64,6 +64,8 @@ int hsm_error_last_reason(void)
 #define MARK_DEPTH 8
 static _Thread_local int mark_depth;
 static _Thread_local bool raised_since[MARK_DEPTH];
+/* Set when a module's own libcrypto call came back into the provider. */
+static _Thread_local bool reentered;
 
 void hsm_error_mark_push(void)
 {
@@ -75,7 +77,19 @@ void hsm_error_mark_push(void)
 
 bool hsm_error_inside_module(void)
 {
+    if (mark_depth > 0)
+        reentered = true;
     return mark_depth > 0;
+}
+
+void hsm_reentered_reset(void)
+{
+    reentered = false;
+}
+
+bool hsm_reentered_from_module(void)
+{
+    return reentered;
 }
 
 void hsm_error_mark_pop(void)

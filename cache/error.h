@@ -60,8 +60,11 @@ int hsm_error_last_reason(void);
 /* Brackets calls into a PKCS#11 module: see error.c. */
 void hsm_error_mark_push(void);
 void hsm_error_mark_pop(void);
-/* Is this thread inside a call into a PKCS#11 module? */
+/* Is this thread inside a call into a PKCS#11 module? Asking from a
+ * provider entry point also records that the module re-entered it. */
 bool hsm_error_inside_module(void);
+void hsm_reentered_reset(void);
+bool hsm_reentered_from_module(void);
 
 /* "CKR_PIN_INCORRECT" for 0xa0; "CKR_0x..." for codes with no name. */
 const char *hsm_ckr_name(CK_RV rv, char buf[32]);

@@ -98,13 +98,20 @@ static CK_RV generate(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
         {CKA_VERIFY, &yes, sizeof(yes)},
         {CKA_ID, (void *)req->id, req->id_len},
     };
-    CK_ATTRIBUTE priv_t[8] = {
+    CK_BBOOL decrypt = req->allow_decrypt ? CK_TRUE : CK_FALSE;
+    CK_BBOOL derive = req->allow_derive ? CK_TRUE : CK_FALSE;
+    CK_ATTRIBUTE priv_t[9] = {
         {CKA_TOKEN, &yes, sizeof(yes)},     {CKA_PRIVATE, &yes, sizeof(yes)},
         {CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_EXTRACTABLE, &no, sizeof(no)},
         {CKA_SIGN, &yes, sizeof(yes)},      {CKA_ID, (void *)req->id, req->id_len},
     };
     CK_ULONG np = 4, nq = 6;
 
+    /* Every use is stated, so a token's defaults never widen a CA key. */
+    if (req->type == CKK_RSA)
+        priv_t[nq++] = (CK_ATTRIBUTE){CKA_DECRYPT, &decrypt, sizeof(decrypt)};
+    if (req->type == CKK_EC)
+        priv_t[nq++] = (CK_ATTRIBUTE){CKA_DERIVE, &derive, sizeof(derive)};
     if (label_len > 0) {
         pub_t[np++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)req->label, label_len};
         priv_t[nq++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)req->label, label_len};
@@ -148,6 +155,7 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
     fns = hsm_module_enter(tok->module, NULL);
     if (fns == NULL)
         return NULL;
+    hsm_reentered_reset();
     /* Generation writes to the token: a read-write session of its own. */
     rv = fns->C_OpenSession(tok->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
     if (rv != CKR_OK) {
@@ -173,7 +181,11 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
         rv = generate(fns, s, req, req->curve_alt, req->curve_alt_len, &pub, &priv);
     if (rv != CKR_OK) {
         pub = priv = CK_INVALID_HANDLE;
-        hsm_error_rv(HSM_R_PKCS11, "C_GenerateKeyPair", rv, "generating a key on %s", desc);
+        hsm_error_rv(HSM_R_PKCS11, "C_GenerateKeyPair", rv, "generating a key on %s%s", desc,
+                     hsm_reentered_from_module()
+                         ? "; the module's own libcrypto call reached the hsm provider: "
+                           "activate the default provider before hsm"
+                         : "");
         goto done;
     }
     key = hsm_key_from_object(tok, fns, s, priv, libctx, NULL);

@@ -17,6 +17,9 @@ struct hsm_keygen_request {
     const char *label;         /* CKA_LABEL, may be NULL */
     unsigned char id[64];      /* CKA_ID; a random one when id_len is 0 */
     size_t id_len;
+    /* Uses besides signing; a CA key signs and nothing else by default. */
+    bool allow_decrypt;
+    bool allow_derive;
 };
 
 /*

@@ -71,6 +71,31 @@ static char *label_of(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HAND
     return label;
 }
 
+/* A token can restrict an RSA key to PSS (CKA_ALLOWED_MECHANISMS). */
+static bool only_pss_allowed(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj)
+{
+    unsigned char *v = NULL;
+    size_t len = 0, n;
+    bool pss = false, other = false;
+
+    if (hsm_attr_alloc(fns, s, obj, CKA_ALLOWED_MECHANISMS, &v, &len) != CKR_OK || v == NULL)
+        return false;
+    n = len / sizeof(CK_MECHANISM_TYPE);
+    for (size_t i = 0; i < n; i++) {
+        CK_MECHANISM_TYPE m;
+
+        memcpy(&m, v + i * sizeof(m), sizeof(m));
+        if (m == CKM_RSA_PKCS_PSS || m == CKM_SHA1_RSA_PKCS_PSS || m == CKM_SHA224_RSA_PKCS_PSS ||
+            m == CKM_SHA256_RSA_PKCS_PSS || m == CKM_SHA384_RSA_PKCS_PSS ||
+            m == CKM_SHA512_RSA_PKCS_PSS)
+            pss = true;
+        else if (m == CKM_RSA_PKCS || m == CKM_RSA_X_509)
+            other = true;
+    }
+    free(v);
+    return pss && !other;
+}
+
 struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
                                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                                     OSSL_LIB_CTX *libctx, char *pin)
@@ -119,6 +144,8 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     key->can_sign = hsm_attr_bool(fns, s, obj, CKA_SIGN, true);
     key->can_decrypt = hsm_attr_bool(fns, s, obj, CKA_DECRYPT, false);
     key->can_derive = hsm_attr_bool(fns, s, obj, CKA_DERIVE, false);
+    if (key_type == CKK_RSA)
+        key->pss_only = only_pss_allowed(fns, s, obj);
     if (!hsm_views_collect(fns, s, obj, key_type, key->id, key->id_len, libctx, key->uri,
                            &views))
         goto fail;

@@ -29,6 +29,7 @@ struct hsm_key {
     bool can_sign;
     bool can_decrypt;
     bool can_derive;
+    bool pss_only; /* RSA key whose CKA_ALLOWED_MECHANISMS admit only PSS */
     /* A public attribute of the private key object itself (RSA modulus, EC
      * point) compared before each use; 0 when the token exposes none, and
      * then only a verified signature can show the handle is still the key. */

@@ -7,6 +7,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ struct rsa_cipher_ctx {
     EVP_MD *mgf1_md;
     unsigned char *label;
     size_t label_len;
+    unsigned int tls_client_version;
+    unsigned int tls_negotiated_version;
 };
 
 static void *rsa_cipher_newctx(void *provctx)
@@ -103,6 +106,70 @@ static bool ck_digest(const EVP_MD *md, CK_MECHANISM_TYPE *mech, CK_RSA_PKCS_MGF
     return false;
 }
 
+/* Constant-time helpers: all ones when true, zero when false. */
+static unsigned int ct_is_zero(unsigned int a)
+{
+    return 0u - ((~a & (a - 1)) >> (sizeof(a) * 8 - 1));
+}
+
+static unsigned int ct_eq(unsigned int a, unsigned int b)
+{
+    return ct_is_zero(a ^ b);
+}
+
+/* a < b, for values below 2^31. */
+static unsigned int ct_lt(unsigned int a, unsigned int b)
+{
+    return 0u - ((a - b) >> (sizeof(a) * 8 - 1));
+}
+
+/*
+ * TLS 1.2 RSA key exchange (RFC 5246, 7.4.7.1): the token decrypts without
+ * padding, and the PKCS#1 v1.5 and version checks run here in constant
+ * time. On any failure the premaster secret is random, so neither the
+ * token's answer nor the timing tells an attacker whether padding was good.
+ */
+static int rsa_decrypt_tls(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
+                           size_t outsize, const unsigned char *in, size_t inlen, size_t k)
+{
+    CK_MECHANISM mech = {CKM_RSA_X_509, NULL, 0};
+    unsigned char em[1024], fallback[48];
+    size_t len = k;
+    unsigned int good, found = 0, zero_at = 0, alt;
+
+    if (outsize < 48 || k > sizeof(em) || k < 48 + 11 || ctx->tls_client_version == 0 ||
+        RAND_priv_bytes_ex(ctx->prov->libctx, fallback, sizeof(fallback), 0) <= 0)
+        return 0;
+    if (!hsm_key_operate(ctx->key, HSM_OP_DECRYPT, &mech, in, inlen, em, &len))
+        return 0;
+    if (len < k) { /* left-pad to the modulus length */
+        memmove(em + (k - len), em, len);
+        memset(em, 0, k - len);
+    }
+    good = ct_eq(em[0], 0) & ct_eq(em[1], 2);
+    for (size_t i = 2; i < k; i++) {
+        unsigned int z = ct_is_zero(em[i]);
+
+        zero_at = (~found & z & (unsigned int)i) | (~(~found & z) & zero_at);
+        found |= z;
+    }
+    /* at least 8 non-zero padding bytes, then a zero, then 48 bytes */
+    good &= found & ~ct_lt(zero_at, 10) & ct_eq((unsigned int)(k - zero_at - 1), 48);
+    alt = ctx->tls_negotiated_version != 0
+              ? ct_eq(em[k - 48], (ctx->tls_negotiated_version >> 8) & 0xff) &
+                    ct_eq(em[k - 47], ctx->tls_negotiated_version & 0xff)
+              : 0;
+    good &= (ct_eq(em[k - 48], (ctx->tls_client_version >> 8) & 0xff) &
+             ct_eq(em[k - 47], ctx->tls_client_version & 0xff)) |
+            alt;
+    for (size_t i = 0; i < 48; i++)
+        out[i] = (unsigned char)((good & em[k - 48 + i]) | (~good & fallback[i]));
+    OPENSSL_cleanse(em, sizeof(em));
+    OPENSSL_cleanse(fallback, sizeof(fallback));
+    *outlen = 48;
+    return 1;
+}
+
 static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t outsize,
                        const unsigned char *in, size_t inlen)
 {
@@ -123,6 +190,8 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
                   ctx->key->uri != NULL ? ctx->key->uri : "the key");
         return 0;
     }
+    if (ctx->padding == RSA_PKCS1_WITH_TLS_PADDING)
+        return rsa_decrypt_tls(ctx, out, outlen, outsize, in, inlen, k);
     if (ctx->padding == RSA_PKCS1_OAEP_PADDING) {
         md = ctx->oaep_md != NULL ? ctx->oaep_md : EVP_sha1();
         if (!ck_digest(md, &oaep.hashAlg, NULL) ||
@@ -135,7 +204,8 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         oaep.ulSourceDataLen = ctx->label_len;
         mech = (CK_MECHANISM){CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
     } else if (ctx->padding != RSA_PKCS1_PADDING) {
-        hsm_error(HSM_R_UNSUPPORTED, "RSA decryption padding %d is not supported (pkcs1, oaep)",
+        hsm_error(HSM_R_UNSUPPORTED,
+                  "RSA decryption padding %d is not supported (pkcs1, oaep, TLS premaster)",
                   ctx->padding);
         return 0;
     }
@@ -213,6 +283,13 @@ static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
             *targets[i] = md;
         }
     }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION)) != NULL &&
+        !OSSL_PARAM_get_uint(p, &ctx->tls_client_version))
+        return 0;
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION)) !=
+            NULL &&
+        !OSSL_PARAM_get_uint(p, &ctx->tls_negotiated_version))
+        return 0;
     if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL)) != NULL) {
         void *label = NULL;
         size_t len = 0;
@@ -233,6 +310,8 @@ static const OSSL_PARAM *rsa_cipher_settable_ctx_params(void *ctx, void *provctx
         OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, NULL, 0),
         OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, NULL, 0),
         OSSL_PARAM_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, NULL, 0),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, NULL),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, NULL),
         OSSL_PARAM_END,
     };
     (void)ctx;

@@ -13,6 +13,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,6 +26,7 @@ struct hsm_genctx {
     unsigned char e[16];
     size_t e_len;
     char group[32];
+    char usage[64]; /* "sign", "sign,decrypt", "sign,derive" */
 };
 
 void *hsm_gen_init_for(void *provctx, int selection, const OSSL_PARAM params[], CK_KEY_TYPE type,
@@ -93,6 +95,12 @@ int hsm_gen_set_params(void *genctx, const OSSL_PARAM params[])
         g->e_len = (size_t)BN_bn2bin(e, g->e);
         BN_free(e);
     }
+    if ((p = OSSL_PARAM_locate_const(params, HSM_PKEY_PARAM_USAGE)) != NULL) {
+        char *usage = g->usage;
+
+        if (!OSSL_PARAM_get_utf8_string(p, &usage, sizeof(g->usage)))
+            return 0;
+    }
     if ((p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_GROUP_NAME)) != NULL) {
         char *group = g->group;
 
@@ -102,7 +110,9 @@ int hsm_gen_set_params(void *genctx, const OSSL_PARAM params[])
     return 1;
 }
 
-#define URI_PARAM OSSL_PARAM_utf8_string(HSM_PKEY_PARAM_URI, NULL, 0)
+#define URI_PARAM                                                                                \
+    OSSL_PARAM_utf8_string(HSM_PKEY_PARAM_URI, NULL, 0),                                         \
+        OSSL_PARAM_utf8_string(HSM_PKEY_PARAM_USAGE, NULL, 0)
 
 const OSSL_PARAM *hsm_gen_settable_rsa(void *genctx, void *provctx)
 {
@@ -165,6 +175,29 @@ static bool curve_for(struct hsm_keygen_request *req, const char *group)
     return false;
 }
 
+/* pkcs11_key_usage: comma-separated sign, decrypt (RSA), derive (EC). */
+static bool parse_usage(const struct hsm_genctx *g, struct hsm_keygen_request *req)
+{
+    char copy[64], *tok, *save = NULL;
+
+    snprintf(copy, sizeof(copy), "%s", g->usage[0] != '\0' ? g->usage : "sign");
+    for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "sign") == 0)
+            continue;
+        if (strcmp(tok, "decrypt") == 0 && g->type == CKK_RSA)
+            req->allow_decrypt = true;
+        else if (strcmp(tok, "derive") == 0 && g->type == CKK_EC)
+            req->allow_derive = true;
+        else {
+            hsm_error(HSM_R_BAD_INPUT,
+                      "pkcs11_key_usage \"%s\": use sign, plus decrypt for RSA or derive for EC",
+                      tok);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool fill_request(const struct hsm_genctx *g, const struct hsm_uri *uri,
                          struct hsm_keygen_request *req, char *label_buf, size_t label_size)
 {
@@ -197,6 +230,8 @@ static bool fill_request(const struct hsm_genctx *g, const struct hsm_uri *uri,
         memcpy(req->id, a->pValue, a->ulValueLen);
         req->id_len = a->ulValueLen;
     }
+    if (!parse_usage(g, req))
+        return false;
     if (uri->has_class && uri->klass != CKO_PRIVATE_KEY) {
         hsm_error(HSM_R_BAD_INPUT, "%s: a generated key is type=private", uri->redacted);
         return false;
@@ -235,6 +270,8 @@ static bool fill_request(const struct hsm_genctx *g, const struct hsm_uri *uri,
 void *hsm_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 {
     struct hsm_genctx *g = genctx;
+
+
     struct hsm_keygen_request req;
     struct hsm_token **toks = NULL;
     struct hsm_key *key = NULL;

@@ -6,6 +6,8 @@
 
 /* The URI naming where the key is made: -pkeyopt pkcs11_uri:pkcs11:... */
 #define HSM_PKEY_PARAM_URI "pkcs11_uri"
+/* What else the key may do besides signing: pkcs11_key_usage:sign,derive */
+#define HSM_PKEY_PARAM_USAGE "pkcs11_key_usage"
 
 void *hsm_gen_init_for(void *provctx, int selection, const OSSL_PARAM params[], CK_KEY_TYPE type,
                        const char *algorithm);

@@ -35,8 +35,10 @@ bool hsm_prove_possession(struct hsm_provctx *prov, struct hsm_key *key)
         goto done;
     }
     p.md = key->key_type == CKK_RSA ? sha256 : NULL;
-    if (key->key_type == CKK_EC_EDWARDS)
-        p.md = NULL;
+    if (key->pss_only) {
+        p.rsa_padding = RSA_PKCS1_PSS_PADDING;
+        p.pss_saltlen = RSA_PSS_SALTLEN_DIGEST;
+    }
     /* Signed without the after-sign check, to say precisely what failed. */
     if (!hsm_sign_unchecked(key, &p, challenge, sizeof(challenge), sig, &siglen, sizeof(sig)))
         goto done;

@@ -134,6 +134,13 @@ bool hsm_sign_unchecked(struct hsm_key *key, const struct hsm_sign_params *p,
 
     if (key->key_type == CKK_RSA && p->rsa_padding == RSA_PKCS1_PSS_PADDING)
         return sign_pss(key, p, tbs, tbslen, sig, siglen, sigsize);
+    if (key->pss_only) {
+        hsm_error(HSM_R_UNSUPPORTED,
+                  "%s is restricted to RSA-PSS by the token (CKA_ALLOWED_MECHANISMS); use "
+                  "-sigopt rsa_padding_mode:pss",
+                  key->uri);
+        return false;
+    }
     if (key->key_type == CKK_RSA) {
         if (p->rsa_padding == RSA_NO_PADDING)
             mech.mechanism = CKM_RSA_X_509;

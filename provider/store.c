@@ -35,6 +35,8 @@ struct store_ctx {
     struct hsm_provctx *prov;
     struct hsm_uri *uri;
     int expect; /* OSSL_STORE_INFO_*, 0 for anything */
+    unsigned char *subject; /* DER X509_NAME from OSSL_STORE_find, or NULL */
+    size_t subject_len;
     bool searched;
     struct store_result *results;
     size_t n, next;
@@ -71,6 +73,7 @@ static const OSSL_PARAM *store_settable_ctx_params(void *provctx)
 {
     static const OSSL_PARAM params[] = {
         OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, NULL),
+        OSSL_PARAM_octet_string(OSSL_STORE_PARAM_SUBJECT, NULL, 0),
         OSSL_PARAM_END,
     };
     (void)provctx;
@@ -84,6 +87,17 @@ static int store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
 
     if (p != NULL && !OSSL_PARAM_get_int(p, &ctx->expect))
         return 0;
+    p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_SUBJECT);
+    if (p != NULL) {
+        void *der = NULL;
+        size_t len = 0;
+
+        if (!OSSL_PARAM_get_octet_string(p, &der, 0, &len))
+            return 0;
+        OPENSSL_free(ctx->subject);
+        ctx->subject = der;
+        ctx->subject_len = len;
+    }
     return 1;
 }
 
@@ -141,8 +155,12 @@ static bool find_tokens(struct store_ctx *ctx, struct hsm_module *mod, struct hs
 static bool search_class(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, struct store_ctx *ctx,
                          CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE **objs, size_t *n)
 {
-    CK_ATTRIBUTE tmpl[3];
+    CK_ATTRIBUTE tmpl[4];
     size_t nt = hsm_uri_object_template(ctx->uri, &cls, tmpl);
+
+    /* -subject: the token compares the certificate's CKA_SUBJECT. */
+    if (cls == CKO_CERTIFICATE && ctx->subject != NULL)
+        tmpl[nt++] = (CK_ATTRIBUTE){CKA_SUBJECT, ctx->subject, ctx->subject_len};
     CK_RV rv = hsm_find_objects(fns, s, tmpl, nt, objs, n);
 
     if (rv != CKR_OK) {
@@ -352,8 +370,16 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
         goto done;
     }
     if (single(ctx) && ctx->n > 1) {
-        hsm_error(HSM_R_AMBIGUOUS_OBJECT, "%s matches %zu objects; add id=... or object=... ",
-                  ctx->uri->redacted, ctx->n);
+        char list[900];
+        size_t used = 0;
+
+        list[0] = '\0';
+        for (size_t i = 0; i < ctx->n && used < sizeof(list); i++)
+            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s[%s]", i ? " " : "",
+                                     ctx->results[i].desc != NULL ? ctx->results[i].desc : "?");
+        hsm_error(HSM_R_AMBIGUOUS_OBJECT,
+                  "%s matches %zu objects: %s; add id=... or object=... to the URI to name one",
+                  ctx->uri->redacted, ctx->n, list);
         goto done;
     }
     for (size_t i = 0; i < n_cands; i++) {
@@ -466,6 +492,7 @@ static int store_close(void *loaderctx)
         result_clear(&ctx->results[i]);
     free(ctx->results);
     hsm_uri_free(ctx->uri);
+    OPENSSL_free(ctx->subject);
     OPENSSL_free(ctx);
     return 1;
 }

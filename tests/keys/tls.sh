@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Story: a TLS server keeps its key on the token:
+# `openssl s_server -key 'pkcs11:...' -cert server.pem` on 127.0.0.1. Plain
+# `openssl s_client` (no provider) completes TLS 1.2 and TLS 1.3 handshakes
+# and verifies the server against the issuing root (-verify_return_error):
+# RSA with PKCS#1 v1.5 signatures in TLS 1.2 and RSA-PSS in 1.2 and 1.3,
+# ECDSA P-256, Ed25519; and, in TLS 1.2, static RSA key exchange, where the
+# token decrypts the premaster secret. Every server is bounded by a timeout
+# and serves one connection; the servers list default before hsm, as the
+# shipped snippets do, and a few are repeated with hsm first.
+# shellcheck source=keys_lib.sh disable=SC2317,SC2016 # functions are run through _run
+. "$(dirname "$0")/keys_lib.sh"
+
+make_token tls
+make_key tls rsa:2048 01 server-rsa
+make_key tls EC:prime256v1 02 server-ec
+expect_success p11 tls --login --pin "$USER_PIN" --keypairgen --key-type EC:edwards25519 \
+    --id 03 --label server-ed
+require
+
+# A software root issues a certificate for each token key, from a CSR the
+# token key signed.
+plain_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+    -subj /CN=TLS-Test-Root -days 30 -out ca.pem 2>/dev/null
+printf '%s\n' "subjectAltName = IP:127.0.0.1, DNS:localhost" "basicConstraints = CA:FALSE" \
+    "keyUsage = digitalSignature, keyEncipherment" "extendedKeyUsage = serverAuth" >server.ext
+for k in 01:server-rsa 02:server-ec 03:server-ed; do
+    id=${k%%:*} label=${k#*:}
+    save_pubkey_by_id tls "$id" "$label.token.pub"
+    expect_success hsm_openssl req -new -key "$(key_uri tls "$label")" -subj "/CN=localhost" \
+        -out "$label.csr" &&
+        expect_success plain_openssl x509 -req -in "$label.csr" -CA ca.pem -CAkey ca.key \
+            -set_serial "$((0x$id + 100))" -days 10 -extfile server.ext -out "$label.pem" &&
+        expect_success plain_openssl verify -CAfile ca.pem "$label.pem"
+    plain_openssl x509 -in "$label.pem" -noout -pubkey >"$label.cert.pub" 2>/dev/null
+    same_pubkey "$label.pem certifies the token's key" "$label.cert.pub" "$label.token.pub"
+done
+require
+
+HS_NO=0
+# The order of the shipped configuration snippets: default, then hsm.
+SERVER_PROVIDERS=(-provider default -provider hsm)
+# handshake LABEL PROTO WANT-SIGTYPE [S_CLIENT-ARGS...] : one s_server with
+# the token key serving one connection, one plain s_client checking it.
+handshake() {
+    local label=$1 proto=$2 want=$3 port srv_rc
+    shift 3
+    HS_NO=$((HS_NO + 1))
+    local name="hs$HS_NO-$label-$proto"
+    for _ in 1 2 3; do
+        port=$(free_port) || { fail "$name: no free port"; return 1; }
+        # shellcheck disable=SC2046
+        env $(_preload_env) timeout -k 5 40 "$OPENSSL_BIN" s_server -provider-path \
+            "$HSM_PROVIDER_DIR" "${SERVER_PROVIDERS[@]}" -accept "127.0.0.1:$port" \
+            -key "$(key_uri tls "$label")" -cert "$label.pem" -naccept 1 -www \
+            >"$name.srv.out" 2>"$name.srv.err" </dev/null &
+        local srv=$!
+        for _ in $(seq 100); do
+            grep -q '^ACCEPT' "$name.srv.out" 2>/dev/null && break
+            kill -0 "$srv" 2>/dev/null || break
+            sleep 0.1
+        done
+        grep -q '^ACCEPT' "$name.srv.out" && break
+        wait "$srv"
+        grep -qi "in use" "$name.srv.err" || break
+    done
+    if ! grep -q '^ACCEPT' "$name.srv.out"; then
+        fail "$name: s_server did not start"
+        sed 's/^/  | /' "$name.srv.err"
+        kill "$srv" 2>/dev/null
+        wait "$srv" 2>/dev/null
+        return 1
+    fi
+    expect_success plain_openssl s_client -connect "127.0.0.1:$port" "-$proto" \
+        -verify_return_error -CAfile ca.pem -verify_ip 127.0.0.1 -verify_hostname localhost "$@"
+    local client_rc=$LAST_RC
+    wait "$srv"
+    srv_rc=$?
+    [ "$client_rc" -eq 0 ] || { sed 's/^/  | server: /' "$name.srv.err" | head -5; return 1; }
+    assert_output_contains "Verify return code: 0 (ok)"
+    case "$proto" in
+    tls1_2) assert_output_matches "^ *Protocol *: TLSv1\.2$" "$name: TLS 1.2 was negotiated" ;;
+    tls1_3) assert_output_contains "New, TLSv1.3," ;;
+    esac
+    [ -z "$want" ] || assert_output_matches "^Peer signature type: $want$" \
+        "$name: the server signed with $want"
+    check "$name: s_server served one connection and exited cleanly (status $srv_rc)" \
+        test "$srv_rc" -eq 0
+    check "$name: no sanitizer report from s_server" \
+        bash -c '! grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$1"' _ "$name.srv.err"
+}
+
+handshake server-rsa tls1_2 RSA -sigalgs "RSA+SHA256:RSA+SHA384:RSA+SHA512"
+handshake server-rsa tls1_2 RSA-PSS
+handshake server-rsa tls1_3 RSA-PSS
+handshake server-ec tls1_2 ECDSA
+handshake server-ec tls1_3 ECDSA
+handshake server-ed tls1_2 Ed25519
+handshake server-ed tls1_3 Ed25519
+# hsm listed first. TLS 1.2 with an ECDSA server key needs default listed
+# first (README, "Loading the provider"): OpenSSL then finds no shared
+# cipher, a known limitation of that order, so 1.3 is checked here.
+SERVER_PROVIDERS=(-provider hsm -provider default)
+handshake server-rsa tls1_2 RSA-PSS
+handshake server-ec tls1_3 ECDSA
+handshake server-ed tls1_3 Ed25519
+SERVER_PROVIDERS=(-provider default -provider hsm)
+
+# Static RSA key exchange: no server signature; the token decrypts the
+# client's premaster secret (OpenSSL's TLS variant of PKCS#1 v1.5).
+handshake server-rsa tls1_2 "" -cipher AES128-SHA256 &&
+    assert_output_contains "Cipher is AES128-SHA256"
+
+finish
