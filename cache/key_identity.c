@@ -96,6 +96,32 @@ static bool only_pss_allowed(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJE
     return pss && !other;
 }
 
+/* Key type and usage flags in one call; a flag the token lacks keeps its
+ * default (sign: yes; always-authenticate, decrypt, derive: no). */
+static CK_RV read_flags(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                        struct hsm_key *key, CK_ULONG *key_type)
+{
+    CK_BBOOL always = CK_FALSE, sign = CK_TRUE, decrypt = CK_FALSE, derive = CK_FALSE;
+    CK_ATTRIBUTE a[5] = {
+        {CKA_KEY_TYPE, key_type, sizeof(*key_type)},
+        {CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always)},
+        {CKA_SIGN, &sign, sizeof(sign)},
+        {CKA_DECRYPT, &decrypt, sizeof(decrypt)},
+        {CKA_DERIVE, &derive, sizeof(derive)},
+    };
+    CK_RV rv = fns->C_GetAttributeValue(s, obj, a, 5);
+
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE)
+        return rv;
+    if (a[0].ulValueLen == (CK_ULONG)-1)
+        return CKR_ATTRIBUTE_TYPE_INVALID;
+    key->always_authenticate = a[1].ulValueLen != (CK_ULONG)-1 && always == CK_TRUE;
+    key->can_sign = a[2].ulValueLen == (CK_ULONG)-1 || sign == CK_TRUE;
+    key->can_decrypt = a[3].ulValueLen != (CK_ULONG)-1 && decrypt == CK_TRUE;
+    key->can_derive = a[4].ulValueLen != (CK_ULONG)-1 && derive == CK_TRUE;
+    return CKR_OK;
+}
+
 struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
                                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                                     OSSL_LIB_CTX *libctx, char *pin)
@@ -118,7 +144,7 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     key->label = label_of(fns, s, obj);
     rv = hsm_attr_alloc(fns, s, obj, CKA_ID, &key->id, &key->id_len);
     if (rv == CKR_OK)
-        rv = hsm_attr_ulong(fns, s, obj, CKA_KEY_TYPE, &key_type);
+        rv = read_flags(fns, s, obj, key, &key_type);
     key->uri = hsm_key_canonical_uri(&tok->id, key->id, key->id_len, key->label, "private");
     if (key->label == NULL || key->uri == NULL) {
         hsm_error(HSM_R_INTERNAL, "out of memory");
@@ -140,10 +166,6 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
             CKR_OK ||
         key->confirm_value == NULL)
         key->confirm_type = 0;
-    key->always_authenticate = hsm_attr_bool(fns, s, obj, CKA_ALWAYS_AUTHENTICATE, false);
-    key->can_sign = hsm_attr_bool(fns, s, obj, CKA_SIGN, true);
-    key->can_decrypt = hsm_attr_bool(fns, s, obj, CKA_DECRYPT, false);
-    key->can_derive = hsm_attr_bool(fns, s, obj, CKA_DERIVE, false);
     if (key_type == CKK_RSA)
         key->pss_only = only_pss_allowed(fns, s, obj);
     if (!hsm_views_collect(fns, s, obj, key_type, key->id, key->id_len, libctx, key->uri,

@@ -70,7 +70,13 @@ void hsm_key_put(struct hsm_key *key);
  * |*outlen| is the buffer size in (for a derivation: the secret's length),
  * the result size out.
  */
-enum hsm_key_op { HSM_OP_SIGN, HSM_OP_DECRYPT, HSM_OP_DERIVE };
+/*
+ * HSM_OP_SIGN_VERIFIED: the caller verifies the signature with the
+ * remembered public key before using it, which shows which key signed more
+ * surely than the handle's attributes can; the per-signature attribute
+ * check is then skipped (it costs a third of a P-256 signature on SoftHSMv2).
+ */
+enum hsm_key_op { HSM_OP_SIGN, HSM_OP_SIGN_VERIFIED, HSM_OP_DECRYPT, HSM_OP_DERIVE };
 bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
                      const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen);
 

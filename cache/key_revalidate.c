@@ -280,6 +280,7 @@ static CK_RV run_operation(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, enum hsm_
 
     switch (op) {
     case HSM_OP_SIGN:
+    case HSM_OP_SIGN_VERIFIED:
         *what = "C_SignInit";
         if ((rv = fns->C_SignInit(s, mech, handle)) != CKR_OK)
             return rv;
@@ -352,9 +353,13 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
         rv = hsm_session_acquire(tok, fns, &s);
         if (rv != CKR_OK)
             goto stale;
-        rv = confirm_handle(fns, s, key, handle, &same);
-        if (rv == CKR_OK && !same)
-            rv = CKR_OBJECT_HANDLE_INVALID;
+        if (op == HSM_OP_SIGN_VERIFIED) {
+            rv = CKR_OK;
+        } else {
+            rv = confirm_handle(fns, s, key, handle, &same);
+            if (rv == CKR_OK && !same)
+                rv = CKR_OBJECT_HANDLE_INVALID;
+        }
         if (rv == CKR_OK)
             rv = run_operation(fns, s, op, key, mech, handle, in, inlen, out, &olen, &what);
         hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv));
@@ -383,7 +388,7 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
 
     hsm_error_rv(refused ? HSM_R_UNSUPPORTED : HSM_R_PKCS11, what, rv,
                  "%s with %s on token '%s' (serial %s) using %s%s",
-                 op == HSM_OP_SIGN ? "signing" : op == HSM_OP_DECRYPT ? "decrypting" : "deriving",
+                 op == HSM_OP_DECRYPT ? "decrypting" : op == HSM_OP_DERIVE ? "deriving" : "signing",
                  key->uri, key->token_id.label, key->token_id.serial,
                  hsm_ckm_name(mech->mechanism, mech_name),
                  refused ? ": the token does not offer this mechanism or these parameters for "

@@ -47,18 +47,33 @@ CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE 
 CK_RV hsm_attr_alloc(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                      CK_ATTRIBUTE_TYPE type, unsigned char **val, size_t *len)
 {
-    CK_ATTRIBUTE a = {type, NULL, 0};
+    unsigned char first[1024];
+    CK_ATTRIBUTE a = {type, first, sizeof(first)};
     CK_RV rv;
 
     *val = NULL;
     *len = 0;
+    /* One call for the common case (ids, labels, keys, most certificates);
+     * the size query only for larger values. */
+    rv = fns->C_GetAttributeValue(s, obj, &a, 1);
+    if (rv == CKR_OK && a.ulValueLen != (CK_ULONG)-1) {
+        if (a.ulValueLen == 0)
+            return CKR_OK;
+        if ((*val = malloc(a.ulValueLen)) == NULL)
+            return CKR_HOST_MEMORY;
+        memcpy(*val, first, a.ulValueLen);
+        *len = a.ulValueLen;
+        return CKR_OK;
+    }
+    if (rv != CKR_BUFFER_TOO_SMALL)
+        return rv != CKR_OK ? rv : CKR_ATTRIBUTE_TYPE_INVALID;
+    a.pValue = NULL;
+    a.ulValueLen = 0;
     rv = fns->C_GetAttributeValue(s, obj, &a, 1);
     if (rv != CKR_OK)
         return rv;
     if (a.ulValueLen == (CK_ULONG)-1)
         return CKR_ATTRIBUTE_TYPE_INVALID;
-    if (a.ulValueLen == 0)
-        return CKR_OK;
     a.pValue = malloc(a.ulValueLen);
     if (a.pValue == NULL)
         return CKR_HOST_MEMORY;

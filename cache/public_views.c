@@ -90,80 +90,74 @@ bool hsm_views_of_key_object(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJE
     return add_spki_attr(fns, s, obj, what, libctx, label, views);
 }
 
-static bool add_certificates(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE *id,
-                             OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
+static bool add_certificate(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                            OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
 {
-    CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-    CK_ATTRIBUTE tmpl[2] = {{CKA_CLASS, &cls, sizeof(cls)}, *id};
-    CK_OBJECT_HANDLE *objs;
-    size_t n;
-    CK_RV rv;
+    unsigned char *value = NULL, *spki = NULL;
+    const unsigned char *p;
+    size_t len;
+    X509 *cert;
+    char what[96];
+    int spki_len;
     bool ok = true;
 
-    rv = hsm_find_objects(fns, s, tmpl, 2, &objs, &n);
-    if (rv != CKR_OK) {
-        hsm_error_rv(HSM_R_PKCS11, "C_FindObjects", rv, "%s: searching its certificates", where);
-        return false;
+    if (hsm_attr_alloc(fns, s, obj, CKA_VALUE, &value, &len) != CKR_OK || value == NULL)
+        return true;
+    p = value;
+    cert = d2i_X509(NULL, &p, (long)len);
+    snprintf(what, sizeof(what), "certificate (handle %lu)", (unsigned long)obj);
+    if (cert == NULL) {
+        hsm_error(HSM_R_PUBLIC_KEY_MISMATCH, "%s: the %s cannot be parsed", where, what);
+        ok = false;
+    } else if ((spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki)) > 0) {
+        ok = add_der(views, what, spki, (size_t)spki_len, libctx, where);
     }
-    for (size_t i = 0; i < n && ok; i++) {
-        unsigned char *value = NULL, *spki = NULL;
-        const unsigned char *p;
-        size_t len;
-        X509 *cert;
-        char what[96];
-        int spki_len;
-
-        if (hsm_attr_alloc(fns, s, objs[i], CKA_VALUE, &value, &len) != CKR_OK || value == NULL)
-            continue;
-        p = value;
-        cert = d2i_X509(NULL, &p, (long)len);
-        snprintf(what, sizeof(what), "certificate (handle %lu)", (unsigned long)objs[i]);
-        if (cert == NULL) {
-            hsm_error(HSM_R_PUBLIC_KEY_MISMATCH, "%s: the %s cannot be parsed", where, what);
-            ok = false;
-        } else if ((spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki)) > 0) {
-            ok = add_der(views, what, spki, (size_t)spki_len, libctx, where);
-        }
-        OPENSSL_free(spki);
-        X509_free(cert);
-        free(value);
-    }
-    free(objs);
+    OPENSSL_free(spki);
+    X509_free(cert);
+    free(value);
     return ok;
 }
 
+/*
+ * One search by CKA_ID finds the public key objects and certificates
+ * together: on a token with many objects each search scans them all.
+ */
 bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
                        CK_KEY_TYPE key_type, const unsigned char *id, size_t idlen,
                        OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
 {
-    CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY;
-    CK_ATTRIBUTE id_attr = {CKA_ID, (void *)id, idlen};
-    CK_ATTRIBUTE tmpl[3] = {{CKA_CLASS, &pub_class, sizeof(pub_class)},
-                            id_attr,
-                            {CKA_KEY_TYPE, &key_type, sizeof(key_type)}};
-    CK_OBJECT_HANDLE *pubs;
+    CK_ATTRIBUTE tmpl[1] = {{CKA_ID, (void *)id, idlen}};
+    CK_OBJECT_HANDLE *objs;
     size_t n;
+    bool ok = true;
     CK_RV rv;
 
     views->n = 0;
     if (!hsm_views_of_key_object(fns, s, priv, key_type, "private key's own", libctx, views))
         return false;
-    rv = hsm_find_objects(fns, s, tmpl, 3, &pubs, &n);
+    rv = hsm_find_objects(fns, s, tmpl, 1, &objs, &n);
     if (rv != CKR_OK) {
-        hsm_error_rv(HSM_R_PKCS11, "C_FindObjects", rv, "%s: searching its public key", where);
+        hsm_error_rv(HSM_R_PKCS11, "C_FindObjects", rv,
+                     "%s: searching its public key and certificates", where);
         return false;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && ok; i++) {
+        CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+        CK_ULONG type = (CK_ULONG)-1;
+        CK_ATTRIBUTE a[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)}};
         char what[64];
 
-        snprintf(what, sizeof(what), "public key object (handle %lu)", (unsigned long)pubs[i]);
-        if (!hsm_views_of_key_object(fns, s, pubs[i], key_type, what, libctx, views)) {
-            free(pubs);
-            return false;
+        /* A certificate has no CKA_KEY_TYPE: the call still fills the class. */
+        (void)fns->C_GetAttributeValue(s, objs[i], a, 2);
+        if (cls == CKO_PUBLIC_KEY && type == key_type) {
+            snprintf(what, sizeof(what), "public key object (handle %lu)", (unsigned long)objs[i]);
+            ok = hsm_views_of_key_object(fns, s, objs[i], key_type, what, libctx, views);
+        } else if (cls == CKO_CERTIFICATE) {
+            ok = add_certificate(fns, s, objs[i], libctx, where, views);
         }
     }
-    free(pubs);
-    return add_certificates(fns, s, &id_attr, libctx, where, views);
+    free(objs);
+    return ok;
 }
 
 EVP_PKEY *hsm_views_agree(const struct hsm_views *views, const char *where)

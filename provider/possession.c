@@ -40,7 +40,7 @@ bool hsm_prove_possession(struct hsm_provctx *prov, struct hsm_key *key)
         p.pss_saltlen = RSA_PSS_SALTLEN_DIGEST;
     }
     /* Signed without the after-sign check, to say precisely what failed. */
-    if (!hsm_sign_unchecked(key, &p, challenge, sizeof(challenge), sig, &siglen, sizeof(sig)))
+    if (!hsm_sign_unchecked(key, true, &p, challenge, sizeof(challenge), sig, &siglen, sizeof(sig)))
         goto done;
     if (!hsm_verify_in_software(prov, key, &p, challenge, sizeof(challenge), sig, siglen)) {
         hsm_error(HSM_R_POSSESSION_FAILED,

@@ -67,7 +67,7 @@ int hsm_pss_salt_length(const struct hsm_key *key, const struct hsm_sign_params 
     }
 }
 
-static bool sign_pss(struct hsm_key *key, const struct hsm_sign_params *p,
+static bool sign_pss(struct hsm_key *key, enum hsm_key_op op, const struct hsm_sign_params *p,
                      const unsigned char *tbs, size_t tbslen, unsigned char *sig, size_t *siglen,
                      size_t sigsize)
 {
@@ -90,7 +90,7 @@ static bool sign_pss(struct hsm_key *key, const struct hsm_sign_params *p,
         return false;
     }
     pss.sLen = (CK_ULONG)salt;
-    if (!hsm_key_operate(key, HSM_OP_SIGN, &mech, tbs, tbslen, sig, &len))
+    if (!hsm_key_operate(key, op, &mech, tbs, tbslen, sig, &len))
         return false;
     *siglen = len;
     return true;
@@ -114,13 +114,14 @@ static bool rsa_input(const struct hsm_key *key, const struct hsm_sign_params *p
     return false;
 }
 
-bool hsm_sign_unchecked(struct hsm_key *key, const struct hsm_sign_params *p,
+bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_sign_params *p,
                      const unsigned char *tbs, size_t tbslen, unsigned char *sig, size_t *siglen,
                      size_t sigsize)
 {
     unsigned char in[1024], raw[1024];
     size_t inlen, rawlen = sizeof(raw);
     CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+    enum hsm_key_op op = will_verify ? HSM_OP_SIGN_VERIFIED : HSM_OP_SIGN;
 
     if (!hsm_key_on_token(key)) {
         hsm_error(HSM_R_BAD_INPUT, "a public key cannot sign; load the private key by URI");
@@ -133,7 +134,7 @@ bool hsm_sign_unchecked(struct hsm_key *key, const struct hsm_sign_params *p,
     }
 
     if (key->key_type == CKK_RSA && p->rsa_padding == RSA_PKCS1_PSS_PADDING)
-        return sign_pss(key, p, tbs, tbslen, sig, siglen, sigsize);
+        return sign_pss(key, op, p, tbs, tbslen, sig, siglen, sigsize);
     if (key->pss_only) {
         hsm_error(HSM_R_UNSUPPORTED,
                   "%s is restricted to RSA-PSS by the token (CKA_ALLOWED_MECHANISMS); use "
@@ -152,11 +153,11 @@ bool hsm_sign_unchecked(struct hsm_key *key, const struct hsm_sign_params *p,
         if (!rsa_input(key, p, tbs, tbslen, in, sizeof(in), &inlen))
             return false;
         rawlen = sigsize;
-        return hsm_key_operate(key, HSM_OP_SIGN, &mech, in, inlen, sig, &rawlen) &&
+        return hsm_key_operate(key, op, &mech, in, inlen, sig, &rawlen) &&
                (*siglen = rawlen, true);
     }
     mech.mechanism = key->key_type == CKK_EC ? CKM_ECDSA : CKM_EDDSA;
-    if (!hsm_key_operate(key, HSM_OP_SIGN, &mech, tbs, tbslen, raw, &rawlen))
+    if (!hsm_key_operate(key, op, &mech, tbs, tbslen, raw, &rawlen))
         return false;
     if (key->key_type != CKK_EC) {
         if (rawlen > sigsize)
@@ -213,12 +214,13 @@ bool hsm_sign_on_token(struct hsm_provctx *prov, struct hsm_key *key,
                        const struct hsm_sign_params *p, const unsigned char *tbs, size_t tbslen,
                        unsigned char *sig, size_t *siglen, size_t sigsize)
 {
-    if (!hsm_sign_unchecked(key, p, tbs, tbslen, sig, siglen, sigsize))
-        return false;
     /* A key whose handle cannot be confirmed from its attributes is always
      * checked: verify-signatures = no must not open a gap. */
-    if ((!prov->config.verify_signatures && !hsm_key_needs_verified_signatures(key)) ||
-        hsm_verify_in_software(prov, key, p, tbs, tbslen, sig, *siglen))
+    bool verify = prov->config.verify_signatures || hsm_key_needs_verified_signatures(key);
+
+    if (!hsm_sign_unchecked(key, verify, p, tbs, tbslen, sig, siglen, sigsize))
+        return false;
+    if (!verify || hsm_verify_in_software(prov, key, p, tbs, tbslen, sig, *siglen))
         return true;
     OPENSSL_cleanse(sig, sigsize);
     *siglen = 0;

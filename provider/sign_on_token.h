@@ -30,8 +30,10 @@ bool hsm_sign_on_token(struct hsm_provctx *prov, struct hsm_key *key,
                        const struct hsm_sign_params *p, const unsigned char *tbs, size_t tbslen,
                        unsigned char *sig, size_t *siglen, size_t sigsize);
 
-/* The token's signature in OpenSSL's format, not yet verified. */
-bool hsm_sign_unchecked(struct hsm_key *key, const struct hsm_sign_params *p,
+/* The token's signature in OpenSSL's format, not yet verified. With
+ * |will_verify| the caller verifies it before use, and the per-signature
+ * handle check is left to that verification. */
+bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_sign_params *p,
                         const unsigned char *tbs, size_t tbslen, unsigned char *sig,
                         size_t *siglen, size_t sigsize);
 

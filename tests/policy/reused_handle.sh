@@ -26,10 +26,11 @@ import_A() {
     require_step p11 ca --write-object A.pub.der --type pubkey --id "$1" --label a
 }
 
-# first_handle_check : the result of the first C_GetAttributeValue since
-# the shim log was emptied: the provider's check of a remembered handle.
+# first_handle_check : the result of the first use of the remembered handle
+# since the shim log was emptied: the provider's attribute check of it, or,
+# when the signature is verified afterwards anyway, its C_SignInit.
 first_handle_check() {
-    awk '$1 == "C_GetAttributeValue" { print $2; exit }' "$HSM_SHIM_LOG"
+    awk '$1 == "C_GetAttributeValue" || $1 == "C_SignInit" { print $2; exit }' "$HSM_SHIM_LOG"
 }
 
 policy_cnf shim.cnf "$HSM_FAULT_SHIM"

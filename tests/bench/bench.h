@@ -1,0 +1,197 @@
+/*
+ * The benchmark's shared pieces: a contender is anything whose rate is
+ * measured (a raw C_Sign loop, the provider's EVP_DigestSign, a key load, a
+ * whole process); rounds alternate all contenders and keep per-round rates,
+ * so every ratio in the table compares numbers taken in the same minute.
+ */
+#ifndef HSM_BENCH_H
+#define HSM_BENCH_H
+
+#include <openssl/evp.h>
+#include <p11-kit/pkcs11.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define BENCH_MAX_ROUNDS 25
+#define BENCH_MAX_THREADS 8
+#define BENCH_MSG_LEN 32
+
+/* The 32-byte message every signature is made over. */
+extern const unsigned char bench_msg[BENCH_MSG_LEN];
+
+double bench_now(void);
+
+/* ----------------------------------------------------------- contenders */
+
+/* One operation on one thread's state; false on failure (with `why`). */
+typedef bool bench_op(void *state, char *why, size_t len);
+
+struct contender {
+    char name[96];
+    int threads;
+    void *state[BENCH_MAX_THREADS]; /* one per thread, made before round 1 */
+    bench_op *op;
+    void (*free_state)(void *state);
+    double rates[BENCH_MAX_ROUNDS]; /* operations per second, per round */
+    int nrounds;
+    bool failed;
+    char why[300];
+};
+
+/* Runs `c` for `seconds` (at least `min_ops` operations per thread) and
+ * appends the rate to its rounds. */
+void contender_run(struct contender *c, double seconds, int min_ops);
+double contender_median(const struct contender *c); /* 0 when failed or never run */
+void contender_free(struct contender *c);
+void contender_fail(struct contender *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------ raw PKCS#11 */
+
+struct raw_module {
+    void *dl;
+    CK_FUNCTION_LIST *fns;
+    char path[512];
+};
+
+/* A key found directly on the token, the baseline's view. */
+struct raw_key {
+    struct raw_module *mod;
+    CK_SLOT_ID slot;
+    CK_OBJECT_HANDLE priv;
+    CK_KEY_TYPE type;
+    char label[64];
+    EVP_PKEY *pub; /* built from the public key object, default provider */
+    /* CKA_MODULUS or CKA_EC_POINT when the private object carries its public
+     * key (the provider's handle check reads it), else 0. */
+    CK_ATTRIBUTE_TYPE own_public;
+};
+
+bool raw_module_load(struct raw_module *m, const char *path, char *why, size_t len);
+void raw_module_finalize(struct raw_module *m);
+bool raw_find_slot(struct raw_module *m, const char *token, CK_SLOT_ID *slot, char *why,
+                   size_t len);
+/* A new session on `slot`, logged in as user (login is per token, so the
+ * first call logs in and later ones find it done). */
+bool raw_session(struct raw_module *m, CK_SLOT_ID slot, const char *pin, CK_SESSION_HANDLE *s,
+                 char *why, size_t len);
+/* Finds the private key `label` and builds its public key; false if absent. */
+bool raw_key_find(struct raw_module *m, CK_SLOT_ID slot, CK_SESSION_HANDLE s, const char *label,
+                  struct raw_key *k, char *why, size_t len);
+/* Number of objects the logged-in session sees on the token. */
+long raw_count_objects(struct raw_module *m, CK_SESSION_HANDLE s);
+
+/* Raw signing state: C_SignInit + C_Sign on its own session. */
+void *raw_sign_state(struct raw_key *k, const char *pin, char *why, size_t len);
+bench_op raw_sign_op;
+void raw_sign_free(void *state);
+/* The same after the handle check the provider makes per signature: one
+ * C_GetAttributeValue of class, key type, id and own_public. */
+bench_op raw_sign_reval_op;
+/* The last signature, converted to what EVP_DigestVerify expects (DER for
+ * ECDSA), and checked with the public key object. */
+bool raw_sign_der(void *state, unsigned char *out, size_t *outlen);
+bool raw_sign_check(void *state, char *why, size_t len);
+
+/* Raw key load: slot by label, private key by class+label, its attributes,
+ * public key by class+id, its attributes; on one logged-in session. */
+void *raw_load_state(struct raw_module *m, const char *token, const char *label, const char *pin,
+                     char *why, size_t len);
+bench_op raw_load_op;
+void raw_load_free(void *state);
+
+/* ---------------------------------------------------------- the provider */
+
+/* A library context with the hsm provider (and default) configured from a
+ * generated openssl.cnf; NULL and `why` when the provider does not load. */
+OSSL_LIB_CTX *prov_libctx(const char *workdir, const char *name, const char *provider_so,
+                          const char *module_path, bool verify, bool possession, char *why,
+                          size_t len);
+/* Writes the same configuration as a file for child processes. */
+bool prov_write_cnf(const char *file, const char *provider_so, const char *module_path, bool verify,
+                    bool possession);
+EVP_PKEY *prov_load_key(OSSL_LIB_CTX *ctx, const char *uri, char *why, size_t len);
+
+/* EVP_DigestSign through the provider; one state per thread. */
+void *prov_sign_state(OSSL_LIB_CTX *ctx, EVP_PKEY *key, EVP_PKEY *pub, char *why, size_t len);
+bench_op prov_sign_op;
+void prov_sign_free(void *state);
+bool prov_sign_check(void *state, char *why, size_t len);
+
+/* OpenSSL's own EVP_DigestVerify with the default provider. */
+void *sw_verify_state(EVP_PKEY *pub, const unsigned char *sig, size_t siglen, char *why,
+                      size_t len);
+bench_op sw_verify_op;
+void sw_verify_free(void *state);
+
+/* OSSL_STORE open + load + close of one key by URI. */
+void *prov_load_state(OSSL_LIB_CTX *ctx, const char *uri);
+bench_op prov_load_op;
+
+/* The digest name for a key type: "SHA256", or NULL for EdDSA. */
+const char *bench_md_for(CK_KEY_TYPE type);
+/* Collects the OpenSSL error queue into one line. */
+void bench_ssl_errors(char *buf, size_t len);
+
+/* --------------------------------------------------------- whole process */
+
+/* Spawns argv with extra environment entries; ok when it exits 0. */
+void *proc_state(char *const argv[], char *const extra_env[], const char *errfile);
+bench_op proc_op;
+void proc_free(void *state);
+
+/* ------------------------------------------------------ what is measured */
+
+/* The command line (see usage() in bench.c). */
+struct options {
+    const char *provider_so, *module, *shim, *spy, *oneshot, *openssl, *workdir;
+    const char *token, *big_token, *pin, *softhsm_version, *proc_softhsm_conf;
+    int rounds, proc_runs;
+    double slice;
+};
+
+/* One key type on the token: the raw baseline and the provider's
+ * contenders, one and two threads, direct and through the fault shim. */
+struct alg {
+    const char *label, *name;
+    struct raw_key key, shim_key;
+    bool have_key, have_shim_key;
+    char why[300];
+    EVP_PKEY *k_on, *k_off, *ks_on, *ks_off;
+    struct contender raw1, rawr, raw2, rawr2, off1, off2, on1, on2, verify, sraw, soff, son;
+};
+
+/* OSSL_STORE loads of the P-256 key on one token, against raw look-ups. */
+struct load_row {
+    const char *token;
+    long objects;
+    struct contender raw, pos, nopos;
+};
+
+/* Whole processes signing with one key type. */
+struct proc_row {
+    const char *label, *name;
+    struct contender raw, dgst, lean, pem;
+};
+
+/* ----------------------------------------------------------------- report */
+
+/* CPU time used by the whole machine and by this process (with its waited
+ * children), to say how much other load shared the machine with a run. */
+struct cpu_sample {
+    double wall, busy, own;
+};
+void cpu_sample(struct cpu_sample *out);
+void report_header(const char *softhsm_version, const struct cpu_sample *start,
+                   const struct cpu_sample *end);
+const char *fmt_rate(char *buf, size_t len, double v);
+const char *fmt_ratio(char *buf, size_t len, double num, double den);
+
+void print_sign_tables(const struct alg *algs, size_t nalgs, bool have_shim, const char *shim_why);
+void print_load_table(const struct load_row *rows, int n);
+void print_proc_table(const struct proc_row *rows, int n, int runs,
+                      const struct contender *floor_true, const struct contender *floor_version);
+/* Loads keys through pkcs11-spy (o->spy) and prints the calls it logged. */
+void report_call_counts(const struct options *o);
+
+#endif

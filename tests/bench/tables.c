@@ -1,0 +1,156 @@
+/*
+ * The Markdown tables: medians, ratios against raw numbers from the same
+ * rounds, and each ratio next to its target from issue 7.
+ */
+#include "tests/bench/bench.h"
+
+#include <stdio.h>
+
+static const char *mark(char *buf, size_t len, double ratio, double target, bool at_least)
+{
+    if (ratio <= 0)
+        snprintf(buf, len, "n/a");
+    else
+        snprintf(buf, len, "%.3f %s", ratio,
+                 (at_least ? ratio >= target : ratio <= target) ? "ok" : "**MISS**");
+    return buf;
+}
+
+static double ratio(double a, double b)
+{
+    return a > 0 && b > 0 ? a / b : 0;
+}
+
+void print_sign_tables(const struct alg *algs, size_t nalgs, bool have_shim, const char *shim_why)
+{
+    char a[32], b[32], c[32], d[32], e[32], f[32], g[32], h[32];
+    bool forced = false;
+
+    printf("### Signatures/s, one thread (key loaded once, EVP_DigestSign vs C_SignInit+C_Sign)"
+           "\n\n");
+    printf("| key | raw C_Sign | raw + handle check | provider, verify off | off/raw "
+           "(target >= 0.98) | off/(raw + check) | OpenSSL verify/s | limit 1/(1/raw+1/verify) | "
+           "provider, verify on | on/limit (target >= 0.95) | on/raw |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < nalgs; i++) {
+        const struct alg *x = &algs[i];
+        double raw = contender_median(&x->raw1), rawr = contender_median(&x->rawr),
+               off = contender_median(&x->off1), on = contender_median(&x->on1),
+               ver = contender_median(&x->verify);
+        double limit = raw > 0 && ver > 0 ? 1 / (1 / raw + 1 / ver) : 0;
+        char j[32], k[32], offs[40];
+
+        snprintf(offs, sizeof(offs), "%s%s", fmt_rate(b, 32, off),
+                 x->have_key && x->key.own_public == 0 && off > 0 ? " (a)" : "");
+        if (x->have_key && x->key.own_public == 0)
+            forced = true;
+        printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x->name,
+               fmt_rate(a, 32, raw), fmt_rate(j, 32, rawr), offs,
+               mark(c, 32, ratio(off, raw), 0.98, true), fmt_ratio(k, 32, off, rawr),
+               fmt_rate(d, 32, ver), fmt_rate(e, 32, limit), fmt_rate(f, 32, on),
+               mark(g, 32, ratio(on, limit), 0.95, true), fmt_ratio(h, 32, on, raw));
+    }
+    printf("\nHandle check: the C_GetAttributeValue (class, key type, id and, where the private "
+           "object has it, its public key) the provider makes before each signature, "
+           "made raw.\n");
+    if (forced)
+        printf("(a) The private key object exposes no public key, so the provider verifies "
+               "every signature of this key even with verify-signatures = no: \"verify off\" "
+               "includes verification here and in the tables below.\n");
+    printf("\n### Two threads (total signatures/s; each thread its own session or EVP_MD_CTX,"
+           " one shared key)\n\n");
+    printf("| key | raw 2T | raw 2T/1T | raw + check 2T/1T | provider off 2T | off 2T/1T (target "
+           ">= 1.7) | provider on 2T | on 2T/1T (target >= 1.7) | off 2T / raw 2T |\n"
+           "|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < nalgs; i++) {
+        const struct alg *x = &algs[i];
+        double r1 = contender_median(&x->raw1), r2 = contender_median(&x->raw2),
+               o1 = contender_median(&x->off1), o2 = contender_median(&x->off2),
+               n1 = contender_median(&x->on1), n2 = contender_median(&x->on2),
+               rr1 = contender_median(&x->rawr), rr2 = contender_median(&x->rawr2);
+        char j[32];
+
+        printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x->name, fmt_rate(a, 32, r2),
+               fmt_ratio(b, 32, r2, r1), fmt_ratio(j, 32, rr2, rr1), fmt_rate(c, 32, o2),
+               mark(d, 32, ratio(o2, o1), 1.7, true), fmt_rate(e, 32, n2),
+               mark(f, 32, ratio(n2, n1), 1.7, true), fmt_ratio(g, 32, o2, r2));
+    }
+    printf("\n### 1 ms latency on every C_Sign (fault shim), one thread\n\n");
+    if (!have_shim) {
+        printf("skipped: %s\n", shim_why);
+        return;
+    }
+    printf("| key | raw via shim | provider, verify off | off/raw (target >= 0.95) | "
+           "provider, verify on | on/raw (target >= 0.95) | limit 1/(1/raw+1/verify) | "
+           "on/limit |\n|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < nalgs; i++) {
+        const struct alg *x = &algs[i];
+        double r = contender_median(&x->sraw), o = contender_median(&x->soff),
+               n = contender_median(&x->son), ver = contender_median(&x->verify);
+        double limit = r > 0 && ver > 0 ? 1 / (1 / r + 1 / ver) : 0;
+
+        printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", x->name, fmt_rate(a, 32, r),
+               fmt_rate(b, 32, o), mark(c, 32, ratio(o, r), 0.95, true), fmt_rate(d, 32, n),
+               mark(e, 32, ratio(n, r), 0.95, true), fmt_rate(f, 32, limit),
+               fmt_ratio(g, 32, n, limit));
+    }
+}
+
+static const char *ms(char *buf, size_t len, double rate)
+{
+    return fmt_rate(buf, len, rate > 0 ? 1000.0 / rate : 0);
+}
+
+void print_load_table(const struct load_row *rows, int n)
+{
+    char a[32], b[32], c[32], d[32], e[32];
+
+    printf("\n### Key load, ms per load of the P-256 key (OSSL_STORE open+load+close vs raw "
+           "slot lookup + C_FindObjects + C_GetAttributeValue for private and public key)\n\n");
+    printf("| token (objects) | raw | provider, check-possession on | on/raw (target <= 1.2) | "
+           "provider, check-possession off | off/raw (target <= 1.2) |\n"
+           "|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n; i++) {
+        const struct load_row *r = &rows[i];
+        double raw = contender_median(&r->raw), pos = contender_median(&r->pos),
+               nopos = contender_median(&r->nopos);
+
+        printf("| %s (%ld) | %s | %s | %s | %s | %s |\n", r->token, r->objects, ms(a, 32, raw),
+               ms(b, 32, pos), mark(c, 32, ratio(raw, pos), 1.2, false), ms(d, 32, nopos),
+               mark(e, 32, ratio(raw, nopos), 1.2, false));
+    }
+    if (n == 2) {
+        printf(
+            "\nGrowth from %ld to %ld objects (time ratio): raw %s, provider possession on "
+            "%s, off %s\n",
+            rows[0].objects, rows[1].objects,
+            fmt_ratio(a, 32, contender_median(&rows[0].raw), contender_median(&rows[1].raw)),
+            fmt_ratio(b, 32, contender_median(&rows[0].pos), contender_median(&rows[1].pos)),
+            fmt_ratio(c, 32, contender_median(&rows[0].nopos), contender_median(&rows[1].nopos)));
+    }
+}
+
+void print_proc_table(const struct proc_row *rows, int n, int runs,
+                      const struct contender *floor_true, const struct contender *floor_version)
+{
+    char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+
+    printf("\n### Whole process, ms per run (%d runs per round): `openssl dgst -sha256 -sign URI` "
+           "vs tests/bench/raw_oneshot\n\n",
+           runs);
+    printf("| key | raw one-shot | openssl dgst (defaults) | dgst/raw (target <= 1.15) | "
+           "dgst, verify and possession off | lean/raw | openssl dgst, PEM key, no hsm | "
+           "PEM/raw |\n|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n; i++) {
+        const struct proc_row *r = &rows[i];
+        double raw = contender_median(&r->raw), dg = contender_median(&r->dgst),
+               lean = contender_median(&r->lean), pem = contender_median(&r->pem);
+
+        printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", r->name, ms(a, 32, raw),
+               ms(b, 32, dg), mark(c, 32, ratio(raw, dg), 1.15, false), ms(d, 32, lean),
+               fmt_ratio(e, 32, raw, lean), ms(f, 32, pem), fmt_ratio(g, 32, raw, pem));
+    }
+    printf("\nProcess floors, ms: empty process (/bin/true) %s; `openssl version` with the hsm "
+           "provider configured %s\n",
+           ms(a, 32, contender_median(floor_true)), ms(b, 32, contender_median(floor_version)));
+}
