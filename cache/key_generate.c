@@ -1,5 +1,6 @@
 #include "cache/key_generate.h"
 
+#include "cache/debug_log.h"
 #include "cache/error.h"
 #include "cache/objects.h"
 
@@ -138,7 +139,7 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
                                  hsm_pin_getter *getter, void *arg, OSSL_LIB_CTX *libctx)
 {
     CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE, pooled = CK_INVALID_HANDLE;
     CK_FUNCTION_LIST *fns;
     struct hsm_key *key = NULL;
     char desc[160];
@@ -156,6 +157,13 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
     if (fns == NULL)
         return NULL;
     hsm_reentered_reset();
+    /* A pooled session stays open afterwards: closing an application's last
+     * session logs it out, and the new key is used at once. */
+    rv = hsm_session_acquire(tok, fns, &pooled);
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, "C_OpenSession", rv, "opening a session on %s", desc);
+        goto done;
+    }
     /* Generation writes to the token: a read-write session of its own. */
     rv = fns->C_OpenSession(tok->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
     if (rv != CKR_OK) {
@@ -175,6 +183,7 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
                       req->type == CKK_RSA ? req->rsa_bits : 0))
         goto done;
     rv = generate(fns, s, req, req->curve, req->curve_len, &pub, &priv);
+    hsm_debug_call(1, "C_GenerateKeyPair", rv, desc);
     if ((rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_CURVE_NOT_SUPPORTED ||
          rv == CKR_TEMPLATE_INCONSISTENT) &&
         req->curve_alt != NULL)
@@ -194,6 +203,8 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
 done:
     if (s != CK_INVALID_HANDLE)
         (void)fns->C_CloseSession(s);
+    if (pooled != CK_INVALID_HANDLE)
+        hsm_session_release(tok, fns, pooled, false);
     hsm_module_leave(tok->module);
     return key;
 }

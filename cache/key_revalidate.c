@@ -357,6 +357,8 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
             rv = CKR_OK;
         } else {
             rv = confirm_handle(fns, s, key, handle, &same);
+            hsm_debug(2, "C_GetAttributeValue (handle check) -> %s%s", rv == CKR_OK ? "CKR_OK" : "failed",
+                      rv == CKR_OK && !same ? ": the handle names another key" : "");
             if (rv == CKR_OK && !same)
                 rv = CKR_OBJECT_HANDLE_INVALID;
         }
@@ -364,7 +366,9 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
             rv = run_operation(fns, s, op, key, mech, handle, in, inlen, out, &olen, &what);
         hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv));
         if (hsm_debug_level() > 0)
-            hsm_debug_call(rv == CKR_OK ? 2 : 1, what, rv, key->uri);
+            hsm_debug(rv == CKR_OK ? 2 : 1, "%s -> %s (%s, handle %lu%s)", what,
+                      hsm_ckr_name(rv, (char[32]){0}), key->uri, (unsigned long)handle,
+                      op == HSM_OP_SIGN_VERIFIED ? ", checked by verification" : "");
         if (rv == CKR_OK) {
             hsm_module_leave(key->module);
             hsm_token_put(tok);

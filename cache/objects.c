@@ -1,5 +1,7 @@
 #include "cache/objects.h"
 
+#include "cache/debug_log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +17,10 @@ CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE 
     *out = NULL;
     *count = 0;
     rv = fns->C_FindObjectsInit(s, tmpl, n);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        hsm_debug_call(1, "C_FindObjectsInit", rv, "search");
         return rv;
+    }
     do {
         rv = fns->C_FindObjects(s, batch, 64, &got);
         if (rv != CKR_OK)
@@ -35,6 +39,10 @@ CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE 
     CK_RV frv = fns->C_FindObjectsFinal(s);
     if (rv == CKR_OK)
         rv = frv;
+    if (hsm_debug_level() >= 2)
+        hsm_debug(2, "C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal -> %s (%zu objects, "
+                  "%lu attributes in the template)", rv == CKR_OK ? "CKR_OK" : "failed", total,
+                  (unsigned long)n);
     if (rv != CKR_OK) {
         free(all);
         return rv;
@@ -56,6 +64,9 @@ CK_RV hsm_attr_alloc(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
     /* One call for the common case (ids, labels, keys, most certificates);
      * the size query only for larger values. */
     rv = fns->C_GetAttributeValue(s, obj, &a, 1);
+    if (hsm_debug_level() >= 2)
+        hsm_debug(2, "C_GetAttributeValue(handle %lu, attribute 0x%lx) -> %s",
+                  (unsigned long)obj, (unsigned long)type, rv == CKR_OK ? "CKR_OK" : "not CKR_OK");
     if (rv == CKR_OK && a.ulValueLen != (CK_ULONG)-1) {
         if (a.ulValueLen == 0)
             return CKR_OK;

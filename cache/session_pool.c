@@ -17,7 +17,14 @@ CK_RV hsm_session_acquire(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSI
     }
     pthread_mutex_unlock(&tok->lock);
     /* Read-only sessions: the provider signs, it never writes to the token. */
-    return fns->C_OpenSession(tok->slot, CKF_SERIAL_SESSION, NULL, NULL, out);
+    CK_RV rv = fns->C_OpenSession(tok->slot, CKF_SERIAL_SESSION, NULL, NULL, out);
+    if (hsm_debug_level() > 0) {
+        char desc[160];
+
+        hsm_token_describe(tok, desc, sizeof(desc));
+        hsm_debug_call(rv == CKR_OK ? 2 : 1, "C_OpenSession", rv, desc);
+    }
+    return rv;
 }
 
 void hsm_session_release(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,

@@ -299,7 +299,7 @@ void *hsm_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
     if ((uri = hsm_uri_parse(g->uri)) == NULL)
         return NULL;
     struct hsm_pin_request pinreq = {uri, g->prov->config.token_pin,
-                                     g->prov->config.pin_file_allow_shared, NULL, NULL};
+                                     g->prov->config.pin_file_allow_shared, NULL, NULL, true};
     if (!fill_request(g, uri, &req, label, sizeof(label)) ||
         !hsm_uri_module_allowed(g->prov->config.module_path, uri) ||
         (mod = hsm_provctx_module(g->prov)) == NULL ||

@@ -9,9 +9,11 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/params.h>
+#include <openssl/ui.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *hsm_pin_for_login(void *arg, const struct hsm_token *tok)
 {
@@ -37,6 +39,21 @@ char *hsm_pin_for_login(void *arg, const struct hsm_token *tok)
             return hsm_pin_dup(v);
         }
         return hsm_pin_dup(req->config_pin);
+    }
+    if (req->cb == NULL && req->terminal_prompt && isatty(STDIN_FILENO)) {
+        /* Key generation gets no passphrase callback from OpenSSL: ask on the
+         * terminal, as OpenSSL's own prompt would. */
+        snprintf(prompt, sizeof(prompt), "PIN for token '%s' (serial %s): ", tok->id.label,
+                 tok->id.serial);
+        if (UI_UTIL_read_pw_string(buf, sizeof(buf) - 1, prompt, 0) != 0 || buf[0] == '\0') {
+            OPENSSL_cleanse(buf, sizeof(buf));
+            hsm_error(HSM_R_PIN_REQUIRED, "no PIN was given for token '%s' (serial %s)",
+                      tok->id.label, tok->id.serial);
+            return NULL;
+        }
+        pin = hsm_pin_dup(buf);
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return pin;
     }
     if (req->cb == NULL) {
         hsm_error(HSM_R_PIN_REQUIRED,

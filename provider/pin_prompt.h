@@ -13,6 +13,8 @@ struct hsm_pin_request {
     bool allow_shared_files;
     OSSL_PASSPHRASE_CALLBACK *cb;
     void *cbarg;
+    /* Without a callback, ask on the terminal (key generation). */
+    bool terminal_prompt;
 };
 
 /* An hsm_pin_getter; |arg| is a struct hsm_pin_request. */

@@ -324,7 +324,8 @@ static bool search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void 
     struct candidate *cands = NULL;
     size_t n_cands = 0;
     struct hsm_pin_request pinreq = {ctx->uri, ctx->prov->config.token_pin,
-                                     ctx->prov->config.pin_file_allow_shared, pw_cb, pw_cbarg};
+                                     ctx->prov->config.pin_file_allow_shared, pw_cb, pw_cbarg,
+                                     false};
     bool ok = false;
     int n_toks = 0;
 
