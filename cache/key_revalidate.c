@@ -20,10 +20,12 @@
 #define HSM_CONFIRM_MAX 1100 /* an RSA-8192 modulus, a P-521 point */
 
 /*
- * CKR_OK and *same set when the handle still names this key: class, key
- * type, CKA_ID and, where the private object carries it, its public key
- * (a handle number reused for another key under the same id is caught
- * here). One C_GetAttributeValue.
+ * CKR_OK and *same set when the handle still names this key. Where the
+ * private object carries its public key (RSA modulus, EC point), that one
+ * attribute decides: it is the key material itself, and a handle number
+ * reused for another key, under any id, shows a different value. Otherwise
+ * class, key type and CKA_ID are compared. One C_GetAttributeValue either
+ * way; on SoftHSMv2 each attribute read locks the object's file.
  */
 static CK_RV confirm_handle(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
                             const struct hsm_key *key, CK_OBJECT_HANDLE handle, bool *same)
@@ -31,24 +33,27 @@ static CK_RV confirm_handle(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
     CK_OBJECT_CLASS cls = 0;
     CK_KEY_TYPE type = 0;
     unsigned char id[HSM_ID_MAX], pub[HSM_CONFIRM_MAX];
-    CK_ATTRIBUTE tmpl[4] = {{CKA_CLASS, &cls, sizeof(cls)},
-                            {CKA_KEY_TYPE, &type, sizeof(type)},
-                            {CKA_ID, id, sizeof(id)},
-                            {key->confirm_type, pub, sizeof(pub)}};
-    CK_ULONG n = key->confirm_type != 0 ? 4 : 3;
-    CK_RV rv = fns->C_GetAttributeValue(s, handle, tmpl, n);
+    CK_ATTRIBUTE by_pub[1] = {{key->confirm_type, pub, sizeof(pub)}};
+    CK_ATTRIBUTE by_id[3] = {{CKA_CLASS, &cls, sizeof(cls)},
+                             {CKA_KEY_TYPE, &type, sizeof(type)},
+                             {CKA_ID, id, sizeof(id)}};
+    bool use_pub = key->confirm_type != 0;
+    CK_RV rv = use_pub ? fns->C_GetAttributeValue(s, handle, by_pub, 1)
+                       : fns->C_GetAttributeValue(s, handle, by_id, 3);
 
     *same = false;
     if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
         rv == CKR_ATTRIBUTE_SENSITIVE)
-        return CKR_OK; /* not this key: ours has all of these, short enough */
+        return CKR_OK; /* not this key: ours has these, short enough */
     if (rv != CKR_OK)
         return rv;
-    *same = cls == CKO_PRIVATE_KEY && type == key->key_type && tmpl[2].ulValueLen == key->id_len &&
-            (key->id_len == 0 || memcmp(id, key->id, key->id_len) == 0);
-    if (*same && n == 4)
-        *same = tmpl[3].ulValueLen == key->confirm_len &&
+    if (use_pub)
+        *same = by_pub[0].ulValueLen == key->confirm_len &&
                 memcmp(pub, key->confirm_value, key->confirm_len) == 0;
+    else
+        *same = cls == CKO_PRIVATE_KEY && type == key->key_type &&
+                by_id[2].ulValueLen == key->id_len &&
+                (key->id_len == 0 || memcmp(id, key->id, key->id_len) == 0);
     return CKR_OK;
 }
 
