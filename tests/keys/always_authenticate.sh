@@ -47,7 +47,8 @@ token-flags +CKF_PROTECTED_AUTHENTICATION_PATH
 CTL
 write_provider_cnf pad.cnf "pkcs11-module-path=$PKCS11_SPY"
 SPY_LOG="$TMP/spy-pad.log"
-expect_failure_with "PIN pad login" env PKCS11SPY="$HSM_FAULT_SHIM" PKCS11SPY_OUTPUT="$SPY_LOG" \
+# shellcheck disable=SC2046
+expect_failure_with "PIN pad login" env $(_preload_env) PKCS11SPY="$HSM_FAULT_SHIM" PKCS11SPY_OUTPUT="$SPY_LOG" \
     HSM_SHIM_MODULE="$SOFTHSM_MODULE" HSM_SHIM_CONTROL="$TMP/shim.ctl" \
     OPENSSL_CONF="$TMP/pad.cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
     "$OPENSSL_BIN" req -new -x509 -key "pkcs11:token=pad;object=padkey;type=private?pin-value=$USER_PIN" \
