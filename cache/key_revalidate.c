@@ -12,6 +12,8 @@
 #include "cache/public_views.h"
 #include "uri/pin_source.h"
 
+#include <openssl/err.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,36 +182,41 @@ void hsm_key_explain_bad_signature(struct hsm_key *key)
 
 static bool refind(struct hsm_key *key)
 {
-    hsm_debug(1, "finding %s (SHA-256 %s) again by its identity", key->uri, key->fingerprint);
     struct hsm_token **toks = NULL;
     CK_OBJECT_HANDLE handle;
     unsigned generation;
-    int n;
+    int n = -1;
 
+    hsm_debug(1, "finding %s (SHA-256 %s) again by its identity", key->uri, key->fingerprint);
+    /* What the first pass raises is only kept if the second fails too. */
+    ERR_set_mark();
     for (int pass = 0; pass < 2; pass++) {
         if (hsm_module_enter(key->module, &generation) == NULL)
-            return false;
+            break;
         hsm_module_leave(key->module);
         n = hsm_tokens_find(key->module, NULL, &key->token_id, &toks);
-        if (n < 0)
-            return false;
         if (n > 0 || pass == 1)
             break;
-        /* The token is not in the slot list at all: a module that fixed its
-         * slot list at C_Initialize (SoftHSMv2) needs initialising again to
-         * see a token created since. A restarted process would do the same. */
-        hsm_tokens_put_all(toks, n);
+        /* The token is not in the slot list, or the module itself fails (a
+         * remote token's server went away). A module that fixed its slot
+         * list at C_Initialize (SoftHSMv2), or whose connection died, needs
+         * initialising again; a restarted process would do the same. */
+        hsm_tokens_put_all(toks, n < 0 ? 0 : n);
         toks = NULL;
         if (!hsm_module_reinitialize(key->module, generation))
-            return false;
+            break;
     }
+    if (n > 0)
+        ERR_pop_to_mark();
+    else
+        ERR_clear_last_mark();
     if (n != 1) {
-        hsm_error(n == 0 ? HSM_R_TOKEN_GONE : HSM_R_AMBIGUOUS_TOKEN,
-                  "%s: %s token with label '%s' and serial %s is present; insert the token "
-                  "or check the module %s",
-                  key->uri, n == 0 ? "no" : "more than one", key->token_id.label,
+        hsm_error(n == 0 ? HSM_R_TOKEN_GONE : n < 0 ? HSM_R_TOKEN_GONE : HSM_R_AMBIGUOUS_TOKEN,
+                  "%s: %s token with label '%s' and serial %s can be reached through %s; insert "
+                  "the token, or bring its module or server back, and the key is found again",
+                  key->uri, n > 1 ? "more than one" : "no", key->token_id.label,
                   key->token_id.serial, hsm_module_path(key->module));
-        hsm_tokens_put_all(toks, n);
+        hsm_tokens_put_all(toks, n < 0 ? 0 : n);
         return false;
     }
     if (!refind_on_token(key, toks[0], &handle)) {

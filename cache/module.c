@@ -63,14 +63,16 @@ static void after_fork_parent(void)
 
 static void after_fork_child(void)
 {
+    /* The child's only thread has a new thread id, so the locks the parent
+     * took in before_fork cannot be unlocked here: they are made anew. */
     for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next) {
         if (!mod->finalized) {
             mod->needs_init = true;
             mod->generation++;
         }
-        pthread_rwlock_unlock(&mod->lock);
+        pthread_rwlock_init(&mod->lock, NULL);
     }
-    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_init(&registry_lock, NULL);
     hsm_tokens_forget_all_after_fork();
 }
 
@@ -235,14 +237,19 @@ const char *hsm_module_path(const struct hsm_module *mod)
     return mod->path;
 }
 
-/* The child's first use: initialise again, as PKCS#11 requires. */
-static void init_after_fork(struct hsm_module *mod)
+/*
+ * Initialise again before use: in a forked child (PKCS#11 requires it), or
+ * after an initialisation that failed. Old token records and hints become
+ * stale through the generation number.
+ */
+static void init_again(struct hsm_module *mod)
 {
     pthread_rwlock_wrlock(&mod->lock);
-    if (mod->needs_init) {
-        mod->needs_init = false;
+    if (mod->needs_init && !mod->finalized) {
         mod->owns_init = false;
-        (void)initialize(mod);
+        hsm_tokens_forget_module(mod);
+        mod->needs_init = initialize(mod) != CKR_OK;
+        mod->generation++;
     }
     pthread_rwlock_unlock(&mod->lock);
 }
@@ -287,7 +294,7 @@ static void unblock_sigpipe(void)
 CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
 {
     if (__atomic_load_n(&mod->needs_init, __ATOMIC_ACQUIRE))
-        init_after_fork(mod);
+        init_again(mod);
     pthread_rwlock_rdlock(&mod->lock);
     block_sigpipe();
     hsm_error_mark_push();
@@ -325,7 +332,11 @@ bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation)
         rv = initialize(mod);
         if (rv != CKR_OK) {
             hsm_error_rv(HSM_R_TOKEN_GONE, "C_Initialize", rv,
-                         "re-initialising PKCS#11 module %s after its token vanished", mod->path);
+                         "initialising PKCS#11 module %s again after its token vanished",
+                         mod->path);
+            /* Tried again at the next use, so the host recovers by itself
+             * once the module or its server is back. */
+            mod->needs_init = true;
             ok = false;
         }
         mod->generation++;

@@ -46,6 +46,64 @@ static bool find_unknown_in(const char *start, const char *end, char sep,
     return false;
 }
 
+/*
+ * Repeated attributes and NUL bytes: p11-kit keeps the last of a repeated
+ * attribute and reads a value that starts with %00 as "not given", so
+ * either would widen or silently change a match. Both are refused; |buf|
+ * names the attribute.
+ */
+static bool find_repeat_or_nul_in(const char *start, const char *end, char sep, char *buf,
+                                  size_t buflen, bool *nul)
+{
+    for (const char *p = start; p < end;) {
+        const char *next = memchr(p, sep, (size_t)(end - p));
+        const char *stop = next != NULL ? next : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        size_t len = (size_t)((eq != NULL ? eq : stop) - p);
+
+        for (const char *v = eq != NULL ? eq + 1 : stop; v + 2 < stop; v++) {
+            if (v[0] == '%' && v[1] == '0' && v[2] == '0') {
+                *nul = true;
+                goto name;
+            }
+        }
+        for (const char *q = stop + 1; len > 0 && q < end;) {
+            const char *qnext = memchr(q, sep, (size_t)(end - q));
+            const char *qstop = qnext != NULL ? qnext : end;
+            const char *qeq = memchr(q, '=', (size_t)(qstop - q));
+            size_t qlen = (size_t)((qeq != NULL ? qeq : qstop) - q);
+
+            if (qlen == len && strncmp(p, q, len) == 0) {
+                *nul = false;
+                goto name;
+            }
+            q = qstop + 1;
+        }
+        p = stop + 1;
+        continue;
+    name:
+        len = len < buflen - 1 ? len : buflen - 1;
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        return true;
+    }
+    return false;
+}
+
+bool hsm_uri_find_repeat_or_nul(const char *text, char *buf, size_t buflen, bool *nul)
+{
+    const char *path = text + strlen("pkcs11:");
+    const char *query = strchr(path, '?');
+    const char *path_end = query != NULL ? query : path + strlen(path);
+
+    if (buflen == 0)
+        return false;
+    if (find_repeat_or_nul_in(path, path_end, ';', buf, buflen, nul))
+        return true;
+    return query != NULL &&
+           find_repeat_or_nul_in(query + 1, query + 1 + strlen(query + 1), '&', buf, buflen, nul);
+}
+
 bool hsm_uri_find_unknown_attribute(const char *text, char *buf, size_t buflen)
 {
     const char *path = text + strlen("pkcs11:");
@@ -108,6 +166,15 @@ struct hsm_uri *hsm_uri_parse(const char *text)
         hsm_error(HSM_R_URI_UNKNOWN_ATTRIBUTE,
                   "attribute \"%s\" is not a pkcs11: URI attribute (RFC 7512); check its "
                   "spelling",
+                  unknown);
+        free(redacted);
+        return NULL;
+    }
+    bool nul = false;
+    if (hsm_uri_find_repeat_or_nul(text, unknown, sizeof(unknown), &nul)) {
+        hsm_error(HSM_R_URI_MALFORMED,
+                  nul ? "attribute \"%s\" holds a NUL byte (%%00), which tokens cannot match"
+                      : "attribute \"%s\" is given more than once; give each attribute once",
                   unknown);
         free(redacted);
         return NULL;

@@ -29,6 +29,9 @@ void hsm_uri_free(struct hsm_uri *uri);
  * copied into |buf|; false when all are known. Exposed for unit tests. */
 bool hsm_uri_find_unknown_attribute(const char *text, char *buf, size_t buflen);
 
+/* The first attribute given twice, or holding %00 (|*nul| says which). */
+bool hsm_uri_find_repeat_or_nul(const char *text, char *buf, size_t buflen, bool *nul);
+
 /* |text| with any pin-value removed; caller frees. */
 char *hsm_uri_redact(const char *text);
 

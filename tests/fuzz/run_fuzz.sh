@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang straight from the sources
+# (-fsanitize=fuzzer,address,undefined) and runs each for a bounded time
+# from its committed seed corpus in corpus/<target>/. Any crash, sanitizer
+# report, leak or broken invariant fails the run; libFuzzer's reproducer is
+# kept as crash-<target>-* in the work directory (copy it into
+# corpus/<target>/ as a regression input).
+#
+#   fuzz_uri     uri/uri.c: parsing, unknown-attribute check, redaction,
+#                search templates, matching; a marker PIN must never reach
+#                the redacted URI or an error message
+#   fuzz_config  provider/config.c: hsm_config_parse() with fuzzed option
+#                strings; the parsed values must agree with the input
+#
+# Environment: HSM_FUZZ_SECONDS (per target, default 30), HSM_FUZZ_WORK
+# (work directory, default a temporary one), CC (default clang).
+# Prints "N passed, M failed"; exits 77 (skipped) without clang/libFuzzer
+# or inside a sanitized meson build (the fuzzers do not depend on it).
+set -u -o pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+seconds=${HSM_FUZZ_SECONDS:-30}
+cc=${CC:-clang}
+passed=0
+failed=0
+
+if [ "${HSM_SANITIZED:-0}" = 1 ]; then
+    echo "SKIP: fuzz: runs in the plain build only (it builds its own instrumented binaries)"
+    exit 77
+fi
+case "$cc" in *clang*) ;; *) cc=clang ;; esac
+if ! command -v "$cc" >/dev/null; then
+    echo "SKIP: fuzz: clang is not installed"
+    exit 77
+fi
+work=${HSM_FUZZ_WORK:-}
+if [ -z "$work" ]; then
+    work=$(mktemp -d "${TMPDIR:-/tmp}/hsm-fuzz.XXXXXX") || exit 1
+    trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
+    >"$work/probe.c"
+if ! "$cc" -fsanitize=fuzzer,address,undefined "$work/probe.c" -o "$work/probe" 2>"$work/probe.log"; then
+    echo "SKIP: fuzz: $cc cannot build libFuzzer targets (libclang-rt-dev missing?):"
+    head -5 "$work/probe.log"
+    exit 77
+fi
+
+# shellcheck disable=SC2207
+deps=($(pkg-config --cflags --libs p11-kit-1 libcrypto)) || {
+    echo "FAIL: pkg-config does not know p11-kit-1 and libcrypto"
+    echo "fuzz: 0 passed, 1 failed"
+    exit 1
+}
+common=(uri/uri.c uri/pin_source.c cache/error.c cache/debug_log.c cache/ckr_name.c)
+declare -A sources=(
+    [uri]=""
+    [config]="provider/config.c"
+)
+# shellcheck disable=SC2054 # commas inside one -fsanitize= option
+cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
+    -fno-sanitize-recover=all -fno-omit-frame-pointer -I"$src")
+
+for target in uri config; do
+    bin="$work/fuzz_$target"
+    # shellcheck disable=SC2086
+    if ! (cd "$src" && "$cc" "${cflags[@]}" "tests/fuzz/fuzz_$target.c" ${sources[$target]} \
+        "${common[@]}" "${deps[@]}" -lpthread -o "$bin") >"$work/build-$target.log" 2>&1; then
+        echo "FAIL: fuzz_$target does not build:"
+        head -30 "$work/build-$target.log"
+        failed=$((failed + 1))
+        continue
+    fi
+    # New inputs go to a scratch corpus; the committed one is only read.
+    mkdir -p "$work/corpus-$target"
+    rm -f "$work"/crash-"$target"-* "$work"/leak-"$target"-* "$work"/timeout-"$target"-*
+    start=$(date +%s)
+    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+        -print_final_stats=1 -artifact_prefix="$work/$target-" \
+        "$work/corpus-$target" "$here/corpus/$target" >"$work/run-$target.log" 2>&1
+    rc=$?
+    end=$(date +%s)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/run-$target.log")
+    found=$(ls "$work/$target"-* 2>/dev/null)
+    if [ "$rc" -ne 0 ] || [ -n "$found" ]; then
+        echo "FAIL: fuzz_$target: exit status $rc after $((end - start)) s, ${execs:-?} executions"
+        grep -E 'ERROR|invariant|SUMMARY|runtime error|#[0-9]+ ' "$work/run-$target.log" |
+            head -40 | sed 's/^/  | /'
+        for f in $found; do
+            echo "  reproducer: $f ($(wc -c <"$f") bytes): $(head -c 200 "$f" | od -An -c | tr -s ' ' | head -3)"
+        done
+        failed=$((failed + 1))
+    else
+        echo "ok: fuzz_$target: ${execs:-?} executions in $((end - start)) s," \
+            "$(find "$here/corpus/$target" -type f | wc -l) seeds," \
+            "$(find "$work/corpus-$target" -type f | wc -l) new inputs, no crash"
+        passed=$((passed + 1))
+    fi
+done
+echo "fuzz: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

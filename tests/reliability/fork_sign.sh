@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Story: a server that loaded token keys forks. The child re-initialises
+# the module (PKCS#11 requires it; the provider does it on first use) and
+# both child and parent sign with the key loaded before the fork; the
+# child also loads the key afresh. Then a thread signs in a loop while the
+# main thread forks 50 times, each child signing once with each key: no
+# deadlock (each child has a 30 s alarm, the run a 240 s one), every
+# signature verifies under the token's public key (default provider only).
+# Run with SoftHSMv2 as the module, then through p11-kit's proxy (the
+# provider's default module), which has fork handling of its own.
+# shellcheck source=rel_lib.sh
+. "$(dirname "$0")/rel_lib.sh"
+
+prog=$(rel_bin fork_sign)
+make_token forks
+make_key forks EC:prime256v1 01 ec
+make_key forks rsa:2048 02 rsa
+save_token_pubkey forks 01 ec.pem
+save_token_pubkey forks 02 rsa.pem
+require
+write_provider_cnf softhsm.cnf "pkcs11-module-path=$SOFTHSM_MODULE"
+write_provider_cnf proxy.cnf
+
+forks=${HSM_FORKS:-50}
+ec_uri="pkcs11:token=forks;id=%01;type=private?pin-value=$USER_PIN"
+rsa_uri="pkcs11:token=forks;id=%02;type=private?pin-value=$USER_PIN"
+
+for cnf in softhsm.cnf proxy.cnf; do
+    expect_success cnf_run "$cnf" "$prog" "$forks" "$ec_uri" ec.pem "$rsa_uri" rsa.pem
+    cat "$LAST_OUT"
+    head -c 4000 "$LAST_ERR"
+    assert_output_contains "phase 1: 2 key(s), parent and child signed, 0 failure(s)"
+    assert_output_contains "$forks children signed with 2 key(s) and exited 0"
+    assert_output_contains "fork_sign: 0 failure(s)"
+done
+finish

@@ -1,0 +1,89 @@
+/*
+ * Opens one URI through OSSL_STORE (expecting a private key) and says what
+ * happened: "loaded" and exit 0, or "refused" with the error queue and
+ * exit 1. For URIs too long for a command line (Linux caps one argument at
+ * 128 KiB), "@FILE" reads the URI from FILE.
+ *
+ *   store_probe URI | store_probe @FILE
+ *
+ * OPENSSL_CONF or OSSL_PROVIDER_load gives the hsm provider.
+ */
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+#include <openssl/store.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, got;
+
+    if (f == NULL) {
+        perror(path);
+        return NULL;
+    }
+    do {
+        if (len + 4096 + 1 > cap) {
+            char *more = realloc(buf, cap = cap * 2 + 8192);
+
+            if (more == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = more;
+        }
+        got = fread(buf + len, 1, 4096, f);
+        len += got;
+    } while (got > 0);
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+int main(int argc, char **argv) {
+    OSSL_STORE_CTX *store;
+    EVP_PKEY *key = NULL;
+    char *uri;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s URI|@FILE\n", argv[0]);
+        return 2;
+    }
+    if (getenv("OPENSSL_CONF") == NULL &&
+        (OSSL_PROVIDER_load(NULL, "hsm") == NULL || OSSL_PROVIDER_load(NULL, "default") == NULL)) {
+        fprintf(stderr, "cannot load the hsm and default providers\n");
+        ERR_print_errors_fp(stderr);
+        return 2;
+    }
+    uri = argv[1][0] == '@' ? read_all(argv[1] + 1) : strdup(argv[1]);
+    if (uri == NULL)
+        return 2;
+    fprintf(stderr, "store_probe: a URI of %zu bytes\n", strlen(uri));
+    store = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (store != NULL && OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY)) {
+        while (key == NULL && !OSSL_STORE_eof(store)) {
+            OSSL_STORE_INFO *info = OSSL_STORE_load(store);
+
+            if (info == NULL)
+                break;
+            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
+                key = OSSL_STORE_INFO_get1_PKEY(info);
+            OSSL_STORE_INFO_free(info);
+        }
+    }
+    OSSL_STORE_close(store);
+    free(uri);
+    if (key != NULL) {
+        printf("loaded\n");
+        EVP_PKEY_free(key);
+        return 0;
+    }
+    printf("refused\n");
+    fflush(stdout);
+    ERR_print_errors_fp(stderr);
+    return 1;
+}

@@ -1,0 +1,244 @@
+/*
+ * Story: a multi-threaded server signs with token keys from many threads at
+ * once. Eight threads share one loaded RSA key and one loaded EC key; eight
+ * more each load their own (OSSL_STORE, the same URIs, reloaded every
+ * RELOAD_EVERY signatures so loads race with signatures). Every signature
+ * is verified inside this program with the default provider alone, in a
+ * library context of its own, under the public key read from the token by
+ * pkcs11-tool (a PEM file): zero errors allowed.
+ *
+ *   thread_storm RSA-URI RSA-PUB.pem EC-URI EC-PUB.pem RSA-SIGS EC-SIGS
+ *
+ * The hsm provider comes from OPENSSL_CONF, or else is loaded with
+ * OSSL_PROVIDER_load (OPENSSL_MODULES names its directory). Prints one
+ * summary line and exits 0 only when every signature was made and verified.
+ */
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/provider.h>
+#include <openssl/store.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SHARED_THREADS 8
+#define OWN_THREADS 8
+#define THREADS (SHARED_THREADS + OWN_THREADS)
+#define RELOAD_EVERY 200
+#define MAX_REPORTS 10
+/* A thread whose token is gone stops after this many failures. */
+#define MAX_ERRORS_PER_THREAD 20
+
+struct job {
+    int index;
+    bool own;
+    long rsa_sigs, ec_sigs;
+    long made, verified, loads;
+    long errors;
+};
+
+static const char *rsa_uri, *ec_uri;
+static EVP_PKEY *rsa_shared, *ec_shared; /* through the provider */
+static EVP_PKEY *rsa_pub, *ec_pub;       /* verification keys, default provider */
+static OSSL_LIB_CTX *verify_ctx;
+static atomic_int reports;
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Prints the first few failures with the error queue; counts them all. */
+static void report(struct job *job, const char *what, long n) {
+    job->errors++;
+    if (atomic_fetch_add(&reports, 1) >= MAX_REPORTS) {
+        ERR_clear_error();
+        return;
+    }
+    pthread_mutex_lock(&report_lock);
+    fprintf(stderr, "thread %d (%s): signature %ld: %s\n", job->index,
+            job->own ? "own keys" : "shared keys", n, what);
+    ERR_print_errors_fp(stderr);
+    pthread_mutex_unlock(&report_lock);
+}
+
+static EVP_PKEY *load_key(const char *uri) {
+    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    EVP_PKEY *key = NULL;
+
+    if (store == NULL)
+        return NULL;
+    if (OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY)) {
+        while (key == NULL && !OSSL_STORE_eof(store)) {
+            OSSL_STORE_INFO *info = OSSL_STORE_load(store);
+
+            if (info == NULL)
+                break;
+            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
+                key = OSSL_STORE_INFO_get1_PKEY(info);
+            OSSL_STORE_INFO_free(info);
+        }
+    }
+    OSSL_STORE_close(store);
+    return key;
+}
+
+static EVP_PKEY *read_pub(const char *path) {
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *pub;
+
+    if (f == NULL) {
+        perror(path);
+        return NULL;
+    }
+    pub = PEM_read_PUBKEY_ex(f, NULL, NULL, NULL, verify_ctx, NULL);
+    fclose(f);
+    if (pub == NULL) {
+        fprintf(stderr, "%s: not a PEM public key\n", path);
+        ERR_print_errors_fp(stderr);
+    }
+    return pub;
+}
+
+/* One signature through the provider, then one verification without it. */
+static void sign_once(struct job *job, EVP_PKEY *key, EVP_PKEY *pub, long n) {
+    unsigned char data[64], sig[600];
+    size_t siglen = sizeof(sig);
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *vctx = EVP_MD_CTX_new();
+    int len;
+
+    len = snprintf((char *)data, sizeof(data), "thread %d signature %ld pid %ld", job->index, n,
+                   (long)getpid());
+    if (mctx == NULL || vctx == NULL) {
+        report(job, "out of memory", n);
+        goto done;
+    }
+    if (EVP_DigestSignInit_ex(mctx, NULL, "SHA256", NULL, NULL, key, NULL) <= 0 ||
+        EVP_DigestSign(mctx, sig, &siglen, data, (size_t)len) <= 0) {
+        report(job, "signing failed", n);
+        goto done;
+    }
+    job->made++;
+    if (EVP_DigestVerifyInit_ex(vctx, NULL, "SHA256", verify_ctx, NULL, pub, NULL) <= 0 ||
+        EVP_DigestVerify(vctx, sig, siglen, data, (size_t)len) != 1) {
+        report(job, "SIGNATURE DOES NOT VERIFY under the token's public key", n);
+        goto done;
+    }
+    job->verified++;
+done:
+    EVP_MD_CTX_free(mctx);
+    EVP_MD_CTX_free(vctx);
+}
+
+static void *worker(void *arg) {
+    struct job *job = arg;
+    EVP_PKEY *rsa = job->own ? NULL : rsa_shared;
+    EVP_PKEY *ec = job->own ? NULL : ec_shared;
+    long total = job->rsa_sigs + job->ec_sigs;
+    long rsa_done = 0, ec_done = 0;
+
+    for (long n = 0; n < total && job->errors < MAX_ERRORS_PER_THREAD; n++) {
+        /* RSA and EC interleaved in proportion, so both run all along. */
+        bool use_rsa = rsa_done * total < job->rsa_sigs * (n + 1) && rsa_done < job->rsa_sigs;
+
+        if (job->own && n % RELOAD_EVERY == 0) {
+            EVP_PKEY_free(rsa);
+            EVP_PKEY_free(ec);
+            rsa = job->rsa_sigs > 0 ? load_key(rsa_uri) : NULL;
+            ec = job->ec_sigs > 0 ? load_key(ec_uri) : NULL;
+            job->loads++;
+            if ((job->rsa_sigs > 0 && rsa == NULL) || (job->ec_sigs > 0 && ec == NULL)) {
+                report(job, "loading the thread's own key failed", n);
+                break;
+            }
+        }
+        if (use_rsa) {
+            sign_once(job, rsa, rsa_pub, n);
+            rsa_done++;
+        } else {
+            sign_once(job, ec, ec_pub, n);
+            ec_done++;
+        }
+    }
+    if (job->own) {
+        EVP_PKEY_free(rsa);
+        EVP_PKEY_free(ec);
+    }
+    ERR_clear_error();
+    OPENSSL_thread_stop();
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    struct job jobs[THREADS];
+    pthread_t tids[THREADS];
+    long rsa_total, ec_total, made = 0, verified = 0, errors = 0, loads = 0, expected;
+    struct timespec t0, t1;
+    double secs;
+
+    if (argc != 7) {
+        fprintf(stderr, "usage: %s RSA-URI RSA-PUB EC-URI EC-PUB RSA-SIGS EC-SIGS\n", argv[0]);
+        return 2;
+    }
+    rsa_uri = argv[1];
+    ec_uri = argv[3];
+    rsa_total = atol(argv[5]);
+    ec_total = atol(argv[6]);
+    if (getenv("OPENSSL_CONF") == NULL &&
+        (OSSL_PROVIDER_load(NULL, "hsm") == NULL || OSSL_PROVIDER_load(NULL, "default") == NULL)) {
+        fprintf(stderr, "cannot load the hsm and default providers\n");
+        ERR_print_errors_fp(stderr);
+        return 1;
+    }
+    /* Verification never goes through the provider under test. */
+    verify_ctx = OSSL_LIB_CTX_new();
+    if (verify_ctx == NULL || OSSL_PROVIDER_load(verify_ctx, "default") == NULL ||
+        (rsa_pub = read_pub(argv[2])) == NULL || (ec_pub = read_pub(argv[4])) == NULL)
+        return 1;
+    rsa_shared = load_key(rsa_uri);
+    ec_shared = load_key(ec_uri);
+    if (rsa_shared == NULL || ec_shared == NULL) {
+        fprintf(stderr, "cannot load the shared keys\n");
+        ERR_print_errors_fp(stderr);
+        return 1;
+    }
+
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i] = (struct job){.index = i, .own = i >= SHARED_THREADS};
+        jobs[i].rsa_sigs = rsa_total / THREADS + (i < rsa_total % THREADS);
+        jobs[i].ec_sigs = ec_total / THREADS + (i < ec_total % THREADS);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < THREADS; i++) {
+        if (pthread_create(&tids[i], NULL, worker, &jobs[i]) != 0) {
+            fprintf(stderr, "pthread_create failed\n");
+            return 1;
+        }
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(tids[i], NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+
+    for (int i = 0; i < THREADS; i++) {
+        made += jobs[i].made;
+        verified += jobs[i].verified;
+        errors += jobs[i].errors;
+        loads += jobs[i].loads;
+    }
+    expected = rsa_total + ec_total;
+    printf("thread_storm: %d threads (%d sharing one RSA-2048 and one P-256 key, %d loading "
+           "their own %ld times), %ld RSA + %ld EC signatures asked, %ld made, %ld verified, "
+           "%ld errors, %.1f s (%.0f signatures/s)\n",
+           THREADS, SHARED_THREADS, OWN_THREADS, loads, rsa_total, ec_total, made, verified, errors,
+           secs, secs > 0 ? (double)verified / secs : 0.0);
+    EVP_PKEY_free(rsa_shared);
+    EVP_PKEY_free(ec_shared);
+    EVP_PKEY_free(rsa_pub);
+    EVP_PKEY_free(ec_pub);
+    OSSL_LIB_CTX_free(verify_ctx);
+    return errors == 0 && verified == expected ? 0 : 1;
+}
