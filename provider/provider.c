@@ -264,6 +264,10 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
     }
     error_handle = handle;
     hsm_error_set_sink(error_sink);
+    /* PINs kept for logging in again live in the secure heap (locked, not
+     * dumped); a host that has not set one up gets a small one. */
+    if (!CRYPTO_secure_malloc_initialized())
+        (void)CRYPTO_secure_malloc_init(32 * 1024, 32);
     hsm_key_reference_pem_set_bio(bio_read, bio_write);
     ctx = OPENSSL_zalloc(sizeof(*ctx));
     if (ctx == NULL)
