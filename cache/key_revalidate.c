@@ -331,8 +331,22 @@ static void forget_hints(struct hsm_key *key, const struct hsm_token *tok)
     pthread_mutex_unlock(&key->lock);
 }
 
+static bool operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
+                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen);
+
 bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
                      const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen)
+{
+    bool ok;
+
+    hsm_operation_begin();
+    ok = operate(key, op, mech, in, inlen, out, outlen);
+    hsm_operation_end();
+    return ok;
+}
+
+static bool operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
+                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen)
 {
     const char *what = "C_GetAttributeValue";
     CK_RV rv = CKR_OK;

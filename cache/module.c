@@ -35,6 +35,20 @@ struct hsm_module {
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hsm_module *registry;
+/* Readers: every key operation and load. Writer: fork(), so that no thread
+ * holds a key's or token's lock, or is half-way through an operation, in
+ * the instant a child is made. */
+static pthread_rwlock_t fork_guard = PTHREAD_RWLOCK_INITIALIZER;
+
+void hsm_operation_begin(void)
+{
+    pthread_rwlock_rdlock(&fork_guard);
+}
+
+void hsm_operation_end(void)
+{
+    pthread_rwlock_unlock(&fork_guard);
+}
 static bool exit_hook_installed;
 
 static void finalize_at_exit(void)
@@ -49,6 +63,7 @@ static void finalize_at_exit(void)
  */
 static void before_fork(void)
 {
+    pthread_rwlock_wrlock(&fork_guard);
     pthread_mutex_lock(&registry_lock);
     for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next)
         pthread_rwlock_wrlock(&mod->lock);
@@ -59,6 +74,7 @@ static void after_fork_parent(void)
     for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next)
         pthread_rwlock_unlock(&mod->lock);
     pthread_mutex_unlock(&registry_lock);
+    pthread_rwlock_unlock(&fork_guard);
 }
 
 static void after_fork_child(void)
@@ -73,6 +89,7 @@ static void after_fork_child(void)
         pthread_rwlock_init(&mod->lock, NULL);
     }
     pthread_mutex_init(&registry_lock, NULL);
+    pthread_rwlock_init(&fork_guard, NULL);
     hsm_tokens_forget_all_after_fork();
 }
 

@@ -441,8 +441,13 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
     OSSL_PARAM params[6], *p = params;
 
     if (!ctx->searched) {
+        bool found;
+
         ctx->searched = true;
-        if (!search(ctx, pw_cb, pw_cbarg)) {
+        hsm_operation_begin();
+        found = search(ctx, pw_cb, pw_cbarg);
+        hsm_operation_end();
+        if (!found) {
             ctx->next = ctx->n; /* nothing from a failed search is handed out */
             return 0;
         }

@@ -22,6 +22,14 @@ write_provider_cnf softhsm.cnf "pkcs11-module-path=$SOFTHSM_MODULE"
 write_provider_cnf proxy.cnf
 
 forks=${HSM_FORKS:-50}
+# GCC 12's AddressSanitizer allocator does not survive fork() while another
+# thread allocates: the child hangs inside ASan's malloc (seen with gdb,
+# __sanitizer::SizeClassAllocator64::GetFromAllocator), whatever the
+# provider does. Under ASan only the single-threaded fork is run; the
+# threaded one runs in the plain build and under ThreadSanitizer's storm.
+if [ -n "${HSM_SANITIZED:-}" ]; then
+    forks=0
+fi
 ec_uri="pkcs11:token=forks;id=%01;type=private?pin-value=$USER_PIN"
 rsa_uri="pkcs11:token=forks;id=%02;type=private?pin-value=$USER_PIN"
 
@@ -30,7 +38,11 @@ for cnf in softhsm.cnf proxy.cnf; do
     cat "$LAST_OUT"
     head -c 4000 "$LAST_ERR"
     assert_output_contains "phase 1: 2 key(s), parent and child signed, 0 failure(s)"
-    assert_output_contains "$forks children signed with 2 key(s) and exited 0"
+    if [ "$forks" -gt 0 ]; then
+        assert_output_contains "$forks children signed with 2 key(s) and exited 0"
+    else
+        assert_output_contains "phase 2 not run"
+    fi
     assert_output_contains "fork_sign: 0 failure(s)"
 done
 finish
