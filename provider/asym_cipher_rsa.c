@@ -3,6 +3,7 @@
  * operation, in software with the remembered public key.
  */
 #include "provider/provider.h"
+#include "provider/sign_on_token.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -80,30 +81,6 @@ static int rsa_cipher_init(void *vctx, void *vkey, const OSSL_PARAM params[])
     hsm_key_put(ctx->key);
     ctx->key = key;
     return rsa_cipher_set_ctx_params(ctx, params);
-}
-
-static bool ck_digest(const EVP_MD *md, CK_MECHANISM_TYPE *mech, CK_RSA_PKCS_MGF_TYPE *mgf)
-{
-    static const struct {
-        const char *name;
-        CK_MECHANISM_TYPE mech;
-        CK_RSA_PKCS_MGF_TYPE mgf;
-    } table[] = {
-        {"SHA1", CKM_SHA_1, CKG_MGF1_SHA1},        {"SHA2-224", CKM_SHA224, CKG_MGF1_SHA224},
-        {"SHA2-256", CKM_SHA256, CKG_MGF1_SHA256}, {"SHA2-384", CKM_SHA384, CKG_MGF1_SHA384},
-        {"SHA2-512", CKM_SHA512, CKG_MGF1_SHA512},
-    };
-
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        if (EVP_MD_is_a(md, table[i].name)) {
-            if (mech != NULL)
-                *mech = table[i].mech;
-            if (mgf != NULL)
-                *mgf = table[i].mgf;
-            return true;
-        }
-    }
-    return false;
 }
 
 /* Constant-time helpers: all ones when true, zero when false. */
@@ -194,8 +171,8 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
         return rsa_decrypt_tls(ctx, out, outlen, outsize, in, inlen, k);
     if (ctx->padding == RSA_PKCS1_OAEP_PADDING) {
         md = ctx->oaep_md != NULL ? ctx->oaep_md : EVP_sha1();
-        if (!ck_digest(md, &oaep.hashAlg, NULL) ||
-            !ck_digest(ctx->mgf1_md != NULL ? ctx->mgf1_md : md, NULL, &oaep.mgf)) {
+        if (!hsm_ck_digest(md, &oaep.hashAlg, NULL) ||
+            !hsm_ck_digest(ctx->mgf1_md != NULL ? ctx->mgf1_md : md, NULL, &oaep.mgf)) {
             hsm_error(HSM_R_UNSUPPORTED, "OAEP with %s is not supported", EVP_MD_get0_name(md));
             return 0;
         }

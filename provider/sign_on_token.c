@@ -13,8 +13,8 @@ size_t hsm_signature_max(const struct hsm_key *key)
     return size > 0 ? (size_t)size : 0;
 }
 
-/* PKCS#11 names of the digests PSS can use. */
-static bool ck_hash(const EVP_MD *md, CK_MECHANISM_TYPE *mech, CK_RSA_PKCS_MGF_TYPE *mgf)
+/* PKCS#11 names of a digest and of MGF1 with it (PSS, OAEP). */
+bool hsm_ck_digest(const EVP_MD *md, CK_MECHANISM_TYPE *mech, CK_RSA_PKCS_MGF_TYPE *mgf)
 {
     static const struct {
         const char *name;
@@ -78,8 +78,8 @@ static bool sign_pss(struct hsm_key *key, enum hsm_key_op op, const struct hsm_s
 
     if (salt < 0)
         return false;
-    if (!ck_hash(p->md, &pss.hashAlg, NULL) ||
-        !ck_hash(p->mgf1 != NULL ? p->mgf1 : p->md, NULL, &pss.mgf)) {
+    if (!hsm_ck_digest(p->md, &pss.hashAlg, NULL) ||
+        !hsm_ck_digest(p->mgf1 != NULL ? p->mgf1 : p->md, NULL, &pss.mgf)) {
         hsm_error(HSM_R_UNSUPPORTED, "%s: RSA-PSS with %s is not supported", key->uri,
                   EVP_MD_get0_name(p->md));
         return false;

@@ -17,6 +17,10 @@ struct hsm_sign_params {
  * raising an error (salt too long for the key, no digest). */
 int hsm_pss_salt_length(const struct hsm_key *key, const struct hsm_sign_params *p);
 
+/* The PKCS#11 digest mechanism and MGF1 of |md| (PSS, OAEP); false when
+ * PKCS#11 has none. Either output may be NULL. */
+bool hsm_ck_digest(const EVP_MD *md, CK_MECHANISM_TYPE *mech, CK_RSA_PKCS_MGF_TYPE *mgf);
+
 /* Largest signature |key| can produce, in OpenSSL's format. */
 size_t hsm_signature_max(const struct hsm_key *key);
 
