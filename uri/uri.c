@@ -47,10 +47,10 @@ static bool find_unknown_in(const char *start, const char *end, char sep,
 }
 
 /*
- * Repeated attributes and NUL bytes: p11-kit keeps the last of a repeated
- * attribute and reads a value that starts with %00 as "not given", so
- * either would widen or silently change a match. Both are refused; |buf|
- * names the attribute.
+ * Repeated attributes and NUL bytes in text attributes: p11-kit keeps the
+ * last of a repeated attribute and reads a text value that starts with %00
+ * as "not given", so either would widen or silently change a match. Both
+ * are refused; |buf| names the attribute. An id is binary: %00 is a byte.
  */
 static bool find_repeat_or_nul_in(const char *start, const char *end, char sep, char *buf,
                                   size_t buflen, bool *nul)
@@ -61,7 +61,10 @@ static bool find_repeat_or_nul_in(const char *start, const char *end, char sep, 
         const char *eq = memchr(p, '=', (size_t)(stop - p));
         size_t len = (size_t)((eq != NULL ? eq : stop) - p);
 
-        for (const char *v = eq != NULL ? eq + 1 : stop; v + 2 < stop; v++) {
+        /* A CKA_ID is binary and may hold any byte; text attributes may not. */
+        bool binary = len == 2 && strncmp(p, "id", 2) == 0;
+
+        for (const char *v = eq != NULL ? eq + 1 : stop; !binary && v + 2 < stop; v++) {
             if (v[0] == '%' && v[1] == '0' && v[2] == '0') {
                 *nul = true;
                 goto name;

@@ -464,7 +464,34 @@ static CU_TestInfo parse_tests[] = {
     CU_TEST_INFO_NULL,
 };
 
+/* A CKA_ID is binary: %00 is one of its bytes (random ids hold them). */
+static void binary_id_may_hold_nul(void)
+{
+    struct hsm_uri *uri = hsm_uri_parse("pkcs11:token=t;id=%00%01%00;type=private");
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(uri);
+    CK_ATTRIBUTE *id = p11_kit_uri_get_attribute(uri->p11, CKA_ID);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    CU_ASSERT_EQUAL(id->ulValueLen, 3);
+    CU_ASSERT(memcmp(id->pValue, "\0\1\0", 3) == 0);
+    hsm_uri_free(uri);
+}
+
+/* Text attributes with NUL, and any attribute twice, are refused by name. */
+static void refuse_nul_text_and_repeats(void)
+{
+    CU_ASSERT_PTR_NULL(hsm_uri_parse("pkcs11:token=%00;id=%01"));
+    CU_ASSERT_EQUAL(hsm_error_last_reason(), HSM_R_URI_MALFORMED);
+    CU_ASSERT(strstr(hsm_error_last_detail(), "\"token\"") != NULL);
+    CU_ASSERT_PTR_NULL(hsm_uri_parse("pkcs11:token=a;object=k;token=b"));
+    CU_ASSERT(strstr(hsm_error_last_detail(), "more than once") != NULL);
+    CU_ASSERT_PTR_NULL(hsm_uri_parse("pkcs11:token=a?pin-value=1&pin-value=2"));
+    CU_ASSERT(strstr(hsm_error_last_detail(), "\"pin-value\"") != NULL);
+}
+
 static CU_TestInfo refusal_tests[] = {
+    UNIT_TEST(binary_id_may_hold_nul),
+    UNIT_TEST(refuse_nul_text_and_repeats),
     UNIT_TEST(refuse_bad_percent_encoding),
     UNIT_TEST(refuse_other_schemes_and_null),
     UNIT_TEST(refuse_unknown_path_attribute),
