@@ -5,6 +5,8 @@
 #include "cache/public_views.h"
 #include "uri/pin_source.h"
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <p11-kit/uri.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +124,23 @@ static CK_RV read_flags(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HA
     return CKR_OK;
 }
 
+/*
+ * An RSA verification is one exponentiation by e: with e = 65537 it takes
+ * about 22 us for RSA-2048 here, against about 40 us for the attribute read
+ * that would confirm the handle on SoftHSMv2 (which locks the object's file)
+ * and a network round trip on a remote HSM; and it names the signing key
+ * more surely. A large e (rare, up to the modulus size) loses the edge.
+ */
+static bool small_public_exponent(const EVP_PKEY *pub)
+{
+    BIGNUM *e = NULL;
+    bool small = EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
+                 BN_num_bits(e) <= 32;
+
+    BN_free(e);
+    return small;
+}
+
 struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
                                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                                     OSSL_LIB_CTX *libctx, char *pin)
@@ -175,6 +194,7 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     hsm_views_clear(&views);
     if (key->pub == NULL || !hsm_spki_fingerprint(key->pub, key->fingerprint))
         goto fail;
+    key->verify_is_cheaper = key_type == CKK_RSA && small_public_exponent(key->pub);
     key->module = tok->module;
     hsm_token_ref(tok);
     key->token = tok;
@@ -189,7 +209,7 @@ fail:
 
 bool hsm_key_needs_verified_signatures(const struct hsm_key *key)
 {
-    return key->confirm_type == 0;
+    return key->confirm_type == 0 || key->verify_is_cheaper;
 }
 
 bool hsm_key_on_token(const struct hsm_key *key)

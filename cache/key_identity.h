@@ -36,6 +36,10 @@ struct hsm_key {
     CK_ATTRIBUTE_TYPE confirm_type;
     unsigned char *confirm_value;
     size_t confirm_len;
+    /* Checking a signature in software costs less than one more PKCS#11
+     * call to check the handle (RSA with a small public exponent), so it
+     * replaces the handle check even with verify-signatures = no. */
+    bool verify_is_cheaper;
     /* The possession proof, run again whenever the key is found anew. */
     bool (*prove)(void *arg, struct hsm_key *key);
     void *prove_arg;
@@ -80,7 +84,11 @@ enum hsm_key_op { HSM_OP_SIGN, HSM_OP_SIGN_VERIFIED, HSM_OP_DECRYPT, HSM_OP_DERI
 bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
                      const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen);
 
-/* True when a handle cannot be confirmed from its attributes alone. */
+/*
+ * True when every signature of this key is verified whatever the
+ * configuration says: its handle cannot be confirmed from its attributes
+ * alone, or verifying costs less than confirming.
+ */
 bool hsm_key_needs_verified_signatures(const struct hsm_key *key);
 
 /*

@@ -36,6 +36,16 @@ expect_success cnf_openssl nover.cnf dgst -sha256 -sign "$uri_k" -out k.sig "$DA
 expect_success cnf_openssl nover.cnf req -new -x509 -key "$uri_r" -subj /CN=Root -days 30 \
     -out root-r.pem && verify_root root-r.pem r.pem
 
+# RSA signatures are verified even here: checking one costs less than the
+# attribute read that would confirm the handle, and names the key more
+# surely (README, "How each signature is confirmed").
+LOG=$TMP/rsa-debug.log
+HSM_DEBUG_LOG=$LOG HSM_DEBUG_LEVEL=2 expect_success cnf_openssl nover.cnf dgst -sha256 \
+    -sign "$uri_r" -out r.sig "$DATA" && verify_sig "the RSA signature verifies" r.pem r.sig "$DATA"
+check "the RSA signature was checked by verification" \
+    grep -q "C_Sign -> CKR_OK (.*id=%02.*checked by verification)" "$LOG"
+check_not "... and no attribute read confirmed its handle" grep -q "handle check" "$LOG"
+
 # 2. Revalidation does not depend on verify-after-sign: a swapped key is
 # refused, and a reload gives the new key.
 require_step delete_key ca 01
@@ -45,6 +55,13 @@ holder_sign_fails_with "$R_CHANGED" "k after the swap, verification off" k "$DAT
 restart_equivalence "k swapped, verification off" k "$uri_k" ca 01
 holder_pub_is "the reload is the new k" k k2.pem
 holder_sign_ok "the new k signs" k "$DATA"
+require_step delete_key ca 02
+require_step make_key ca rsa:2048 02 r
+save_token_pubkey ca 02 r2.pem
+holder_sign_fails_with "$R_CHANGED" "r after the swap, verification off" r "$DATA"
+restart_equivalence "r swapped, verification off" r "$uri_r" ca 02
+holder_pub_is "the reload is the new r" r r2.pem
+holder_sign_ok "the new r signs" r "$DATA"
 holder_stop
 
 # 3. The stale cache, through the shim, verification off.
