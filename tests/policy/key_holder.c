@@ -13,6 +13,8 @@
  * OPENSSL_CONF (or OSSL_PROVIDER_load of "hsm" and "default") provides the
  * provider; OPENSSL_MODULES names its directory.
  */
+#include "token_key.h"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -63,28 +65,6 @@ static int slot_of(const char *name, int create)
         }
     }
     return -1;
-}
-
-static EVP_PKEY *load(const char *uri)
-{
-    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-    EVP_PKEY *key = NULL;
-
-    if (store == NULL)
-        return NULL;
-    if (OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY)) {
-        while (key == NULL && !OSSL_STORE_eof(store)) {
-            OSSL_STORE_INFO *info = OSSL_STORE_load(store);
-
-            if (info == NULL)
-                break;
-            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-                key = OSSL_STORE_INFO_get1_PKEY(info);
-            OSSL_STORE_INFO_free(info);
-        }
-    }
-    OSSL_STORE_close(store);
-    return key;
 }
 
 static unsigned char *read_file(const char *path, size_t *len)
@@ -154,7 +134,7 @@ int main(void)
         if (strcmp(cmd, "quit") == 0) {
             break;
         } else if (strcmp(cmd, "load") == 0 && n >= 3) {
-            EVP_PKEY *key = load(b);
+            EVP_PKEY *key = test_load_private_key(b);
             int i;
 
             if (key == NULL) {

@@ -17,6 +17,8 @@
  * its own, with the public key read from the token by pkcs11-tool.
  * OPENSSL_CONF or OSSL_PROVIDER_load gives the hsm provider.
  */
+#include "token_key.h"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -43,40 +45,6 @@ static EVP_PKEY *keys[MAX_KEYS], *pubs[MAX_KEYS];
 static OSSL_LIB_CTX *verify_ctx;
 static atomic_bool stop;
 static atomic_long thread_sigs, thread_errors;
-
-static EVP_PKEY *load_key(const char *uri) {
-    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-    EVP_PKEY *key = NULL;
-
-    if (store == NULL)
-        return NULL;
-    if (OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY)) {
-        while (key == NULL && !OSSL_STORE_eof(store)) {
-            OSSL_STORE_INFO *info = OSSL_STORE_load(store);
-
-            if (info == NULL)
-                break;
-            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-                key = OSSL_STORE_INFO_get1_PKEY(info);
-            OSSL_STORE_INFO_free(info);
-        }
-    }
-    OSSL_STORE_close(store);
-    return key;
-}
-
-static EVP_PKEY *read_pub(const char *path) {
-    FILE *f = fopen(path, "r");
-    EVP_PKEY *pub;
-
-    if (f == NULL) {
-        perror(path);
-        return NULL;
-    }
-    pub = PEM_read_PUBKEY_ex(f, NULL, NULL, NULL, verify_ctx, NULL);
-    fclose(f);
-    return pub;
-}
 
 /* Signs through the provider and verifies without it; prints why not. */
 static bool sign_verify(const char *who, EVP_PKEY *key, EVP_PKEY *pub, long n) {
@@ -148,7 +116,7 @@ static int phase_one(void) {
 
             alarm(CHILD_ALARM);
             ok = sign_verify("child, inherited key", keys[k], pubs[k], k);
-            fresh = load_key(uris[k]);
+            fresh = test_load_private_key(uris[k]);
             if (fresh == NULL) {
                 fprintf(stderr, "child: loading key %d afresh failed\n", k);
                 ERR_print_errors_fp(stderr);
@@ -255,8 +223,8 @@ int main(int argc, char **argv) {
         return 1;
     for (int i = 2; i < argc; i += 2) {
         uris[n_keys] = argv[i];
-        keys[n_keys] = load_key(argv[i]);
-        pubs[n_keys] = read_pub(argv[i + 1]);
+        keys[n_keys] = test_load_private_key(argv[i]);
+        pubs[n_keys] = test_read_public_key(argv[i + 1], verify_ctx);
         if (keys[n_keys] == NULL || pubs[n_keys] == NULL) {
             fprintf(stderr, "cannot load key %d or %s\n", n_keys, argv[i + 1]);
             ERR_print_errors_fp(stderr);

@@ -13,6 +13,8 @@
  * OSSL_PROVIDER_load (OPENSSL_MODULES names its directory). Prints one
  * summary line and exits 0 only when every signature was made and verified.
  */
+#include "token_key.h"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -64,44 +66,6 @@ static void report(struct job *job, const char *what, long n) {
     pthread_mutex_unlock(&report_lock);
 }
 
-static EVP_PKEY *load_key(const char *uri) {
-    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-    EVP_PKEY *key = NULL;
-
-    if (store == NULL)
-        return NULL;
-    if (OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY)) {
-        while (key == NULL && !OSSL_STORE_eof(store)) {
-            OSSL_STORE_INFO *info = OSSL_STORE_load(store);
-
-            if (info == NULL)
-                break;
-            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-                key = OSSL_STORE_INFO_get1_PKEY(info);
-            OSSL_STORE_INFO_free(info);
-        }
-    }
-    OSSL_STORE_close(store);
-    return key;
-}
-
-static EVP_PKEY *read_pub(const char *path) {
-    FILE *f = fopen(path, "r");
-    EVP_PKEY *pub;
-
-    if (f == NULL) {
-        perror(path);
-        return NULL;
-    }
-    pub = PEM_read_PUBKEY_ex(f, NULL, NULL, NULL, verify_ctx, NULL);
-    fclose(f);
-    if (pub == NULL) {
-        fprintf(stderr, "%s: not a PEM public key\n", path);
-        ERR_print_errors_fp(stderr);
-    }
-    return pub;
-}
-
 /* One signature through the provider, then one verification without it. */
 static void sign_once(struct job *job, EVP_PKEY *key, EVP_PKEY *pub, long n) {
     unsigned char data[64], sig[600];
@@ -147,8 +111,8 @@ static void *worker(void *arg) {
         if (job->own && n % RELOAD_EVERY == 0) {
             EVP_PKEY_free(rsa);
             EVP_PKEY_free(ec);
-            rsa = job->rsa_sigs > 0 ? load_key(rsa_uri) : NULL;
-            ec = job->ec_sigs > 0 ? load_key(ec_uri) : NULL;
+            rsa = job->rsa_sigs > 0 ? test_load_private_key(rsa_uri) : NULL;
+            ec = job->ec_sigs > 0 ? test_load_private_key(ec_uri) : NULL;
             job->loads++;
             if ((job->rsa_sigs > 0 && rsa == NULL) || (job->ec_sigs > 0 && ec == NULL)) {
                 report(job, "loading the thread's own key failed", n);
@@ -196,10 +160,10 @@ int main(int argc, char **argv) {
     /* Verification never goes through the provider under test. */
     verify_ctx = OSSL_LIB_CTX_new();
     if (verify_ctx == NULL || OSSL_PROVIDER_load(verify_ctx, "default") == NULL ||
-        (rsa_pub = read_pub(argv[2])) == NULL || (ec_pub = read_pub(argv[4])) == NULL)
+        (rsa_pub = test_read_public_key(argv[2], verify_ctx)) == NULL || (ec_pub = test_read_public_key(argv[4], verify_ctx)) == NULL)
         return 1;
-    rsa_shared = load_key(rsa_uri);
-    ec_shared = load_key(ec_uri);
+    rsa_shared = test_load_private_key(rsa_uri);
+    ec_shared = test_load_private_key(ec_uri);
     if (rsa_shared == NULL || ec_shared == NULL) {
         fprintf(stderr, "cannot load the shared keys\n");
         ERR_print_errors_fp(stderr);
