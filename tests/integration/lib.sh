@@ -13,7 +13,11 @@
 #   HSM_VERSION        the project version (optional)
 #   HSM_TEST_PRELOAD   LD_PRELOAD for processes that load the provider
 #                      (libasan when the build is sanitized; optional)
-#   HSM_CMD_TIMEOUT    seconds any one command may take (default 60)
+#   HSM_CMD_TIMEOUT    seconds any one command may take (default 60;
+#                      ten times that for a process under valgrind)
+#   HSM_TEST_VALGRIND=1  every process that loads the provider runs under
+#                      valgrind memcheck, each report judged
+#                      (memcheck_lib.sh; meson suite 'valgrind')
 #   HSM_KEEP_TMP=1     keep the temporary directory for a post-mortem
 
 set -u -o pipefail
@@ -32,6 +36,9 @@ SO_PIN=5678
 CMD_TIMEOUT=${HSM_CMD_TIMEOUT:-60}
 
 HSM_SOURCE_ROOT=${HSM_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+
+# shellcheck source=memcheck_lib.sh
+. "$HSM_SOURCE_ROOT/tests/integration/memcheck_lib.sh"
 
 PASSED=0
 FAILED=0
@@ -106,6 +113,7 @@ _describe() {
 # Prints "N passed, M failed" and ends the script with its verdict.
 finish() {
     FINISHED=1
+    memcheck_finish
     if [ "$PASSED" -eq 0 ] && [ "$FAILED" -eq 0 ]; then
         echo "FAIL: $SCENARIO asserted nothing"
         FAILED=1
@@ -135,6 +143,8 @@ _run() {
     printf '%s\n' "$*" >"$TMP/log/$CMD_NO.cmd"
     "$@" >"$LAST_OUT" 2>"$LAST_ERR" </dev/null
     LAST_RC=$?
+    # Under valgrind, the verdict on the process comes right after it.
+    memcheck_judge_pending
 }
 
 # A sanitizer report anywhere fails the step, even a step that was meant to
@@ -283,8 +293,9 @@ _preload_env() {
 hsm_openssl() {
     local sub=$1
     shift
+    provider_wrap openssl "$sub" "$@"
     # shellcheck disable=SC2046
-    env $(_preload_env) timeout -k 10 "$CMD_TIMEOUT" "$OPENSSL_BIN" "$sub" \
+    env $(_preload_env) timeout -k 10 "$WRAP_TIMEOUT" "${WRAP[@]}" "$OPENSSL_BIN" "$sub" \
         -provider-path "$HSM_PROVIDER_DIR" -provider hsm -provider default "$@"
 }
 
@@ -293,9 +304,10 @@ hsm_openssl() {
 modules_openssl() {
     local sub=$1
     shift
+    provider_wrap openssl "$sub" "$@"
     # shellcheck disable=SC2046
     env $(_preload_env) OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
-        timeout -k 10 "$CMD_TIMEOUT" "$OPENSSL_BIN" "$sub" -provider hsm -provider default "$@"
+        timeout -k 10 "$WRAP_TIMEOUT" "${WRAP[@]}" "$OPENSSL_BIN" "$sub" -provider hsm -provider default "$@"
 }
 
 # cnf_openssl CNF SUBCOMMAND ARGS... : the provider activated by an
@@ -304,9 +316,10 @@ modules_openssl() {
 cnf_openssl() {
     local cnf=$1
     shift
+    provider_wrap "OPENSSL_CONF=$cnf" openssl "$@"
     # shellcheck disable=SC2046
     env $(_preload_env) OPENSSL_CONF="$cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
-        timeout -k 10 "$CMD_TIMEOUT" "$OPENSSL_BIN" "$@"
+        timeout -k 10 "$WRAP_TIMEOUT" "${WRAP[@]}" "$OPENSSL_BIN" "$@"
 }
 
 # plain_openssl ARGS... : OpenSSL without the provider, for verification.
@@ -322,9 +335,10 @@ example_sign() {
         echo "HSM_EXAMPLE_SIGN (examples/sign_with_uri) is not built" >&2
         return 1
     fi
+    provider_wrap sign_with_uri "$@"
     # shellcheck disable=SC2046
     env $(_preload_env) OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
-        timeout -k 10 "$CMD_TIMEOUT" "$HSM_EXAMPLE_SIGN" "$@"
+        timeout -k 10 "$WRAP_TIMEOUT" "${WRAP[@]}" "$HSM_EXAMPLE_SIGN" "$@"
 }
 
 # write_provider_cnf FILE [KEY=VALUE...] : a self-contained openssl.cnf that
@@ -533,5 +547,6 @@ _preflight() {
         fail "plain openssl already loads the hsm provider; verification would not be independent"
         finish
     fi
+    _memcheck_preflight
 }
 _preflight

@@ -70,9 +70,10 @@ expect_success hsm_openssl pkeyutl -sign -passin "pass:$USER_PIN" -inkey "$nopin
 # No PIN anywhere, no terminal to prompt on (new session, stdin closed): the
 # callback gets nothing and the load fails, saying a PIN is needed.
 no_tty_openssl() {
+    provider_wrap openssl "$@"
     # shellcheck disable=SC2046
-    timeout -k 10 "$CMD_TIMEOUT" setsid -w env $(_preload_env) \
-        OPENSSL_MODULES="$HSM_PROVIDER_DIR" "$OPENSSL_BIN" "$@"
+    timeout -k 10 "$WRAP_TIMEOUT" setsid -w env $(_preload_env) \
+        OPENSSL_MODULES="$HSM_PROVIDER_DIR" "${WRAP[@]}" "$OPENSSL_BIN" "$@"
 }
 expect_failure_with "token PIN required but none given" \
     no_tty_openssl req -new -x509 -provider hsm -provider default -key "$nopin" \

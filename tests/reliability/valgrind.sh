@@ -7,6 +7,8 @@
 # fails it when a frame of its allocation stack is in hsm.so (leaks of
 # openssl, SoftHSMv2 and p11-kit themselves are counted and shown, not
 # judged). valgrind.supp here holds suppressions, each with its reason.
+# The same judgement runs over the whole integration suite in meson's
+# 'valgrind' suite (HSM_TEST_VALGRIND=1, tests/integration/memcheck_lib.sh).
 # Skipped in sanitized builds (valgrind and ASan do not mix).
 # shellcheck source=rel_lib.sh
 . "$(dirname "$0")/rel_lib.sh"
@@ -17,9 +19,7 @@ if ! command -v valgrind >/dev/null; then
     finish
 fi
 CMD_TIMEOUT=180
-SUPP="$(dirname "$0")/valgrind.supp"
 VG_N=0
-HSM_SO=$(realpath "$HSM_PROVIDER_DIR/hsm.so")
 
 make_token vg
 make_key vg EC:prime256v1 01 ec
@@ -31,46 +31,15 @@ write_provider_cnf vg.cnf "pkcs11-module-path=$SOFTHSM_MODULE"
 ec="pkcs11:token=vg;id=%01;type=private?pin-value=$USER_PIN"
 rsa="pkcs11:token=vg;id=%02;type=private?pin-value=$USER_PIN"
 
-# vg_args : the valgrind command line for the next run (its XML report is
-# $TMP/log/vg.N.xml).
+# vg_args : the valgrind command line for the next run, VG (its XML report
+# is VG_XML, $TMP/log/vg.N.xml). memcheck_cmd and memcheck_judge are the
+# integration suite's (tests/integration/memcheck_lib.sh), so this scenario
+# and the 'valgrind' suite judge alike.
 vg_args() {
     VG_N=$((VG_N + 1))
     VG_XML="$TMP/log/vg.$VG_N.xml"
-    VG=(valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite
-        --errors-for-leak-kinds=definite --error-exitcode=99 --num-callers=40
-        --suppressions="$SUPP" --xml=yes --xml-file="$VG_XML")
-}
-
-# vg_judge DESC XML : reads valgrind's XML report. Fails on any memory
-# error, and on a definite leak allocated through hsm.so.
-vg_judge() {
-    local desc=$1 xml=$2 verdict
-    if [ ! -s "$xml" ]; then
-        fail "$desc: valgrind wrote no report"
-        return 1
-    fi
-    verdict=$(awk -v hsm="$HSM_SO" '
-        /<error>/ { inerr = 1; kind = ""; ours = 0; stack = ""; nfr = 0; bytes = "" }
-        inerr && /<kind>/ { k = $0; gsub(/.*<kind>|<\/kind>.*/, "", k); kind = k }
-        inerr && /<leakedbytes>/ { b = $0; gsub(/.*<leakedbytes>|<\/leakedbytes>.*/, "", b); bytes = b }
-        inerr && /<obj>/ { o = $0; gsub(/.*<obj>|<\/obj>.*/, "", o); if (o == hsm) ours = 1 }
-        inerr && /<fn>/ && nfr < 12 { f = $0; gsub(/.*<fn>|<\/fn>.*/, "", f); stack = stack " < " f; nfr++ }
-        /<\/error>/ {
-            inerr = 0
-            if (kind !~ /^Leak_/) printf "ERROR %s:%s\n", kind, stack
-            else if (kind == "Leak_DefinitelyLost" && ours) printf "OURS %s bytes:%s\n", bytes, stack
-            else if (kind == "Leak_DefinitelyLost") printf "OTHER %s bytes:%s\n", bytes, stack
-        }' "$xml")
-    if grep -q '^OTHER' <<<"$verdict"; then
-        echo "  $desc: definite leaks outside the provider (not judged):"
-        grep '^OTHER' <<<"$verdict" | head -5 | cut -c1-300 | sed 's/^/  | /'
-    fi
-    if grep -qE '^(ERROR|OURS)' <<<"$verdict"; then
-        fail "$desc: valgrind reports $(grep -cE '^(ERROR|OURS)' <<<"$verdict") problem(s) of the provider or memory errors"
-        grep -E '^(ERROR|OURS)' <<<"$verdict" | head -10 | cut -c1-400 | sed 's/^/  | /'
-        return 1
-    fi
-    pass "$desc: no memory error, no definite leak through hsm.so"
+    memcheck_cmd "$VG_XML"
+    VG=("${MEMCHECK[@]}")
 }
 
 # vg_openssl DESC EXPECT CMD... : openssl (OPENSSL_CONF=vg.cnf) under
@@ -82,13 +51,13 @@ vg_openssl() {
     _run env OPENSSL_CONF=vg.cnf OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
         timeout -k 10 "$CMD_TIMEOUT" "${VG[@]}" "$OPENSSL_BIN" "$@"
     case "$expect:$LAST_RC" in
-    ok:0 | ok:99 | refused:[1-9] | refused:[1-9][0-9]) ;;
+    ok:0 | refused:[1-9] | refused:[1-9][0-9]) ;;
     *)
         fail "$desc: $(_status_text) (expected $expect)"
         _show_last
         ;;
     esac
-    vg_judge "$desc" "$VG_XML"
+    memcheck_judge "$desc" "$VG_XML"
 }
 
 vg_openssl "req -x509 (P-256)" ok req -new -x509 -key "$ec" -subj /CN=VG -days 1 -out root.pem
@@ -120,6 +89,6 @@ holder_sign_verifies "signs with the reloaded ec" ec ec.pem
 holder_ok "drops rsa" "drop rsa"
 holder_send "load none pkcs11:token=vg;object=none;type=private?pin-value=$USER_PIN"
 holder_stop
-vg_judge "the key holder" "$VG_XML"
+memcheck_judge "the key holder" "$VG_XML"
 
 finish
