@@ -12,14 +12,14 @@
 #   fuzz_config  provider/config.c: hsm_config_parse() with fuzzed option
 #                strings; the parsed values must agree with the input
 #
-# Environment: HSM_FUZZ_SECONDS (per target, default 30), HSM_FUZZ_WORK
+# Environment: HSM_FUZZ_SECONDS (per target, default 60), HSM_FUZZ_WORK
 # (work directory, default a temporary one), CC (default clang).
 # Prints "N passed, M failed"; exits 77 (skipped) without clang/libFuzzer
 # or inside a sanitized meson build (the fuzzers do not depend on it).
 set -u -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
-seconds=${HSM_FUZZ_SECONDS:-30}
+seconds=${HSM_FUZZ_SECONDS:-60}
 cc=${CC:-clang}
 passed=0
 failed=0
