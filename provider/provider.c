@@ -2,13 +2,13 @@
 #include "provider/provider.h"
 
 #include "cache/module.h"
+#include "provider/fetch_preference.h"
 #include "provider/key_reference_pem.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/params.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +16,7 @@
 #define HSM_VERSION "0.0.0"
 #endif
 
-#define HSM_PROPS "provider=hsm"
+#define HSM_PROPS "provider=" HSM_PROVIDER_PROPERTY
 
 static OSSL_FUNC_core_get_params_fn *c_get_params;
 static OSSL_FUNC_core_new_error_fn *c_new_error;
@@ -201,25 +201,27 @@ struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
 
 static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
 {
-    char *name = NULL, *module = NULL, *pin = NULL, *verify = NULL, *possession = NULL,
-         *shared = NULL;
+    char *module = NULL, *pin = NULL, *verify = NULL, *possession = NULL, *shared = NULL,
+         *prefer_others = NULL;
     OSSL_PARAM params[] = {
-        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_CORE_PROV_NAME, &name, 0),
         OSSL_PARAM_utf8_ptr("pkcs11-module-path", &module, 0),
         OSSL_PARAM_utf8_ptr("pkcs11-module-token-pin", &pin, 0),
         OSSL_PARAM_utf8_ptr("verify-signatures", &verify, 0),
         OSSL_PARAM_utf8_ptr("check-possession", &possession, 0),
         OSSL_PARAM_utf8_ptr("pin-file-allow-shared", &shared, 0),
+        OSSL_PARAM_utf8_ptr("prefer-other-providers", &prefer_others, 0),
         OSSL_PARAM_END,
     };
-    char propq[128];
 
     if (c_get_params == NULL || !c_get_params(handle, params))
         return false;
-    snprintf(propq, sizeof(propq), "provider!=%s", name != NULL ? name : "hsm");
-    ctx->software_propq = OPENSSL_strdup(propq);
+    /* The algorithms say "provider=hsm" whatever name the configuration
+     * gives this provider, so that is what keeps software work away from
+     * it. */
+    ctx->software_propq = OPENSSL_strdup("provider!=" HSM_PROVIDER_PROPERTY);
     return ctx->software_propq != NULL &&
-           hsm_config_parse(&ctx->config, module, pin, verify, possession, shared);
+           hsm_config_parse(&ctx->config, module, pin, verify, possession, shared) &&
+           hsm_prefer_other_providers(ctx->libctx, prefer_others);
 }
 
 OPENSSL_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,

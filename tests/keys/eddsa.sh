@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Story: EdDSA keys on the token. An Ed25519 key made by pkcs11-tool, and
 # Ed25519 and Ed448 keys generated through the provider (pkcs11-tool cannot
-# make Ed448), sign self-signed roots and CSRs with `openssl req` and raw
-# messages with `openssl pkeyutl -sign -rawin`. Plain OpenSSL verifies each
-# against the public key read from the token by pkcs11-tool, and refuses a
-# signature checked against other data.
+# make Ed448) with default listed first and with hsm listed first (SoftHSMv2
+# then makes the key with libcrypto inside its own call, which must reach
+# the default provider), sign self-signed roots and CSRs with `openssl req`
+# and raw messages with `openssl pkeyutl -sign -rawin`, in both provider
+# orders. Plain OpenSSL verifies each against the public key read from the
+# token by pkcs11-tool, and refuses a signature checked against other data.
 # shellcheck source=keys_lib.sh disable=SC2317 # functions are run through _run
 . "$(dirname "$0")/keys_lib.sh"
 
@@ -13,16 +15,21 @@ expect_success p11 ca --login --pin "$USER_PIN" --keypairgen --key-type EC:edwar
     --id 01 --label ed-tool
 expect_success genkey ed25519-gen.pem "$(gen_uri ca ed25519-gen %02)" ED25519
 expect_success genkey ed448-gen.pem "$(gen_uri ca ed448-gen %03)" ED448
+GENKEY_ORDER=hsm-first expect_success genkey ed25519-hf.pem "$(gen_uri ca ed25519-hf %04)" ED25519
+GENKEY_ORDER=hsm-first expect_success genkey ed448-hf.pem "$(gen_uri ca ed448-hf %05)" ED448
 require
 save_pubkey_by_id ca 01 ed-tool.pub.pem
 save_pubkey_by_id ca 02 ed25519-gen.pub.pem
 save_pubkey_by_id ca 03 ed448-gen.pub.pem
+save_pubkey_by_id ca 04 ed25519-hf.pub.pem
+save_pubkey_by_id ca 05 ed448-hf.pub.pem
 
 plain_openssl rand -out data 3000
 plain_openssl rand -out other 3000
 
 # label : algorithm name as plain OpenSSL prints it : signature bytes
-for k in ed-tool:ED25519:64 ed25519-gen:ED25519:64 ed448-gen:ED448:114; do
+for k in ed-tool:ED25519:64 ed25519-gen:ED25519:64 ed448-gen:ED448:114 ed25519-hf:ED25519:64 \
+    ed448-hf:ED448:114; do
     IFS=: read -r label alg size <<<"$k"
     pub="$label.pub.pem"
     expect_success plain_openssl pkey -pubin -in "$pub" -noout -text &&
@@ -52,10 +59,14 @@ for k in ed-tool:ED25519:64 ed25519-gen:ED25519:64 ed448-gen:ED448:114; do
         -sigfile "$sig" && assert_output_contains "Signature Verified Successfully"
     expect_failure_with "Signature Verification Failure" \
         plain_openssl pkeyutl -verify -rawin -pubin -inkey "$pub" -in other -sigfile "$sig"
-    # EdDSA is deterministic: the same message signs to the same bytes
+    # EdDSA is deterministic: the same message signs to the same bytes, in
+    # either provider order
     expect_success hsm_openssl pkeyutl -sign -rawin -inkey "$(key_uri ca "$label")" \
         -in data -out "$sig.again" &&
         check "$label: signing again gives the same signature" cmp -s "$sig" "$sig.again"
+    expect_success dflt_openssl pkeyutl -sign -rawin -inkey "$(key_uri ca "$label")" \
+        -in data -out "$sig.dflt" &&
+        check "$label: default listed first, the same signature" cmp -s "$sig" "$sig.dflt"
 done
 
 # A damaged EdDSA root is refused by the same check.

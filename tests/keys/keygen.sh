@@ -10,6 +10,12 @@
 #  - the written PEM is a key reference that holds the canonical URI and no
 #    PIN, and `openssl req -key file.pem` loads the key back from the token:
 #    the root verifies with plain OpenSSL and carries the token's public key;
+#  - the same with hsm listed before default (EdDSA, EC, RSA): SoftHSMv2
+#    makes EdDSA keys with libcrypto inside its own C_GenerateKeyPair, and
+#    that must reach the default provider, not hsm;
+#  - with hsm first, a generation that does not ask for hsm makes a software
+#    key with the default provider, and one that names a token URI without
+#    asking for hsm fails and writes nothing;
 #  - a refused generation (label or id in use, even by a certificate; a curve,
 #    size or URI the provider does not take) says why and adds nothing to the
 #    token. Then the same from C with EVP_PKEY_keygen.
@@ -22,20 +28,24 @@ before=$(count_objects ca)
 check "the new token is empty" test "$before" -eq 0
 
 # label | algorithm | id ("" for a random one) | pkeyopts (comma-separated) |
-# what plain `openssl pkey -text` prints for the public key
+# what plain `openssl pkey -text` prints for the public key | provider order
 keys=(
-    "rsa2048|RSA|01|rsa_keygen_bits:2048,rsa_keygen_pubexp:3|Exponent: 3 (0x3)"
-    "rsa3072|RSA||rsa_keygen_bits:3072|Exponent: 65537 (0x10001)"
-    "rsa4096|RSA|03|rsa_keygen_bits:4096,rsa_keygen_pubexp:65537|Public-Key: (4096 bit)"
-    "p256|EC|04|group:P-256|NIST CURVE: P-256"
-    "p384|EC||group:P-384|NIST CURVE: P-384"
-    "p521|EC|a1b2c3|group:P-521|NIST CURVE: P-521"
-    "ed25519|ED25519|||ED25519 Public-Key"
-    "ed448|ED448|0448||ED448 Public-Key"
+    "rsa2048|RSA|01|rsa_keygen_bits:2048,rsa_keygen_pubexp:3|Exponent: 3 (0x3)|default-first"
+    "rsa3072|RSA||rsa_keygen_bits:3072|Exponent: 65537 (0x10001)|default-first"
+    "rsa4096|RSA|03|rsa_keygen_bits:4096,rsa_keygen_pubexp:65537|Public-Key: (4096 bit)|default-first"
+    "p256|EC|04|group:P-256|NIST CURVE: P-256|default-first"
+    "p384|EC||group:P-384|NIST CURVE: P-384|default-first"
+    "p521|EC|a1b2c3|group:P-521|NIST CURVE: P-521|default-first"
+    "ed25519|ED25519|||ED25519 Public-Key|default-first"
+    "ed448|ED448|0448||ED448 Public-Key|default-first"
+    "ed25519-hf|ED25519|e1||ED25519 Public-Key|hsm-first"
+    "ed448-hf|ED448|||ED448 Public-Key|hsm-first"
+    "p256-hf|EC||group:P-256|NIST CURVE: P-256|hsm-first"
+    "rsa2048-hf|RSA|e3|rsa_keygen_bits:2048|Public-Key: (2048 bit)|hsm-first"
 )
 made=0
 for spec in "${keys[@]}"; do
-    IFS='|' read -r label alg id opts text <<<"$spec"
+    IFS='|' read -r label alg id opts text GENKEY_ORDER <<<"$spec"
     pkeyopts=()
     [ -z "$opts" ] || IFS=, read -r -a pkeyopts <<<"$opts"
     pct_id=""
@@ -80,8 +90,26 @@ for spec in "${keys[@]}"; do
     self_signed_root "$label.pem" "root-$label.pem" &&
         verify_root "root-$label.pem" "$label.token.pub"
 done
+GENKEY_ORDER=default-first
 check "each of the ${#keys[@]} generations added a key pair ($made made)" \
     test "$(count_objects ca)" -eq $((before + 2 * made))
+
+# hsm first, nothing asks for hsm: the default provider makes a software key
+# (plain OpenSSL reads its private half), and nothing reaches the token.
+before=$(count_objects ca)
+for alg in ED25519 ED448 EC RSA; do
+    opt=()
+    [ "$alg" != EC ] || opt=(-pkeyopt group:P-256)
+    expect_success hsm_openssl genpkey -algorithm "$alg" "${opt[@]}" -out "sw-$alg.pem" &&
+        expect_success plain_openssl pkey -in "sw-$alg.pem" -noout -text &&
+        assert_output_contains "Private-Key"
+done
+# ... and a token URI without -propquery '?provider=hsm' is not silently
+# dropped: the default provider refuses the parameter and writes nothing.
+expect_failure_with --no-file nohsm.pem "pkcs11_uri" hsm_openssl genpkey -algorithm EC \
+    -pkeyopt group:P-256 -pkeyopt "pkcs11_uri:$(gen_uri ca no-propquery)" -out nohsm.pem
+check "software generations with hsm first left the token as it was" \
+    test "$(count_objects ca)" -eq "$before"
 
 # The reference PEM again, with hsm listed first (the order of the shipped
 # snippets) and through pkey: the same public key as the token's.
@@ -117,12 +145,18 @@ expect_failure_with --any-file "a generated key is type=private" \
     genkey x.pem "pkcs11:token=ca;object=pub;type=public?pin-source=file:$PIN_FILE" EC group:P-256
 expect_failure_with --any-file "no token matches the URI" \
     genkey x.pem "$(gen_uri nosuchtoken k)" EC group:P-256
-# hsm listed first: SoftHSMv2's own software EdDSA generation reaches this
-# provider; the generation must fail cleanly (the scripts list default first).
-_run hsm_openssl genpkey -propquery '?provider=hsm' -algorithm ED25519 \
-    -pkeyopt "pkcs11_uri:$(gen_uri ca ed-hsm-first)" -out x.pem
-check "Ed25519 with hsm listed first fails without a crash (status $LAST_RC)" \
-    test "$LAST_RC" -ge 1 -a "$LAST_RC" -lt 124
+# hsm listed first with prefer-other-providers = no: SoftHSMv2's own
+# software EdDSA generation reaches this provider, which refuses it and says
+# how to fix the configuration; nothing is left on the token.
+write_provider_cnf no-preference.cnf "prefer-other-providers=no"
+expect_failure_with --any-file "reached the hsm provider" cnf_openssl no-preference.cnf genpkey \
+    -propquery '?provider=hsm' -algorithm ED25519 \
+    -pkeyopt "pkcs11_uri:$(gen_uri ca ed-no-preference)" -out x.pem
+# A value that is not yes or no keeps hsm from activating, as for the
+# provider's other options.
+write_provider_cnf bad-preference.cnf "prefer-other-providers=maybe"
+expect_success cnf_openssl bad-preference.cnf list -providers &&
+    assert_output_lacks "hsm" "prefer-other-providers = maybe: hsm is not activated"
 check "refused generations left nothing on the token" test "$(count_objects ca)" -eq "$before"
 
 # ------------------------------------------------------------------- from C

@@ -21,9 +21,10 @@ printf '%s' "$USER_PIN" >"$PIN_FILE"
 chmod 600 "$PIN_FILE"
 
 # dflt_openssl SUBCOMMAND ARGS... : like hsm_openssl, with default listed
-# before hsm. Key generation needs this order for EdDSA: SoftHSMv2 makes
-# EdDSA keys with libcrypto inside its own C_GenerateKeyPair and must find
-# the default provider's key management there, not this provider's.
+# before hsm (the order of the shipped snippets). Every story runs in both
+# orders somewhere: with hsm first, SoftHSMv2's own libcrypto calls (EdDSA
+# key generation inside C_GenerateKeyPair) and libssl's unqualified
+# fetches must still find the default provider's algorithms.
 dflt_openssl() {
     local sub=$1
     shift
@@ -39,15 +40,17 @@ gen_uri() {
     printf '%s?pin-source=file:%s' "$uri" "$PIN_FILE"
 }
 
-# genkey OUT.pem URI ALGORITHM [PKEYOPT...] : `openssl genpkey` on the token.
+# genkey OUT.pem URI ALGORITHM [PKEYOPT...] : `openssl genpkey` on the token,
+# default listed first; with GENKEY_ORDER=hsm-first, hsm listed first.
 genkey() {
-    local out=$1 uri=$2 alg=$3 o
+    local out=$1 uri=$2 alg=$3 o run=dflt_openssl
     local -a opts=()
     shift 3
     for o in "$@"; do
         opts+=(-pkeyopt "$o")
     done
-    dflt_openssl genpkey -propquery '?provider=hsm' -algorithm "$alg" "${opts[@]}" \
+    [ "${GENKEY_ORDER:-default-first}" = default-first ] || run=hsm_openssl
+    "$run" genpkey -propquery '?provider=hsm' -algorithm "$alg" "${opts[@]}" \
         -pkeyopt "pkcs11_uri:$uri" -out "$out"
 }
 

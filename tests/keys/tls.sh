@@ -6,8 +6,12 @@
 # RSA with PKCS#1 v1.5 signatures in TLS 1.2 and RSA-PSS in 1.2 and 1.3,
 # ECDSA P-256, Ed25519; and, in TLS 1.2, static RSA key exchange, where the
 # token decrypts the premaster secret. Every server is bounded by a timeout
-# and serves one connection; the servers list default before hsm, as the
-# shipped snippets do, and a few are repeated with hsm first.
+# and serves one connection. Every case runs with both provider orders:
+# default before hsm (the shipped snippets), and hsm first, where an
+# unqualified fetch would otherwise reach hsm (libssl's TLS groups, the
+# server's ephemeral ECDHE key). Clients that offer only P-256 check that
+# the NIST groups stay usable. A few run with the provider activated from
+# openssl.cnf under another name than hsm.
 # shellcheck source=keys_lib.sh disable=SC2317,SC2016 # functions are run through _run
 . "$(dirname "$0")/keys_lib.sh"
 
@@ -38,20 +42,23 @@ done
 require
 
 HS_NO=0
-# The order of the shipped configuration snippets: default, then hsm.
-SERVER_PROVIDERS=(-provider default -provider hsm)
+SERVER_PROVIDERS=()
+SERVER_ENV=()
+ORDER=""
 # handshake LABEL PROTO WANT-SIGTYPE [S_CLIENT-ARGS...] : one s_server with
-# the token key serving one connection, one plain s_client checking it.
+# the token key (providers in SERVER_PROVIDERS' order, or as SERVER_ENV's
+# OPENSSL_CONF activates them) serving one connection, one plain s_client
+# checking it.
 handshake() {
     local label=$1 proto=$2 want=$3 port srv_rc
     shift 3
     HS_NO=$((HS_NO + 1))
-    local name="hs$HS_NO-$label-$proto"
+    local name="hs$HS_NO-$ORDER-$label-$proto"
     for _ in 1 2 3; do
         port=$(free_port) || { fail "$name: no free port"; return 1; }
         # shellcheck disable=SC2046
-        env $(_preload_env) timeout -k 5 40 "$OPENSSL_BIN" s_server -provider-path \
-            "$HSM_PROVIDER_DIR" "${SERVER_PROVIDERS[@]}" -accept "127.0.0.1:$port" \
+        env $(_preload_env) "${SERVER_ENV[@]}" timeout -k 5 40 "$OPENSSL_BIN" s_server \
+            -provider-path "$HSM_PROVIDER_DIR" "${SERVER_PROVIDERS[@]}" -accept "127.0.0.1:$port" \
             -key "$(key_uri tls "$label")" -cert "$label.pem" -naccept 1 -www \
             >"$name.srv.out" 2>"$name.srv.err" </dev/null &
         local srv=$!
@@ -90,25 +97,44 @@ handshake() {
         bash -c '! grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$1"' _ "$name.srv.err"
 }
 
-handshake server-rsa tls1_2 RSA -sigalgs "RSA+SHA256:RSA+SHA384:RSA+SHA512"
-handshake server-rsa tls1_2 RSA-PSS
-handshake server-rsa tls1_3 RSA-PSS
+for ORDER in default-first hsm-first; do
+    case $ORDER in
+    default-first) SERVER_PROVIDERS=(-provider default -provider hsm) ;;
+    hsm-first) SERVER_PROVIDERS=(-provider hsm -provider default) ;;
+    esac
+    handshake server-rsa tls1_2 RSA -sigalgs "RSA+SHA256:RSA+SHA384:RSA+SHA512"
+    handshake server-rsa tls1_2 RSA-PSS
+    handshake server-rsa tls1_3 RSA-PSS
+    handshake server-ec tls1_2 ECDSA
+    handshake server-ec tls1_3 ECDSA
+    handshake server-ed tls1_2 Ed25519
+    handshake server-ed tls1_3 Ed25519
+    # The server's ephemeral key on a NIST curve is a software key made by
+    # the default provider, and the group is known to libssl in both orders.
+    handshake server-ec tls1_2 ECDSA -groups P-256 &&
+        assert_output_contains "Server Temp Key: ECDH, prime256v1"
+    handshake server-rsa tls1_3 RSA-PSS -groups P-384 &&
+        assert_output_contains "Server Temp Key: ECDH, secp384r1"
+    # Static RSA key exchange: no server signature; the token decrypts the
+    # client's premaster secret (OpenSSL's TLS variant of PKCS#1 v1.5).
+    handshake server-rsa tls1_2 "" -cipher AES128-SHA256 &&
+        assert_output_contains "Cipher is AES128-SHA256"
+done
+
+# Activated from openssl.cnf under another name, before default: the
+# algorithms still say provider=hsm, and the provider's own software work
+# (the certificate's public key it imports to compare with the token key)
+# must not come back to it.
+printf '%s\n' "openssl_conf = openssl_init" "[openssl_init]" "providers = provider_sect" \
+    "[provider_sect]" "tokens = tokens_sect" "default = default_sect" \
+    "[default_sect]" "activate = 1" \
+    "[tokens_sect]" "module = $HSM_PROVIDER_DIR/hsm.so" "activate = 1" >renamed.cnf
+ORDER=renamed-in-cnf
+SERVER_PROVIDERS=()
+SERVER_ENV=("OPENSSL_CONF=$TMP/renamed.cnf")
 handshake server-ec tls1_2 ECDSA
 handshake server-ec tls1_3 ECDSA
-handshake server-ed tls1_2 Ed25519
+handshake server-rsa tls1_3 RSA-PSS
 handshake server-ed tls1_3 Ed25519
-# hsm listed first. TLS 1.2 with an ECDSA server key needs default listed
-# first (README, "Loading the provider"): OpenSSL then finds no shared
-# cipher, a known limitation of that order, so 1.3 is checked here.
-SERVER_PROVIDERS=(-provider hsm -provider default)
-handshake server-rsa tls1_2 RSA-PSS
-handshake server-ec tls1_3 ECDSA
-handshake server-ed tls1_3 Ed25519
-SERVER_PROVIDERS=(-provider default -provider hsm)
-
-# Static RSA key exchange: no server signature; the token decrypts the
-# client's premaster secret (OpenSSL's TLS variant of PKCS#1 v1.5).
-handshake server-rsa tls1_2 "" -cipher AES128-SHA256 &&
-    assert_output_contains "Cipher is AES128-SHA256"
 
 finish
