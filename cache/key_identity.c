@@ -56,37 +56,30 @@ char *hsm_key_canonical_uri(const struct hsm_token_identity *tok, const unsigned
     return text;
 }
 
-static char *label_of(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj)
+static char *text_of(const struct hsm_attr *a)
 {
-    unsigned char *v = NULL;
-    size_t len = 0;
-    char *label;
+    size_t len = a != NULL ? a->len : 0;
+    char *text = malloc(len + 1);
 
-    (void)hsm_attr_alloc(fns, s, obj, CKA_LABEL, &v, &len);
-    label = malloc(len + 1);
-    if (label != NULL) {
+    if (text != NULL) {
         if (len > 0)
-            memcpy(label, v, len);
-        label[len] = '\0';
+            memcpy(text, a->value, len);
+        text[len] = '\0';
     }
-    free(v);
-    return label;
+    return text;
 }
 
 /* A token can restrict an RSA key to PSS (CKA_ALLOWED_MECHANISMS). */
-static bool only_pss_allowed(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj)
+static bool only_pss_allowed(const struct hsm_attr_set *attrs)
 {
-    unsigned char *v = NULL;
-    size_t len = 0, n;
+    const struct hsm_attr *a = hsm_attr_set_get(attrs, CKA_ALLOWED_MECHANISMS);
+    size_t n = a != NULL && a->value != NULL ? a->len / sizeof(CK_MECHANISM_TYPE) : 0;
     bool pss = false, other = false;
 
-    if (hsm_attr_alloc(fns, s, obj, CKA_ALLOWED_MECHANISMS, &v, &len) != CKR_OK || v == NULL)
-        return false;
-    n = len / sizeof(CK_MECHANISM_TYPE);
     for (size_t i = 0; i < n; i++) {
         CK_MECHANISM_TYPE m;
 
-        memcpy(&m, v + i * sizeof(m), sizeof(m));
+        memcpy(&m, a->value + i * sizeof(m), sizeof(m));
         if (m == CKM_RSA_PKCS_PSS || m == CKM_SHA1_RSA_PKCS_PSS || m == CKM_SHA224_RSA_PKCS_PSS ||
             m == CKM_SHA256_RSA_PKCS_PSS || m == CKM_SHA384_RSA_PKCS_PSS ||
             m == CKM_SHA512_RSA_PKCS_PSS)
@@ -94,34 +87,37 @@ static bool only_pss_allowed(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJE
         else if (m == CKM_RSA_PKCS || m == CKM_RSA_X_509)
             other = true;
     }
-    free(v);
     return pss && !other;
 }
 
-/* Key type and usage flags in one call; a flag the token lacks keeps its
+/* What the key may do, from its flags; absent flags take the standard's
  * default (sign: yes; always-authenticate, decrypt, derive: no). */
-static CK_RV read_flags(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                        struct hsm_key *key, CK_ULONG *key_type)
+static void read_flags(const struct hsm_attr_set *attrs, struct hsm_key *key)
 {
-    CK_BBOOL always = CK_FALSE, sign = CK_TRUE, decrypt = CK_FALSE, derive = CK_FALSE;
-    CK_ATTRIBUTE a[5] = {
-        {CKA_KEY_TYPE, key_type, sizeof(*key_type)},
-        {CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always)},
-        {CKA_SIGN, &sign, sizeof(sign)},
-        {CKA_DECRYPT, &decrypt, sizeof(decrypt)},
-        {CKA_DERIVE, &derive, sizeof(derive)},
-    };
-    CK_RV rv = fns->C_GetAttributeValue(s, obj, a, 5);
+    key->always_authenticate = hsm_attr_set_bool(attrs, CKA_ALWAYS_AUTHENTICATE, false);
+    key->can_sign = hsm_attr_set_bool(attrs, CKA_SIGN, true);
+    key->can_decrypt = hsm_attr_set_bool(attrs, CKA_DECRYPT, false);
+    key->can_derive = hsm_attr_set_bool(attrs, CKA_DERIVE, false);
+}
 
-    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE)
-        return rv;
-    if (a[0].ulValueLen == (CK_ULONG)-1)
-        return CKR_ATTRIBUTE_TYPE_INVALID;
-    key->always_authenticate = a[1].ulValueLen != (CK_ULONG)-1 && always == CK_TRUE;
-    key->can_sign = a[2].ulValueLen == (CK_ULONG)-1 || sign == CK_TRUE;
-    key->can_decrypt = a[3].ulValueLen != (CK_ULONG)-1 && decrypt == CK_TRUE;
-    key->can_derive = a[4].ulValueLen != (CK_ULONG)-1 && derive == CK_TRUE;
-    return CKR_OK;
+/*
+ * The attribute compared before each signature that is not verified: the
+ * private object's own EC point (an RSA key is always verified instead).
+ */
+static bool keep_confirm_value(struct hsm_key *key, const struct hsm_attr_set *attrs)
+{
+    const struct hsm_attr *a = hsm_attr_set_get(attrs, key->key_type == CKK_RSA ? CKA_MODULUS
+                                                                                : CKA_EC_POINT);
+
+    key->confirm_type = 0;
+    if (a == NULL || a->value == NULL)
+        return true;
+    if ((key->confirm_value = malloc(a->len)) == NULL)
+        return false;
+    memcpy(key->confirm_value, a->value, a->len);
+    key->confirm_len = a->len;
+    key->confirm_type = a->type;
+    return true;
 }
 
 /*
@@ -147,7 +143,9 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
 {
     struct hsm_key *key = calloc(1, sizeof(*key));
     struct hsm_views views = {0};
-    CK_ULONG key_type;
+    struct hsm_attr_set attrs = {0};
+    const struct hsm_attr *id;
+    CK_ULONG key_type = (CK_ULONG)-1;
     CK_RV rv;
 
     if (key == NULL) {
@@ -160,15 +158,20 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     key->libctx = libctx;
     key->token_id = tok->id;
     pthread_mutex_init(&key->lock, NULL);
-    key->label = label_of(fns, s, obj);
-    rv = hsm_attr_alloc(fns, s, obj, CKA_ID, &key->id, &key->id_len);
-    if (rv == CKR_OK)
-        rv = read_flags(fns, s, obj, key, &key_type);
+    rv = hsm_attr_set_read(fns, s, obj, hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS, &attrs);
+    id = hsm_attr_set_get(&attrs, CKA_ID);
+    key->label = text_of(hsm_attr_set_get(&attrs, CKA_LABEL));
+    if (id != NULL && id->value != NULL && (key->id = malloc(id->len)) != NULL) {
+        memcpy(key->id, id->value, id->len);
+        key->id_len = id->len;
+    }
     key->uri = hsm_key_canonical_uri(&tok->id, key->id, key->id_len, key->label, "private");
-    if (key->label == NULL || key->uri == NULL) {
+    if (key->label == NULL || key->uri == NULL || (key->id_len > 0 && key->id == NULL)) {
         hsm_error(HSM_R_INTERNAL, "out of memory");
         goto fail;
     }
+    if (rv == CKR_OK && !hsm_attr_set_ulong(&attrs, CKA_KEY_TYPE, &key_type))
+        rv = CKR_ATTRIBUTE_TYPE_INVALID;
     if (rv != CKR_OK) {
         hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "reading the identity of %s",
                      key->uri);
@@ -180,14 +183,14 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
         goto fail;
     }
     key->key_type = key_type;
-    key->confirm_type = key_type == CKK_RSA ? CKA_MODULUS : CKA_EC_POINT;
-    if (hsm_attr_alloc(fns, s, obj, key->confirm_type, &key->confirm_value, &key->confirm_len) !=
-            CKR_OK ||
-        key->confirm_value == NULL)
-        key->confirm_type = 0;
+    read_flags(&attrs, key);
+    if (!keep_confirm_value(key, &attrs)) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        goto fail;
+    }
     if (key_type == CKK_RSA)
-        key->pss_only = only_pss_allowed(fns, s, obj);
-    if (!hsm_views_collect(fns, s, obj, key_type, key->id, key->id_len, libctx, key->uri,
+        key->pss_only = only_pss_allowed(&attrs);
+    if (!hsm_views_collect(fns, s, obj, &attrs, key_type, key->id, key->id_len, libctx, key->uri,
                            &views))
         goto fail;
     key->pub = hsm_views_agree(&views, key->uri);
@@ -195,6 +198,7 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     if (key->pub == NULL || !hsm_spki_fingerprint(key->pub, key->fingerprint))
         goto fail;
     key->verify_is_cheaper = key_type == CKK_RSA && small_public_exponent(key->pub);
+    hsm_attr_set_clear(&attrs);
     key->module = tok->module;
     hsm_token_ref(tok);
     key->token = tok;
@@ -202,6 +206,7 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     return key;
 
 fail:
+    hsm_attr_set_clear(&attrs);
     hsm_views_clear(&views);
     hsm_key_put(key);
     return NULL;

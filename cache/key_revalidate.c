@@ -83,6 +83,7 @@ static bool refind_on_token(struct hsm_key *key, struct hsm_token *tok,
                             {CKA_ID, key->id, key->id_len},
                             {CKA_KEY_TYPE, &key->key_type, sizeof(key->key_type)}};
     struct hsm_views views = {0};
+    struct hsm_attr_set attrs = {0};
     CK_OBJECT_HANDLE *objs = NULL;
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     CK_FUNCTION_LIST *fns;
@@ -113,8 +114,14 @@ static bool refind_on_token(struct hsm_key *key, struct hsm_token *tok,
                   key->uri, key->fingerprint, n);
         goto done;
     }
-    if (!hsm_views_collect(fns, s, objs[0], key->key_type, key->id, key->id_len, key->libctx,
-                           key->uri, &views) ||
+    rv = hsm_attr_set_read(fns, s, objs[0], hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS,
+                           &attrs);
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "reading %s again", key->uri);
+        goto done;
+    }
+    if (!hsm_views_collect(fns, s, objs[0], &attrs, key->key_type, key->id, key->id_len,
+                           key->libctx, key->uri, &views) ||
         (now = hsm_views_agree(&views, key->uri)) == NULL)
         goto done;
     if (EVP_PKEY_eq(now, key->pub) != 1) {
@@ -135,6 +142,7 @@ done:
         hsm_session_release(tok, fns, s, !ok);
     hsm_module_leave(tok->module);
     hsm_views_clear(&views);
+    hsm_attr_set_clear(&attrs);
     EVP_PKEY_free(now);
     free(objs);
     return ok;

@@ -3,22 +3,20 @@
 #include "cache/error.h"
 #include "cache/objects.h"
 #include "cache/spki.h"
+#include "cache/spki_pkey.h"
 
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 static bool add_der(struct hsm_views *views, const char *what, const unsigned char *der,
                     size_t len, OSSL_LIB_CTX *libctx, const char *where)
 {
-    const unsigned char *p = der;
     EVP_PKEY *pkey;
 
     if (views->n == HSM_VIEWS_MAX)
         return true; /* enough views to decide; more add nothing */
-    pkey = d2i_PUBKEY_ex(NULL, &p, (long)len, libctx, NULL);
-    if (pkey == NULL || p != der + len) {
-        EVP_PKEY_free(pkey);
+    pkey = hsm_spki_to_pkey(der, len, libctx);
+    if (pkey == NULL) {
         hsm_error(HSM_R_PUBLIC_KEY_MISMATCH, "%s: the %s is not a valid public key", where, what);
         return false;
     }
@@ -28,104 +26,123 @@ static bool add_der(struct hsm_views *views, const char *what, const unsigned ch
 }
 
 /* Public key attributes of a key object: RSA n/e or EC params/point. */
-static bool add_key_attrs(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                          CK_KEY_TYPE key_type, const char *what, OSSL_LIB_CTX *libctx,
-                          const char *where, struct hsm_views *views)
+static bool add_key_attrs(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type,
+                          const char *what, OSSL_LIB_CTX *libctx, const char *where,
+                          struct hsm_views *views)
 {
-    CK_ATTRIBUTE_TYPE first = key_type == CKK_RSA ? CKA_MODULUS : CKA_EC_PARAMS;
-    CK_ATTRIBUTE_TYPE second = key_type == CKK_RSA ? CKA_PUBLIC_EXPONENT : CKA_EC_POINT;
-    unsigned char *a = NULL, *b = NULL, *der = NULL;
-    size_t alen, blen, derlen;
-    bool built, ok = true;
+    const struct hsm_attr *a =
+        hsm_attr_set_get(attrs, key_type == CKK_RSA ? CKA_MODULUS : CKA_EC_PARAMS);
+    const struct hsm_attr *b =
+        hsm_attr_set_get(attrs, key_type == CKK_RSA ? CKA_PUBLIC_EXPONENT : CKA_EC_POINT);
+    unsigned char *der = NULL;
+    size_t derlen;
+    bool built, ok;
 
-    if (hsm_attr_alloc(fns, s, obj, first, &a, &alen) != CKR_OK || a == NULL ||
-        hsm_attr_alloc(fns, s, obj, second, &b, &blen) != CKR_OK || b == NULL)
-        goto done; /* this object does not expose its public key */
+    if (a == NULL || a->value == NULL || b == NULL || b->value == NULL)
+        return true; /* this object does not expose its public key */
     if (key_type == CKK_RSA)
-        built = hsm_spki_rsa(a, alen, b, blen, &der, &derlen);
+        built = hsm_spki_rsa(a->value, a->len, b->value, b->len, &der, &derlen);
     else if (key_type == CKK_EC)
-        built = hsm_spki_ec(a, alen, b, blen, &der, &derlen);
+        built = hsm_spki_ec(a->value, a->len, b->value, b->len, &der, &derlen);
     else
-        built = hsm_spki_eddsa(a, alen, b, blen, &der, &derlen);
+        built = hsm_spki_eddsa(a->value, a->len, b->value, b->len, &der, &derlen);
     if (!built) {
         hsm_error(HSM_R_UNSUPPORTED,
                   "%s: the %s has parameters the provider does not support (only named "
                   "curves)",
                   where, what);
-        ok = false;
-        goto done;
+        return false;
     }
     ok = add_der(views, what, der, derlen, libctx, where);
-done:
-    free(a);
-    free(b);
     free(der);
     return ok;
 }
 
-static bool add_spki_attr(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                          const char *what, OSSL_LIB_CTX *libctx, const char *where,
-                          struct hsm_views *views)
+static bool add_views_of(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type,
+                         const char *label, OSSL_LIB_CTX *libctx, struct hsm_views *views)
 {
-    unsigned char *der = NULL;
-    size_t len;
-    bool ok = true;
+    const struct hsm_attr *info = hsm_attr_set_get(attrs, CKA_PUBLIC_KEY_INFO);
+    char what[96];
 
-    if (hsm_attr_alloc(fns, s, obj, CKA_PUBLIC_KEY_INFO, &der, &len) == CKR_OK && der != NULL)
-        ok = add_der(views, what, der, len, libctx, where);
-    free(der);
-    return ok;
+    snprintf(what, sizeof(what), "%s attributes", label);
+    if (!add_key_attrs(attrs, key_type, what, libctx, label, views))
+        return false;
+    if (info == NULL || info->value == NULL)
+        return true;
+    snprintf(what, sizeof(what), "%s CKA_PUBLIC_KEY_INFO", label);
+    return add_der(views, what, info->value, info->len, libctx, label);
 }
+
+static const CK_ATTRIBUTE_TYPE KEY_VIEW_ATTRS[] = {
+    CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS, CKA_EC_POINT, CKA_PUBLIC_KEY_INFO,
+};
 
 bool hsm_views_of_key_object(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                              CK_KEY_TYPE key_type, const char *label, OSSL_LIB_CTX *libctx,
                              struct hsm_views *views)
 {
-    char what[96];
+    struct hsm_attr_set attrs;
+    CK_RV rv = hsm_attr_set_read(fns, s, obj, KEY_VIEW_ATTRS,
+                                 sizeof(KEY_VIEW_ATTRS) / sizeof(KEY_VIEW_ATTRS[0]), &attrs);
+    bool ok;
 
-    snprintf(what, sizeof(what), "%s attributes", label);
-    if (!add_key_attrs(fns, s, obj, key_type, what, libctx, label, views))
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "%s: reading its public key",
+                     label);
         return false;
-    snprintf(what, sizeof(what), "%s CKA_PUBLIC_KEY_INFO", label);
-    return add_spki_attr(fns, s, obj, what, libctx, label, views);
+    }
+    ok = add_views_of(&attrs, key_type, label, libctx, views);
+    hsm_attr_set_clear(&attrs);
+    return ok;
 }
 
+/* Only the key inside is compared: the certificate is walked to its
+ * subjectPublicKeyInfo, not decoded whole (which decodes the key again
+ * through OpenSSL's decoder chain). */
 static bool add_certificate(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                             OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
 {
-    unsigned char *value = NULL, *spki = NULL;
-    const unsigned char *p;
-    size_t len;
-    X509 *cert;
+    unsigned char *value = NULL;
+    const unsigned char *spki;
+    size_t len, spkilen;
     char what[96];
-    int spki_len;
     bool ok = true;
 
     if (hsm_attr_alloc(fns, s, obj, CKA_VALUE, &value, &len) != CKR_OK || value == NULL)
         return true;
-    p = value;
-    cert = d2i_X509(NULL, &p, (long)len);
     snprintf(what, sizeof(what), "certificate (handle %lu)", (unsigned long)obj);
-    if (cert == NULL) {
+    if (!hsm_cert_spki(value, len, &spki, &spkilen)) {
         hsm_error(HSM_R_PUBLIC_KEY_MISMATCH, "%s: the %s cannot be parsed", where, what);
         ok = false;
-    } else if ((spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki)) > 0) {
-        ok = add_der(views, what, spki, (size_t)spki_len, libctx, where);
+    } else {
+        ok = add_der(views, what, spki, spkilen, libctx, where);
     }
-    OPENSSL_free(spki);
-    X509_free(cert);
     free(value);
     return ok;
 }
 
+const CK_ATTRIBUTE_TYPE hsm_private_key_attrs[HSM_PRIVATE_KEY_ATTRS] = {
+    CKA_ID,        CKA_LABEL,       CKA_KEY_TYPE,          CKA_ALWAYS_AUTHENTICATE,
+    CKA_SIGN,      CKA_DECRYPT,     CKA_DERIVE,            CKA_ALLOWED_MECHANISMS,
+    CKA_MODULUS,   CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS,     CKA_EC_POINT,
+    CKA_PUBLIC_KEY_INFO,
+};
+
 /*
  * One search by CKA_ID finds the public key objects and certificates
- * together: on a token with many objects each search scans them all.
+ * together: on a token with many objects each search scans them all. Each
+ * object found is read in one call (class, type and public key together);
+ * the private key itself was read by the caller, in the same load.
  */
 bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
-                       CK_KEY_TYPE key_type, const unsigned char *id, size_t idlen,
-                       OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
+                       const struct hsm_attr_set *priv_attrs, CK_KEY_TYPE key_type,
+                       const unsigned char *id, size_t idlen, OSSL_LIB_CTX *libctx,
+                       const char *where, struct hsm_views *views)
 {
+    static const CK_ATTRIBUTE_TYPE object_attrs[] = {
+        CKA_CLASS,     CKA_KEY_TYPE,  CKA_MODULUS,         CKA_PUBLIC_EXPONENT,
+        CKA_EC_PARAMS, CKA_EC_POINT,  CKA_PUBLIC_KEY_INFO,
+    };
     CK_ATTRIBUTE tmpl[1] = {{CKA_ID, (void *)id, idlen}};
     CK_OBJECT_HANDLE *objs;
     size_t n;
@@ -133,7 +150,7 @@ bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HAN
     CK_RV rv;
 
     views->n = 0;
-    if (!hsm_views_of_key_object(fns, s, priv, key_type, "private key's own", libctx, views))
+    if (!add_views_of(priv_attrs, key_type, "private key's own", libctx, views))
         return false;
     rv = hsm_find_objects(fns, s, tmpl, 1, &objs, &n);
     if (rv != CKR_OK) {
@@ -142,19 +159,30 @@ bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HAN
         return false;
     }
     for (size_t i = 0; i < n && ok; i++) {
-        CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
-        CK_ULONG type = (CK_ULONG)-1;
-        CK_ATTRIBUTE a[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)}};
+        struct hsm_attr_set attrs;
+        CK_ULONG cls = (CK_ULONG)-1, type = (CK_ULONG)-1;
         char what[64];
 
-        /* A certificate has no CKA_KEY_TYPE: the call still fills the class. */
-        (void)fns->C_GetAttributeValue(s, objs[i], a, 2);
+        if (objs[i] == priv)
+            continue;
+        rv = hsm_attr_set_read(fns, s, objs[i], object_attrs,
+                               sizeof(object_attrs) / sizeof(object_attrs[0]), &attrs);
+        if (rv != CKR_OK) {
+            hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv,
+                         "%s: reading object %lu with its CKA_ID", where,
+                         (unsigned long)objs[i]);
+            ok = false;
+            break;
+        }
+        (void)hsm_attr_set_ulong(&attrs, CKA_CLASS, &cls);
+        (void)hsm_attr_set_ulong(&attrs, CKA_KEY_TYPE, &type);
         if (cls == CKO_PUBLIC_KEY && type == key_type) {
             snprintf(what, sizeof(what), "public key object (handle %lu)", (unsigned long)objs[i]);
-            ok = hsm_views_of_key_object(fns, s, objs[i], key_type, what, libctx, views);
+            ok = add_views_of(&attrs, key_type, what, libctx, views);
         } else if (cls == CKO_CERTIFICATE) {
             ok = add_certificate(fns, s, objs[i], libctx, where, views);
         }
+        hsm_attr_set_clear(&attrs);
     }
     free(objs);
     return ok;
@@ -198,10 +226,11 @@ void hsm_views_clear(struct hsm_views *views)
 bool hsm_spki_fingerprint(EVP_PKEY *pkey, char hex[65])
 {
     unsigned char *der = NULL, md[32];
-    int len = i2d_PUBKEY(pkey, &der);
-    bool ok = len > 0 && EVP_Q_digest(NULL, "SHA256", NULL, der, (size_t)len, md, NULL);
+    size_t len;
+    bool ok = hsm_spki_of_pkey(pkey, &der, &len) &&
+              EVP_Q_digest(NULL, "SHA256", HSM_SOFTWARE_PROPQ, der, len, md, NULL);
 
-    OPENSSL_free(der);
+    free(der);
     if (!ok)
         return false;
     for (int i = 0; i < 32; i++)

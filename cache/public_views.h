@@ -6,6 +6,8 @@
 #ifndef HSM_CACHE_PUBLIC_VIEWS_H
 #define HSM_CACHE_PUBLIC_VIEWS_H
 
+#include "cache/attr_set.h"
+
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 #include <stdbool.h>
@@ -20,11 +22,19 @@ struct hsm_views {
     } v[HSM_VIEWS_MAX];
 };
 
-/* Collects the views; raises and returns false on a token error or a view
- * that cannot be parsed. |where| names the key in messages. */
+/* What a load reads of the private key object, in one set: its identity,
+ * flags and its own public key. */
+#define HSM_PRIVATE_KEY_ATTRS 13
+extern const CK_ATTRIBUTE_TYPE hsm_private_key_attrs[HSM_PRIVATE_KEY_ATTRS];
+
+/* Collects the views: the private key's own (from |priv_attrs|, read with
+ * hsm_private_key_attrs) and those of every other object with its CKA_ID.
+ * Raises and returns false on a token error or a view that cannot be
+ * parsed. |where| names the key in messages. */
 bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
-                       CK_KEY_TYPE key_type, const unsigned char *id, size_t idlen,
-                       OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views);
+                       const struct hsm_attr_set *priv_attrs, CK_KEY_TYPE key_type,
+                       const unsigned char *id, size_t idlen, OSSL_LIB_CTX *libctx,
+                       const char *where, struct hsm_views *views);
 
 /* The one key all views agree on (a new reference), or NULL after raising
  * an error that names the views that disagree, or that there are none. */

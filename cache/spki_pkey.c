@@ -1,0 +1,293 @@
+#include "cache/spki_pkey.h"
+
+#include "cache/spki.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const unsigned char OID_RSA[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+static const unsigned char OID_EC[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+static const unsigned char OID_ED25519[] = {0x2b, 0x65, 0x70};
+static const unsigned char OID_ED448[] = {0x2b, 0x65, 0x71};
+
+/* One DER tag and definite, minimal length; |*p| moves to the contents. */
+static bool der_next(const unsigned char **p, const unsigned char *end, unsigned char tag,
+                     size_t *len)
+{
+    size_t l, nb;
+
+    if (end - *p < 2 || (*p)[0] != tag)
+        return false;
+    l = (*p)[1];
+    *p += 2;
+    if (l & 0x80) {
+        nb = l & 0x7f;
+        if (nb == 0 || nb > 3 || (size_t)(end - *p) < nb || (*p)[0] == 0)
+            return false;
+        for (l = 0; nb > 0; nb--)
+            l = (l << 8) | *(*p)++;
+        if (l < 0x80)
+            return false;
+    }
+    if ((size_t)(end - *p) < l)
+        return false;
+    *len = l;
+    return true;
+}
+
+static bool oid_is(const unsigned char *oid, size_t len, const unsigned char *want, size_t wlen)
+{
+    return len == wlen && memcmp(oid, want, len) == 0;
+}
+
+static EVP_PKEY *from_params(OSSL_LIB_CTX *libctx, const char *alg, const OSSL_PARAM *params)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(libctx, alg, HSM_SOFTWARE_PROPQ);
+    EVP_PKEY *pkey = NULL;
+
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, (OSSL_PARAM *)params) <= 0)
+        pkey = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    return pkey;
+}
+
+/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
+static EVP_PKEY *rsa_key(const unsigned char *k, size_t klen, OSSL_LIB_CTX *libctx)
+{
+    const unsigned char *p = k, *end = k + klen, *n, *e;
+    size_t l, nlen, elen;
+    unsigned char nle[1100], ele[16];
+    EVP_PKEY *pkey;
+
+    if (!der_next(&p, end, 0x30, &l) || p + l != end || !der_next(&p, end, 0x02, &nlen))
+        return NULL;
+    n = p;
+    p += nlen;
+    if (!der_next(&p, end, 0x02, &elen) || p + elen != end)
+        return NULL;
+    e = p;
+    /* Positive integers only; strip the sign byte. */
+    if (nlen == 0 || elen == 0 || (n[0] & 0x80) || (e[0] & 0x80))
+        return NULL;
+    for (; nlen > 1 && n[0] == 0; n++, nlen--)
+        ;
+    for (; elen > 1 && e[0] == 0; e++, elen--)
+        ;
+    if (nlen > sizeof(nle) || elen > sizeof(ele))
+        return NULL;
+    /* OSSL_PARAM integers are native-endian. */
+    for (size_t i = 0; i < nlen; i++)
+        nle[i] = n[nlen - 1 - i];
+    for (size_t i = 0; i < elen; i++)
+        ele[i] = e[elen - 1 - i];
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, nle, nlen),
+        OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, ele, elen),
+        OSSL_PARAM_END,
+    };
+    pkey = from_params(libctx, "RSA", params);
+    OPENSSL_cleanse(nle, nlen);
+    return pkey;
+}
+
+static EVP_PKEY *ec_key(const unsigned char *curve, size_t clen, const unsigned char *pt,
+                        size_t ptlen, OSSL_LIB_CTX *libctx)
+{
+    const unsigned char *c = curve;
+    ASN1_OBJECT *obj = d2i_ASN1_OBJECT(NULL, &c, (long)clen);
+    int nid = obj != NULL && c == curve + clen ? OBJ_obj2nid(obj) : NID_undef;
+    const char *name = nid != NID_undef ? OBJ_nid2sn(nid) : NULL;
+    char group[64];
+
+    ASN1_OBJECT_free(obj);
+    if (name == NULL)
+        return NULL;
+    snprintf(group, sizeof(group), "%s", name);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, ptlen),
+        OSSL_PARAM_END,
+    };
+    return from_params(libctx, "EC", params);
+}
+
+static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx)
+{
+    const unsigned char *p = der, *end = der + len, *alg, *algend, *oid, *key;
+    size_t l, oidlen;
+
+    if (!der_next(&p, end, 0x30, &l) || p + l != end || !der_next(&p, end, 0x30, &l))
+        return NULL;
+    alg = p;
+    algend = p + l;
+    p = algend;
+    if (!der_next(&p, end, 0x03, &l) || p + l != end || l < 1 || p[0] != 0)
+        return NULL;
+    key = p + 1;
+    l -= 1;
+    if (!der_next(&alg, algend, 0x06, &oidlen))
+        return NULL;
+    oid = alg;
+    alg += oidlen;
+    if (oid_is(oid, oidlen, OID_RSA, sizeof(OID_RSA))) {
+        bool null_params = algend - alg == 2 && alg[0] == 0x05 && alg[1] == 0x00;
+
+        return alg == algend || null_params ? rsa_key(key, l, libctx) : NULL;
+    }
+    if (oid_is(oid, oidlen, OID_EC, sizeof(OID_EC)))
+        return alg < algend && alg[0] == 0x06 ? ec_key(alg, (size_t)(algend - alg), key, l, libctx)
+                                              : NULL; /* explicit parameters */
+    if (alg == algend && (oid_is(oid, oidlen, OID_ED25519, sizeof(OID_ED25519)) ||
+                          oid_is(oid, oidlen, OID_ED448, sizeof(OID_ED448)))) {
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)key, l),
+            OSSL_PARAM_END,
+        };
+
+        return from_params(libctx, oid[2] == 0x70 ? "ED25519" : "ED448", params);
+    }
+    return NULL;
+}
+
+EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx)
+{
+    EVP_PKEY *pkey = known_key(der, len, libctx);
+    const unsigned char *p = der;
+
+    if (pkey != NULL)
+        return pkey;
+    pkey = d2i_PUBKEY_ex(NULL, &p, (long)len, libctx, HSM_SOFTWARE_PROPQ);
+    if (pkey != NULL && p != der + len) {
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+    }
+    return pkey;
+}
+
+static bool rsa_spki(EVP_PKEY *pkey, unsigned char **der, size_t *len)
+{
+    BIGNUM *n = NULL, *e = NULL;
+    unsigned char nb[1100], eb[16];
+    int nl, el;
+    bool ok = false;
+
+    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
+        (nl = BN_num_bytes(n)) <= (int)sizeof(nb) && (el = BN_num_bytes(e)) <= (int)sizeof(eb)) {
+        BN_bn2bin(n, nb);
+        BN_bn2bin(e, eb);
+        ok = hsm_spki_rsa(nb, (size_t)nl, eb, (size_t)el, der, len);
+    }
+    BN_free(n);
+    BN_free(e);
+    return ok;
+}
+
+static bool ec_spki(EVP_PKEY *pkey, unsigned char **der, size_t *len)
+{
+    unsigned char oid[32], *op = oid, point[3 + 200];
+    char group[64];
+    size_t ptlen;
+    int nid, oidlen;
+
+    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                       NULL) != 1 ||
+        (nid = OBJ_sn2nid(group)) == NID_undef ||
+        (oidlen = i2d_ASN1_OBJECT(OBJ_nid2obj(nid), NULL)) <= 0 || oidlen > (int)sizeof(oid) ||
+        i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &op) != oidlen ||
+        EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point + 3,
+                                        sizeof(point) - 3, &ptlen) != 1)
+        return false;
+    /* As CKA_EC_POINT: a DER OCTET STRING, so its reading is unambiguous. */
+    if (ptlen < 0x80) {
+        point[1] = 0x04;
+        point[2] = (unsigned char)ptlen;
+        return hsm_spki_ec(oid, (size_t)oidlen, point + 1, ptlen + 2, der, len);
+    }
+    point[0] = 0x04;
+    point[1] = 0x81;
+    point[2] = (unsigned char)ptlen;
+    return hsm_spki_ec(oid, (size_t)oidlen, point, ptlen + 3, der, len);
+}
+
+static bool eddsa_spki(EVP_PKEY *pkey, unsigned char **der, size_t *len)
+{
+    unsigned char oid[5] = {0x06, 0x03, 0x2b, 0x65, EVP_PKEY_is_a(pkey, "ED25519") ? 0x70 : 0x71};
+    unsigned char pub[64];
+    size_t publen;
+
+    return EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub),
+                                           &publen) == 1 &&
+           hsm_spki_eddsa(oid, sizeof(oid), pub, publen, der, len);
+}
+
+bool hsm_spki_of_pkey(EVP_PKEY *pkey, unsigned char **der, size_t *len)
+{
+    unsigned char *out = NULL;
+    int n;
+
+    if (EVP_PKEY_is_a(pkey, "RSA") && rsa_spki(pkey, der, len))
+        return true;
+    if (EVP_PKEY_is_a(pkey, "EC") && ec_spki(pkey, der, len))
+        return true;
+    if ((EVP_PKEY_is_a(pkey, "ED25519") || EVP_PKEY_is_a(pkey, "ED448")) &&
+        eddsa_spki(pkey, der, len))
+        return true;
+    n = i2d_PUBKEY(pkey, &out);
+    if (n <= 0 || (*der = malloc((size_t)n)) == NULL) {
+        OPENSSL_free(out);
+        return false;
+    }
+    memcpy(*der, out, (size_t)n);
+    *len = (size_t)n;
+    OPENSSL_free(out);
+    return true;
+}
+
+/* Skips one whole element with tag |tag|. */
+static bool der_skip(const unsigned char **p, const unsigned char *end, unsigned char tag)
+{
+    size_t l;
+
+    if (!der_next(p, end, tag, &l))
+        return false;
+    *p += l;
+    return true;
+}
+
+bool hsm_cert_spki(const unsigned char *cert, size_t len, const unsigned char **spki,
+                   size_t *spkilen)
+{
+    const unsigned char *p = cert, *end = cert + len, *tbs, *tbsend, *start;
+    size_t l;
+
+    /* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature } */
+    if (!der_next(&p, end, 0x30, &l) || p + l != end || !der_next(&p, end, 0x30, &l))
+        return false;
+    tbs = p;
+    tbsend = p + l;
+    p = tbsend;
+    if (!der_skip(&p, end, 0x30) || !der_skip(&p, end, 0x03) || p != end)
+        return false;
+    /* TBSCertificate: [0] version OPTIONAL, serial, signature, issuer,
+     * validity, subject, subjectPublicKeyInfo, ... */
+    p = tbs;
+    if (p < tbsend && p[0] == 0xa0 && !der_skip(&p, tbsend, 0xa0))
+        return false;
+    if (!der_skip(&p, tbsend, 0x02) || !der_skip(&p, tbsend, 0x30) ||
+        !der_skip(&p, tbsend, 0x30) || !der_skip(&p, tbsend, 0x30) ||
+        !der_skip(&p, tbsend, 0x30))
+        return false;
+    start = p;
+    if (!der_skip(&p, tbsend, 0x30))
+        return false;
+    *spki = start;
+    *spkilen = (size_t)(p - start);
+    return true;
+}

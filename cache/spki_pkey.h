@@ -1,0 +1,32 @@
+/*
+ * SubjectPublicKeyInfo <-> EVP_PKEY for the keys tokens hold (RSA, EC on a
+ * named curve, Ed25519, Ed448) without OpenSSL's decoder and encoder
+ * chains: d2i_PUBKEY and i2d_PUBKEY set up a chain on every call, about
+ * 160 us and 70 us here, several times per key load. The keys built here
+ * are the same keys (EVP_PKEY_fromdata checks an EC point is on its
+ * curve), and the DER written is what i2d_PUBKEY writes. Anything else
+ * goes through d2i_PUBKEY / i2d_PUBKEY.
+ */
+#ifndef HSM_CACHE_SPKI_PKEY_H
+#define HSM_CACHE_SPKI_PKEY_H
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Keys the provider remembers are held by a software provider, never by
+ * this one (the provider registers itself with property provider=hsm). */
+#define HSM_SOFTWARE_PROPQ "provider!=hsm"
+
+/* The public key in |der| (all of it), or NULL. */
+EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx);
+
+/* The key's SubjectPublicKeyInfo as i2d_PUBKEY writes it; malloc'd. */
+bool hsm_spki_of_pkey(EVP_PKEY *pkey, unsigned char **der, size_t *len);
+
+/* The subjectPublicKeyInfo inside a DER certificate (pointing into it):
+ * a strict walk of Certificate and TBSCertificate's fields up to it. */
+bool hsm_cert_spki(const unsigned char *cert, size_t len, const unsigned char **spki,
+                   size_t *spkilen);
+
+#endif
