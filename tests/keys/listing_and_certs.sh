@@ -5,9 +5,11 @@
 # listed without a PIN, private keys only when asked for with a PIN. Every
 # printed URI, fed back to storeutl, pkey or x509, opens exactly the object
 # it was printed for (checked against what pkcs11-tool reads), and each URI
-# attribute alone (token, object, id, type) works where it is unique. Where
-# one object is expected (-keys, -certs, x509 -in, pkey -in) several
-# matches are an error that lists the candidates. A certificate written
+# attribute alone (token, object, id, type) works where it is unique.
+# `storeutl -keys` and `-certs` list every matching key and certificate by
+# name, and each name opens exactly its object; where one object is wanted
+# (req -key, pkey -in, x509 -in) several matches are an error that lists the
+# candidates, never the first of them. A certificate written
 # with pkcs11-tool loads with `x509 -in 'pkcs11:...;type=cert'`, and
 # `x509 -req -CA pkcs11:... -CAkey pkcs11:...` issues a leaf that plain
 # `openssl verify` accepts.
@@ -146,23 +148,68 @@ expect_failure_with "several tokens match the URI" \
     hsm_openssl x509 -in 'pkcs11:object=sw-root' -noout -subject &&
     assert_output_contains "'ca' (serial $serial_ca)" && assert_output_contains "serial="
 
-# --------------------------------- several matches where one is expected
-_run hsm_openssl storeutl -noout -keys "pkcs11:token=ca?pin-value=$USER_PIN"
-assert_output_contains "several objects match the URI"
+# ------------------------------------------ -keys and -certs: every match
+# With one kind asked for and several matches, storeutl lists each by its
+# name; no object is handed out, because OpenSSL's single-object loader
+# (req -key, x509 -in) asks the store the same way and takes the first
+# object it gets. Every listed name opens exactly its object.
+expect_success hsm_openssl storeutl -noout -keys "pkcs11:token=ca?pin-value=$USER_PIN"
+cp "$LAST_OUT" keys.out
+assert_output_contains "Total found: 3"
+check "-keys names the three private keys, each type=private on token ca" \
+    test "$(names keys.out | grep -cE "serial=$serial_ca;token=ca;id=%0[123];object=[a-z]+;type=private$")" -eq 3
+check "-keys hands out names only, no key" \
+    test "$(grep -cE '^[0-9]+: ' keys.out)" -eq "$(grep -cE '^[0-9]+: Name: ' keys.out)"
+assert_output_lacks "$USER_PIN" "no PIN in the -keys listing"
+expect_success hsm_openssl storeutl -noout -certs 'pkcs11:token=ca'
+cp "$LAST_OUT" certs.out
+assert_output_contains "Total found: 2"
+check "-certs names the two certificates, root (id 01) and sw-root (id 0a)" \
+    test "$(names certs.out | grep -cE ";token=ca;id=%(01;object=root|0A;object=sw-root);type=cert$")" -eq 2
+check "-certs hands out names only, no certificate" \
+    test "$(grep -cE '^[0-9]+: ' certs.out)" -eq "$(grep -cE '^[0-9]+: Name: ' certs.out)"
+n=0
+while IFS= read -r uri; do
+    n=$((n + 1))
+    id=$(id_of_uri "$uri")
+    case "$uri" in
+    *type=private)
+        expect_success hsm_openssl storeutl -noout -keys "$uri?pin-value=$USER_PIN" &&
+            assert_output_contains "Total found: 1"
+        expect_success hsm_openssl pkey -in "$uri?pin-value=$USER_PIN" -pubout -out "kc-$n.pem" &&
+            same_pubkey "-keys name $n opens the private key with id $id" "kc-$n.pem" "pub-$id.pem" ;;
+    *type=cert)
+        expect_success hsm_openssl storeutl -certs "$uri" &&
+            assert_output_contains "Total found: 1" &&
+            expect_success plain_openssl x509 -in "$LAST_OUT" -outform DER -out "kc-$n.der" &&
+            check "-certs name $n: storeutl prints the certificate with id $id" \
+                cmp -s "kc-$n.der" "cert-$id.der"
+        expect_success hsm_openssl x509 -in "$uri" -outform DER -out "kc-$n.x.der" &&
+            check "-certs name $n opens the certificate with id $id" cmp -s "kc-$n.x.der" "cert-$id.der" ;;
+    esac
+done < <(names keys.out; names certs.out)
+check "5 names from -keys and -certs were fed back" test "$n" -eq 5
+expect_success hsm_openssl storeutl -noout -keys "pkcs11:token=ca;object=rsa?pin-value=$USER_PIN" &&
+    assert_output_contains "Total found: 1"
+expect_success hsm_openssl storeutl -noout -certs 'pkcs11:token=ca;object=root' &&
+    assert_output_contains "Total found: 1"
+
+# One object wanted, several match: the error names the candidates and
+# nothing is made with any of them (never the first one).
+expect_failure_with "several objects match the URI" hsm_openssl req -new \
+    -key "pkcs11:token=ca?pin-value=$USER_PIN" -subj /CN=ambiguous -out ambiguous.csr
 assert_output_contains "matches 3 private keys"
 for c in "id=%01, object='root'" "id=%02, object='rsa'" "id=%03, object='ed'"; do
     assert_output_contains "$c"
 done
-expect_success hsm_openssl storeutl -noout -keys "pkcs11:token=ca;object=rsa?pin-value=$USER_PIN" &&
-    assert_output_contains "Total found: 1"
-_run hsm_openssl storeutl -noout -certs 'pkcs11:token=ca'
-assert_output_contains "several objects match the URI"
-assert_output_matches "object='?root'?[],; ].*object='?sw-root'?[],; ]|object='?sw-root'?[],; ].*object='?root'?[],; ]" \
-    "the ambiguous -certs error lists the candidates root and sw-root"
+# (pkey creates its output file before it loads the key)
+expect_failure_with --any-file "several objects match the URI" \
+    hsm_openssl pkey -in "pkcs11:token=ca?pin-value=$USER_PIN" -pubout -out ambiguous.pub &&
+    check "pkey wrote no public key for an ambiguous URI" test ! -s ambiguous.pub
 expect_failure_with "several objects match the URI" \
     hsm_openssl x509 -in 'pkcs11:token=ca;type=cert' -noout -subject
-expect_success hsm_openssl storeutl -noout -certs 'pkcs11:token=ca;object=root' &&
-    assert_output_contains "Total found: 1"
+assert_output_matches "object=root;type=cert\].*object=sw-root;type=cert\]|object=sw-root;type=cert\].*object=root;type=cert\]" \
+    "the ambiguous x509 -in error lists the candidates root and sw-root"
 # -subject filters as OpenSSL documents
 expect_success hsm_openssl storeutl -noout -certs -subject /CN=Software-Root 'pkcs11:token=ca' &&
     assert_output_contains "Total found: 1"

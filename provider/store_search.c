@@ -1,0 +1,423 @@
+/*
+ * The search behind each OSSL_STORE open of a pkcs11: URI. Every open asks
+ * the token afresh: no handle or result from an earlier open decides what
+ * this one returns. Where one kind of object is expected and several
+ * match, none of them is handed out: only their names, then an error that
+ * lists them (store.c says why).
+ */
+#include "provider/pin_prompt.h"
+#include "provider/store_ctx.h"
+#include "provider/token_select.h"
+
+#include "cache/objects.h"
+#include "cache/public_views.h"
+
+#include <openssl/core_object.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A private key the search found, before it is built into a key. */
+struct candidate {
+    struct hsm_token *tok;
+    CK_OBJECT_HANDLE handle;
+    unsigned char *id;
+    size_t id_len;
+    char *label;
+};
+
+void hsm_store_result_clear(struct store_result *r)
+{
+    hsm_key_put(r->key);
+    free(r->der);
+    free(r->desc);
+}
+
+static bool add_result(struct store_ctx *ctx, struct store_result *r)
+{
+    struct store_result *more = realloc(ctx->results, (ctx->n + 1) * sizeof(*more));
+
+    if (more == NULL) {
+        hsm_store_result_clear(r);
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return false;
+    }
+    ctx->results = more;
+    ctx->results[ctx->n++] = *r;
+    return true;
+}
+
+bool hsm_store_one_kind(const struct store_ctx *ctx)
+{
+    return ctx->expect == OSSL_STORE_INFO_PKEY || ctx->expect == OSSL_STORE_INFO_PUBKEY ||
+           ctx->expect == OSSL_STORE_INFO_CERT;
+}
+
+static bool wants(const struct store_ctx *ctx, CK_OBJECT_CLASS cls)
+{
+    if (ctx->uri->has_class)
+        return ctx->uri->klass == cls;
+    switch (ctx->expect) {
+    case OSSL_STORE_INFO_PKEY:
+        return cls == CKO_PRIVATE_KEY;
+    case OSSL_STORE_INFO_PUBKEY:
+        return cls == CKO_PUBLIC_KEY;
+    case OSSL_STORE_INFO_CERT:
+        return cls == CKO_CERTIFICATE;
+    default:
+        return true;
+    }
+}
+
+static bool search_class(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, struct store_ctx *ctx,
+                         CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE **objs, size_t *n)
+{
+    CK_ATTRIBUTE tmpl[4];
+    size_t nt = hsm_uri_object_template(ctx->uri, &cls, tmpl);
+
+    /* -subject: the token compares the certificate's CKA_SUBJECT. */
+    if (cls == CKO_CERTIFICATE && ctx->subject != NULL)
+        tmpl[nt++] = (CK_ATTRIBUTE){CKA_SUBJECT, ctx->subject, ctx->subject_len};
+    CK_RV rv = hsm_find_objects(fns, s, tmpl, nt, objs, n);
+
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, "C_FindObjects", rv, "searching %s", ctx->uri->redacted);
+        return false;
+    }
+    return true;
+}
+
+static const char *data_type_of(const struct hsm_key *key)
+{
+    if (key->key_type == CKK_RSA)
+        return "RSA";
+    if (key->key_type == CKK_EC)
+        return "EC";
+    return EVP_PKEY_is_a(key->pub, "ED448") ? "ED448" : "ED25519";
+}
+
+static char *label_of(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj)
+{
+    unsigned char *v = NULL;
+    size_t len = 0;
+    char *label;
+
+    (void)hsm_attr_alloc(fns, s, obj, CKA_LABEL, &v, &len);
+    label = malloc(len + 1);
+    if (label != NULL) {
+        memcpy(label, v != NULL ? (char *)v : "", len);
+        label[len] = '\0';
+    }
+    free(v);
+    return label;
+}
+
+static bool add_certificates(struct store_ctx *ctx, struct hsm_token *tok,
+                             CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s)
+{
+    CK_OBJECT_HANDLE *objs = NULL;
+    size_t n = 0;
+    bool ok = search_class(fns, s, ctx, CKO_CERTIFICATE, &objs, &n);
+
+    for (size_t i = 0; ok && i < n; i++) {
+        struct store_result r = {.object_type = OSSL_OBJECT_CERT, .structure = "Certificate"};
+        unsigned char *id = NULL;
+        size_t id_len = 0;
+        char *label = label_of(fns, s, objs[i]);
+
+        if (hsm_attr_alloc(fns, s, objs[i], CKA_VALUE, &r.der, &r.der_len) != CKR_OK ||
+            r.der == NULL) {
+            free(label);
+            continue;
+        }
+        (void)hsm_attr_alloc(fns, s, objs[i], CKA_ID, &id, &id_len);
+        r.desc = hsm_key_canonical_uri(&tok->id, id, id_len, label, "cert");
+        free(id);
+        free(label);
+        ok = add_result(ctx, &r);
+    }
+    free(objs);
+    return ok;
+}
+
+static bool add_public_keys(struct store_ctx *ctx, struct hsm_token *tok,
+                            CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s)
+{
+    CK_OBJECT_HANDLE *objs = NULL;
+    size_t n = 0;
+    bool ok = search_class(fns, s, ctx, CKO_PUBLIC_KEY, &objs, &n);
+
+    for (size_t i = 0; ok && i < n; i++) {
+        struct store_result r = {.object_type = OSSL_OBJECT_PKEY,
+                                 .structure = "SubjectPublicKeyInfo"};
+        struct hsm_views views = {0};
+        unsigned char *id = NULL, *der = NULL;
+        size_t id_len = 0;
+        CK_ULONG type;
+        char *label = label_of(fns, s, objs[i]);
+        int len;
+
+        if (hsm_attr_ulong(fns, s, objs[i], CKA_KEY_TYPE, &type) != CKR_OK ||
+            (type != CKK_RSA && type != CKK_EC && type != CKK_EC_EDWARDS)) {
+            free(label);
+            continue;
+        }
+        (void)hsm_attr_alloc(fns, s, objs[i], CKA_ID, &id, &id_len);
+        r.desc = hsm_key_canonical_uri(&tok->id, id, id_len, label, "public");
+        free(id);
+        free(label);
+        ok = hsm_views_of_key_object(fns, s, objs[i], type, "public key", ctx->prov->libctx,
+                                     &views);
+        if (ok && views.n > 0 && (len = i2d_PUBKEY(views.v[0].pkey, &der)) > 0) {
+            r.der = malloc((size_t)len);
+            if (r.der != NULL) {
+                memcpy(r.der, der, (size_t)len);
+                r.der_len = (size_t)len;
+            }
+        }
+        OPENSSL_free(der);
+        hsm_views_clear(&views);
+        if (ok && r.der != NULL)
+            ok = add_result(ctx, &r);
+        else
+            hsm_store_result_clear(&r);
+    }
+    free(objs);
+    return ok;
+}
+
+static bool collect_private(struct store_ctx *ctx, struct hsm_token *tok,
+                            CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, struct candidate **cands,
+                            size_t *n_cands)
+{
+    CK_OBJECT_HANDLE *objs = NULL;
+    size_t n = 0;
+
+    if (!search_class(fns, s, ctx, CKO_PRIVATE_KEY, &objs, &n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        struct candidate *more = realloc(*cands, (*n_cands + 1) * sizeof(*more));
+
+        if (more == NULL) {
+            free(objs);
+            hsm_error(HSM_R_INTERNAL, "out of memory");
+            return false;
+        }
+        *cands = more;
+        struct candidate *c = &more[(*n_cands)++];
+        memset(c, 0, sizeof(*c));
+        c->tok = tok;
+        c->handle = objs[i];
+        (void)hsm_attr_alloc(fns, s, objs[i], CKA_ID, &c->id, &c->id_len);
+        c->label = label_of(fns, s, objs[i]);
+    }
+    free(objs);
+    return true;
+}
+
+/* Searches one token for every class the request wants. */
+static bool search_token(struct store_ctx *ctx, struct hsm_module *mod, struct hsm_token *tok,
+                         struct hsm_pin_request *pinreq, struct candidate **cands,
+                         size_t *n_cands)
+{
+    CK_FUNCTION_LIST *fns = hsm_module_enter(mod, NULL);
+    CK_SESSION_HANDLE s;
+    CK_RV rv;
+    bool ok = true;
+
+    if (fns == NULL)
+        return false;
+    rv = hsm_session_acquire(tok, fns, &s);
+    if (rv != CKR_OK) {
+        char desc[160];
+
+        hsm_token_describe(tok, desc, sizeof(desc));
+        hsm_error_rv(HSM_R_PKCS11, "C_OpenSession", rv, "opening %s for %s", desc,
+                     ctx->uri->redacted);
+        hsm_module_leave(mod);
+        return false;
+    }
+    /* Private keys are looked for with a login when they were asked for;
+     * a plain listing shows the ones the token shows without one. */
+    if (wants(ctx, CKO_PRIVATE_KEY) && (ctx->uri->has_class || ctx->expect != 0))
+        ok = hsm_token_login(tok, fns, s, hsm_pin_for_login, pinreq) &&
+             collect_private(ctx, tok, fns, s, cands, n_cands);
+    else if (wants(ctx, CKO_PRIVATE_KEY))
+        ok = collect_private(ctx, tok, fns, s, cands, n_cands);
+    if (ok && wants(ctx, CKO_PUBLIC_KEY))
+        ok = add_public_keys(ctx, tok, fns, s);
+    if (ok && wants(ctx, CKO_CERTIFICATE))
+        ok = add_certificates(ctx, tok, fns, s);
+    hsm_session_release(tok, fns, s, false);
+    hsm_module_leave(mod);
+    return ok;
+}
+
+static char *format_text(const char *fmt, ...)
+{
+    char *text = malloc(1200);
+    va_list ap;
+
+    if (text == NULL) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return NULL;
+    }
+    va_start(ap, fmt);
+    vsnprintf(text, 1200, fmt, ap);
+    va_end(ap);
+    return text;
+}
+
+/* Why several matches name no object: the candidates and what tells them
+ * apart. */
+static char *ambiguity_text(const struct store_ctx *ctx, const struct candidate *c,
+                            size_t n_cands)
+{
+    char list[900], id[100];
+    size_t used = 0;
+
+    list[0] = '\0';
+    if (n_cands > 0 && ctx->n == 0) {
+        for (size_t i = 0; i < n_cands && used < sizeof(list); i++) {
+            hsm_id_to_text(c[i].id, c[i].id_len, id, sizeof(id));
+            used += (size_t)snprintf(list + used, sizeof(list) - used,
+                                     "%s[token '%s' serial %s, id=%s, object='%s']", i ? " " : "",
+                                     c[i].tok->id.label, c[i].tok->id.serial, id,
+                                     c[i].label != NULL ? c[i].label : "");
+        }
+        return format_text("%s matches %zu private keys: %s; add id=... (or serial=... for the "
+                           "token) to the URI to name one",
+                           ctx->uri->redacted, n_cands, list);
+    }
+    for (size_t i = 0; i < ctx->n && used < sizeof(list); i++)
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s[%s]", i ? " " : "",
+                                 ctx->results[i].desc != NULL ? ctx->results[i].desc : "?");
+    return format_text("%s matches %zu objects: %s; add id=... or object=... to the URI to name "
+                       "one",
+                       ctx->uri->redacted, ctx->n + n_cands, list);
+}
+
+/* The candidates by name only: nothing is built, nothing proves
+ * possession, no key is handed out. */
+static bool add_candidate_names(struct store_ctx *ctx, const struct candidate *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct store_result r = {.object_type = OSSL_OBJECT_PKEY};
+
+        r.desc = hsm_key_canonical_uri(&c[i].tok->id, c[i].id, c[i].id_len, c[i].label, "private");
+        if (r.desc == NULL) {
+            hsm_error(HSM_R_INTERNAL, "out of memory");
+            return false;
+        }
+        if (!add_result(ctx, &r))
+            return false;
+    }
+    return true;
+}
+
+/* Each private key found, cross-checked and proving possession like any
+ * loaded key. */
+static bool add_private_keys(struct store_ctx *ctx, struct hsm_module *mod,
+                             const struct candidate *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        CK_FUNCTION_LIST *fns = hsm_module_enter(mod, NULL);
+        struct store_result r = {.object_type = OSSL_OBJECT_PKEY};
+        CK_SESSION_HANDLE s;
+
+        if (fns == NULL)
+            return false;
+        if (hsm_session_acquire(c[i].tok, fns, &s) != CKR_OK) {
+            hsm_module_leave(mod);
+            hsm_error(HSM_R_TOKEN_GONE, "%s: token went away during the search",
+                      ctx->uri->redacted);
+            return false;
+        }
+        r.key = hsm_key_from_object(c[i].tok, fns, s, c[i].handle, ctx->prov->libctx, NULL);
+        hsm_session_release(c[i].tok, fns, s, false);
+        hsm_module_leave(mod);
+        if (r.key == NULL)
+            return false;
+        if (!hsm_key_arm_possession_proof(ctx->prov, r.key)) {
+            hsm_store_result_clear(&r);
+            return false;
+        }
+        r.data_type = data_type_of(r.key);
+        r.desc = strdup(r.key->uri);
+        if (!add_result(ctx, &r))
+            return false;
+    }
+    return true;
+}
+
+/* Several matches where one kind was expected. */
+static bool handle_ambiguity(struct store_ctx *ctx, const struct candidate *cands, size_t n_cands)
+{
+    char *why = ambiguity_text(ctx, cands, n_cands);
+
+    if (why == NULL)
+        return false;
+    if (ctx->strict || !add_candidate_names(ctx, cands, n_cands)) {
+        hsm_error(HSM_R_AMBIGUOUS_OBJECT, "%s", why);
+        free(why);
+        return false;
+    }
+    ctx->ambiguity = why;
+    return true;
+}
+
+bool hsm_store_search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    struct hsm_module *mod;
+    struct hsm_token **toks = NULL;
+    struct candidate *cands = NULL;
+    size_t n_cands = 0;
+    struct hsm_pin_request pinreq = {ctx->uri, ctx->prov->config.token_pin,
+                                     ctx->prov->config.pin_file_allow_shared, pw_cb, pw_cbarg,
+                                     false};
+    bool ok = false;
+    int n_toks = 0;
+
+    if (!hsm_uri_module_allowed(ctx->prov->config.module_path, ctx->uri) ||
+        (mod = hsm_provctx_module(ctx->prov)) == NULL)
+        return false;
+    /* One kind expected: the URI must name one token, as for any single
+     * object. */
+    n_toks = hsm_select_tokens(mod, ctx->uri, hsm_store_one_kind(ctx), &toks);
+    if (n_toks <= 0)
+        goto done;
+    for (int i = 0; i < n_toks; i++) {
+        if (!search_token(ctx, mod, toks[i], &pinreq, &cands, &n_cands))
+            goto done;
+    }
+    /* Several keys, even on one token, are never resolved by picking one. */
+    if (hsm_store_one_kind(ctx) && n_cands + ctx->n > 1) {
+        ok = handle_ambiguity(ctx, cands, n_cands);
+        goto done;
+    }
+    if (!add_private_keys(ctx, mod, cands, n_cands))
+        goto done;
+    if (hsm_store_one_kind(ctx) && ctx->n == 0) {
+        char list[600];
+
+        hsm_describe_tokens(toks, n_toks, list, sizeof(list));
+        hsm_error(HSM_R_NO_OBJECT, "%s: no %s matches on token %s", ctx->uri->redacted,
+                  ctx->expect == OSSL_STORE_INFO_CERT     ? "certificate"
+                  : ctx->expect == OSSL_STORE_INFO_PUBKEY ? "public key"
+                                                           : "private key",
+                  list);
+        goto done;
+    }
+    ok = true;
+done:
+    for (size_t i = 0; i < n_cands; i++) {
+        free(cands[i].id);
+        free(cands[i].label);
+    }
+    free(cands);
+    hsm_tokens_put_all(toks, n_toks < 0 ? 0 : n_toks);
+    return ok;
+}
