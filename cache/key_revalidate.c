@@ -319,6 +319,25 @@ static CK_RV run_operation(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, enum hsm_
     }
 }
 
+/*
+ * A signature that will be verified skips the handle check, so when the
+ * token refuses it the handle may name another object by now (a number
+ * reused for a key of another type: SoftHSMv2 then accepts C_SignInit and
+ * fails C_Sign with CKR_GENERAL_ERROR). Checked here, on the failure path
+ * only: a handle that names another object sends the key to be found
+ * again; otherwise the refusal stands.
+ */
+static CK_RV explain_refusal(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
+                             const struct hsm_key *key, CK_OBJECT_HANDLE handle, CK_RV refusal)
+{
+    bool same;
+    CK_RV rv = confirm_handle(fns, s, key, handle, &same);
+
+    if (rv == CKR_OK)
+        return same ? refusal : CKR_OBJECT_HANDLE_INVALID;
+    return hsm_rv_is_stale(rv) ? rv : refusal;
+}
+
 static void hints(struct hsm_key *key, struct hsm_token **tok, CK_OBJECT_HANDLE *handle)
 {
     pthread_mutex_lock(&key->lock);
@@ -398,6 +417,8 @@ static bool operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
         }
         if (rv == CKR_OK)
             rv = run_operation(fns, s, op, key, mech, handle, in, inlen, out, &olen, &what);
+        if (rv != CKR_OK && !hsm_rv_is_stale(rv) && op == HSM_OP_SIGN_VERIFIED)
+            rv = explain_refusal(fns, s, key, handle, rv);
         hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv));
         if (hsm_debug_level() > 0)
             hsm_debug(rv == CKR_OK ? 2 : 1, "%s -> %s (%s, handle %lu%s)", what,

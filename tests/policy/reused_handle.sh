@@ -103,5 +103,25 @@ if [ "$SIGN_OK" = 1 ] && plain_openssl dgst -sha256 -verify E.pem -signature "$L
 fi
 restart_equivalence "verification off: E under A's id" A-fresh "$uri_a" ca 01
 
+# 5. A (now E's key) loses its number to a key of another type (RSA key
+# F). A is verified after each signature, so its handle is not checked
+# first: the token refuses the ECDSA signature with an RSA key (SoftHSMv2
+# accepts C_SignInit and fails C_Sign with CKR_GENERAL_ERROR), and that
+# refusal must send the provider looking for A again, not be reported as
+# the token's failure.
+holder_start shim.cnf || finish
+holder_load_ok "loads A again" A "$uri_a"
+holder_pub_is "... which is E now" A E.pem
+require_step delete_key ca 01
+require_step make_key ca rsa:2048 04 f
+holder_load_ok "loads F, an RSA key (it gets A's freed number)" F \
+    "pkcs11:token=ca;id=%04;type=private?pin-value=$USER_PIN"
+: >"$HSM_SHIM_LOG"
+holder_sign_fails_with "$R_CHANGED" "signing with A after RSA key F took its number" A "$DATA"
+check "the remembered handle of A named F: the token refused the signature itself" \
+    awk '($1 == "C_SignInit" || $1 == "C_Sign") && $2 != "CKR_OK" { bad = 1 } END { exit !bad }' \
+    "$HSM_SHIM_LOG"
+holder_stop
+
 echo "--- same-id reuse with verification on was refused with: ${REUSED_SAME_ID_REFUSAL:-nothing}"
 policy_finish
