@@ -102,7 +102,7 @@ static void *worker(void *arg) {
     EVP_PKEY *rsa = job->own ? NULL : rsa_shared;
     EVP_PKEY *ec = job->own ? NULL : ec_shared;
     long total = job->rsa_sigs + job->ec_sigs;
-    long rsa_done = 0, ec_done = 0;
+    long rsa_done = 0;
 
     for (long n = 0; n < total && job->errors < MAX_ERRORS_PER_THREAD; n++) {
         /* RSA and EC interleaved in proportion, so both run all along. */
@@ -124,7 +124,6 @@ static void *worker(void *arg) {
             rsa_done++;
         } else {
             sign_once(job, ec, ec_pub, n);
-            ec_done++;
         }
     }
     if (job->own) {
