@@ -193,7 +193,8 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
         hsm_error_rv(HSM_R_PKCS11, "C_GenerateKeyPair", rv, "generating a key on %s%s", desc,
                      hsm_reentered_from_module()
                          ? "; the module's own libcrypto call reached the hsm provider: "
-                           "keep prefer-other-providers = yes or activate the default provider before hsm"
+                           "keep prefer-other-providers = yes or activate the default "
+                           "provider before hsm"
                          : "");
         goto done;
     }
