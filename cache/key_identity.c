@@ -139,14 +139,16 @@ static bool small_public_exponent(const EVP_PKEY *pub)
 
 struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
                                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                                    OSSL_LIB_CTX *libctx, char *pin)
+                                    const struct hsm_attr_set *known, OSSL_LIB_CTX *libctx,
+                                    char *pin)
 {
     struct hsm_key *key = calloc(1, sizeof(*key));
     struct hsm_views views = {0};
-    struct hsm_attr_set attrs = {0};
+    struct hsm_attr_set read = {0};
+    const struct hsm_attr_set *attrs = known != NULL ? known : &read;
     const struct hsm_attr *id;
     CK_ULONG key_type = (CK_ULONG)-1;
-    CK_RV rv;
+    CK_RV rv = CKR_OK;
 
     if (key == NULL) {
         hsm_pin_free(pin);
@@ -158,9 +160,10 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     key->libctx = libctx;
     key->token_id = tok->id;
     pthread_mutex_init(&key->lock, NULL);
-    rv = hsm_attr_set_read(fns, s, obj, hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS, &attrs);
-    id = hsm_attr_set_get(&attrs, CKA_ID);
-    key->label = text_of(hsm_attr_set_get(&attrs, CKA_LABEL));
+    if (known == NULL)
+        rv = hsm_attr_set_read(fns, s, obj, hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS, &read);
+    id = hsm_attr_set_get(attrs, CKA_ID);
+    key->label = text_of(hsm_attr_set_get(attrs, CKA_LABEL));
     if (id != NULL && id->value != NULL && (key->id = malloc(id->len)) != NULL) {
         memcpy(key->id, id->value, id->len);
         key->id_len = id->len;
@@ -170,7 +173,7 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
         hsm_error(HSM_R_INTERNAL, "out of memory");
         goto fail;
     }
-    if (rv == CKR_OK && !hsm_attr_set_ulong(&attrs, CKA_KEY_TYPE, &key_type))
+    if (rv == CKR_OK && !hsm_attr_set_ulong(attrs, CKA_KEY_TYPE, &key_type))
         rv = CKR_ATTRIBUTE_TYPE_INVALID;
     if (rv != CKR_OK) {
         hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "reading the identity of %s",
@@ -183,14 +186,14 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
         goto fail;
     }
     key->key_type = key_type;
-    read_flags(&attrs, key);
-    if (!keep_confirm_value(key, &attrs)) {
+    read_flags(attrs, key);
+    if (!keep_confirm_value(key, attrs)) {
         hsm_error(HSM_R_INTERNAL, "out of memory");
         goto fail;
     }
     if (key_type == CKK_RSA)
-        key->pss_only = only_pss_allowed(&attrs);
-    if (!hsm_views_collect(fns, s, obj, &attrs, key_type, key->id, key->id_len, libctx, key->uri,
+        key->pss_only = only_pss_allowed(attrs);
+    if (!hsm_views_collect(fns, s, obj, attrs, key_type, key->id, key->id_len, libctx, key->uri,
                            &views))
         goto fail;
     key->pub = hsm_views_agree(&views, key->uri);
@@ -198,7 +201,7 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     if (key->pub == NULL || !hsm_spki_fingerprint(key->pub, key->fingerprint))
         goto fail;
     key->verify_is_cheaper = key_type == CKK_RSA && small_public_exponent(key->pub);
-    hsm_attr_set_clear(&attrs);
+    hsm_attr_set_clear(&read);
     key->module = tok->module;
     hsm_token_ref(tok);
     key->token = tok;
@@ -206,7 +209,7 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     return key;
 
 fail:
-    hsm_attr_set_clear(&attrs);
+    hsm_attr_set_clear(&read);
     hsm_views_clear(&views);
     hsm_key_put(key);
     return NULL;

@@ -8,6 +8,7 @@
 #ifndef HSM_CACHE_KEY_IDENTITY_H
 #define HSM_CACHE_KEY_IDENTITY_H
 
+#include "cache/attr_set.h"
 #include "cache/token.h"
 
 #include <openssl/evp.h>
@@ -56,11 +57,15 @@ struct hsm_key {
 
 /*
  * Builds a key from private key |obj| found on |tok|: reads its identity and
- * cross-checks every public view. Takes ownership of |pin| (may be NULL).
+ * cross-checks every public view. |attrs|, when not NULL, holds the
+ * object's hsm_private_key_attrs read earlier in the same load (the search
+ * that found it); otherwise they are read here. Takes ownership of |pin|
+ * (may be NULL).
  */
 struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
                                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                                    OSSL_LIB_CTX *libctx, char *pin);
+                                    const struct hsm_attr_set *attrs, OSSL_LIB_CTX *libctx,
+                                    char *pin);
 
 /* False for a public key OpenSSL imported (it has no token identity). */
 bool hsm_key_on_token(const struct hsm_key *key);

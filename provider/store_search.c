@@ -27,6 +27,8 @@ struct candidate {
     unsigned char *id;
     size_t id_len;
     char *label;
+    /* Read once here and handed to the key built from it (same load). */
+    struct hsm_attr_set attrs;
 };
 
 void hsm_store_result_clear(struct store_result *r)
@@ -194,7 +196,9 @@ static bool collect_private(struct store_ctx *ctx, struct hsm_token *tok,
                             size_t *n_cands)
 {
     CK_OBJECT_HANDLE *objs = NULL;
+    const struct hsm_attr *id, *label;
     size_t n = 0;
+    CK_RV rv;
 
     if (!search_class(fns, s, ctx, CKO_PRIVATE_KEY, &objs, &n))
         return false;
@@ -211,8 +215,27 @@ static bool collect_private(struct store_ctx *ctx, struct hsm_token *tok,
         memset(c, 0, sizeof(*c));
         c->tok = tok;
         c->handle = objs[i];
-        (void)hsm_attr_alloc(fns, s, objs[i], CKA_ID, &c->id, &c->id_len);
-        c->label = label_of(fns, s, objs[i]);
+        rv = hsm_attr_set_read(fns, s, objs[i], hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS,
+                               &c->attrs);
+        if (rv != CKR_OK) {
+            free(objs);
+            hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "reading a key %s matches",
+                         ctx->uri->redacted);
+            return false;
+        }
+        id = hsm_attr_set_get(&c->attrs, CKA_ID);
+        label = hsm_attr_set_get(&c->attrs, CKA_LABEL);
+        if (id != NULL && id->value != NULL && (c->id = malloc(id->len)) != NULL) {
+            memcpy(c->id, id->value, id->len);
+            c->id_len = id->len;
+        }
+        if ((c->label = strndup(label != NULL && label->value != NULL ? (char *)label->value : "",
+                                label != NULL ? label->len : 0)) == NULL ||
+            (c->id_len == 0 && id != NULL && id->value != NULL)) {
+            free(objs);
+            hsm_error(HSM_R_INTERNAL, "out of memory");
+            return false;
+        }
     }
     free(objs);
     return true;
@@ -336,7 +359,8 @@ static bool add_private_keys(struct store_ctx *ctx, struct hsm_module *mod,
                       ctx->uri->redacted);
             return false;
         }
-        r.key = hsm_key_from_object(c[i].tok, fns, s, c[i].handle, ctx->prov->libctx, NULL);
+        r.key = hsm_key_from_object(c[i].tok, fns, s, c[i].handle, &c[i].attrs,
+                                    ctx->prov->libctx, NULL);
         hsm_session_release(c[i].tok, fns, s, false);
         hsm_module_leave(mod);
         if (r.key == NULL)
@@ -416,6 +440,7 @@ done:
     for (size_t i = 0; i < n_cands; i++) {
         free(cands[i].id);
         free(cands[i].label);
+        hsm_attr_set_clear(&cands[i].attrs);
     }
     free(cands);
     hsm_tokens_put_all(toks, n_toks < 0 ? 0 : n_toks);
