@@ -84,9 +84,17 @@ expect_success hsm_openssl pkeyutl -sign -inkey "$(key_uri ca sign-only)" -pkeyo
     -in m100.sha256 -out sign-only.sig &&
     expect_success plain_openssl dgst -sha256 -verify sign-only.pub.pem -signature sign-only.sig m100
 
-# An OAEP ciphertext given to PKCS#1 v1.5 decryption: refused, no plaintext.
+# A ciphertext whose block is padded for a signature (00 01 ff ... 00 m),
+# not for encryption, given to PKCS#1 v1.5 decryption: refused, no
+# plaintext. (A random OAEP ciphertext would not do: about one in 400
+# happens to unpad as valid v1.5.)
+{ printf '\000\001'; head -c 221 /dev/zero | tr '\000' '\377'; printf '\000'; head -c 32 m100; } \
+    >type1.block
+plain_openssl pkeyutl -encrypt -pubin -inkey dec.pub.pem -pkeyopt rsa_padding_mode:none \
+    -in type1.block -out type1.enc
+check "the signature-padded block is one 2048-bit RSA block" test "$(wc -c <type1.block)" = 256
 expect_failure_with --any-file "C_Decrypt" \
-    hsm_openssl pkeyutl -decrypt -inkey "$(key_uri ca dec)" -in oaep-m100.enc -out x.dec
+    hsm_openssl pkeyutl -decrypt -inkey "$(key_uri ca dec)" -in type1.enc -out x.dec
 check "no plaintext for a ciphertext of the other padding" test ! -s x.dec
 
 finish
