@@ -11,6 +11,7 @@
 
 #include "cache/objects.h"
 #include "cache/public_views.h"
+#include "cache/spki_pkey.h"
 
 #include <openssl/core_object.h>
 #include <openssl/store.h>
@@ -101,45 +102,45 @@ static const char *data_type_of(const struct hsm_key *key)
     return EVP_PKEY_is_a(key->pub, "ED448") ? "ED448" : "ED25519";
 }
 
-static char *label_of(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj)
+/* The canonical URI of an object from its CKA_ID and CKA_LABEL in |set|. */
+static char *name_of(const struct hsm_token *tok, const struct hsm_attr_set *set,
+                     const char *type)
 {
-    unsigned char *v = NULL;
-    size_t len = 0;
-    char *label;
+    const struct hsm_attr *id = hsm_attr_set_get(set, CKA_ID);
+    const struct hsm_attr *label = hsm_attr_set_get(set, CKA_LABEL);
+    char *text = strndup(label != NULL && label->value != NULL ? (char *)label->value : "",
+                         label != NULL ? label->len : 0);
+    char *uri = text == NULL ? NULL
+                             : hsm_key_canonical_uri(&tok->id, id != NULL ? id->value : NULL,
+                                                     id != NULL ? id->len : 0, text, type);
 
-    (void)hsm_attr_alloc(fns, s, obj, CKA_LABEL, &v, &len);
-    label = malloc(len + 1);
-    if (label != NULL) {
-        memcpy(label, v != NULL ? (char *)v : "", len);
-        label[len] = '\0';
-    }
-    free(v);
-    return label;
+    free(text);
+    return uri;
 }
 
 static bool add_certificates(struct store_ctx *ctx, struct hsm_token *tok,
                              CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s)
 {
+    static const CK_ATTRIBUTE_TYPE wanted[] = {CKA_ID, CKA_LABEL, CKA_VALUE};
     CK_OBJECT_HANDLE *objs = NULL;
     size_t n = 0;
     bool ok = search_class(fns, s, ctx, CKO_CERTIFICATE, &objs, &n);
 
     for (size_t i = 0; ok && i < n; i++) {
         struct store_result r = {.object_type = OSSL_OBJECT_CERT, .structure = "Certificate"};
-        unsigned char *id = NULL;
-        size_t id_len = 0;
-        char *label = label_of(fns, s, objs[i]);
+        struct hsm_attr_set set;
+        const struct hsm_attr *value;
 
-        if (hsm_attr_alloc(fns, s, objs[i], CKA_VALUE, &r.der, &r.der_len) != CKR_OK ||
-            r.der == NULL) {
-            free(label);
+        if (hsm_attr_set_read(fns, s, objs[i], wanted, 3, &set) != CKR_OK)
             continue;
+        value = hsm_attr_set_get(&set, CKA_VALUE);
+        if (value != NULL && value->value != NULL && (r.der = malloc(value->len)) != NULL) {
+            memcpy(r.der, value->value, value->len);
+            r.der_len = value->len;
+            r.desc = name_of(tok, &set, "cert");
+            ok = add_result(ctx, &r);
         }
-        (void)hsm_attr_alloc(fns, s, objs[i], CKA_ID, &id, &id_len);
-        r.desc = hsm_key_canonical_uri(&tok->id, id, id_len, label, "cert");
-        free(id);
-        free(label);
-        ok = add_result(ctx, &r);
+        hsm_attr_set_clear(&set);
     }
     free(objs);
     return ok;
@@ -148,6 +149,7 @@ static bool add_certificates(struct store_ctx *ctx, struct hsm_token *tok,
 static bool add_public_keys(struct store_ctx *ctx, struct hsm_token *tok,
                             CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s)
 {
+    static const CK_ATTRIBUTE_TYPE wanted[] = {CKA_ID, CKA_LABEL, CKA_KEY_TYPE};
     CK_OBJECT_HANDLE *objs = NULL;
     size_t n = 0;
     bool ok = search_class(fns, s, ctx, CKO_PUBLIC_KEY, &objs, &n);
@@ -156,32 +158,21 @@ static bool add_public_keys(struct store_ctx *ctx, struct hsm_token *tok,
         struct store_result r = {.object_type = OSSL_OBJECT_PKEY,
                                  .structure = "SubjectPublicKeyInfo"};
         struct hsm_views views = {0};
-        unsigned char *id = NULL, *der = NULL;
-        size_t id_len = 0;
-        CK_ULONG type;
-        char *label = label_of(fns, s, objs[i]);
-        int len;
+        struct hsm_attr_set set;
+        CK_ULONG type = (CK_ULONG)-1;
 
-        if (hsm_attr_ulong(fns, s, objs[i], CKA_KEY_TYPE, &type) != CKR_OK ||
-            (type != CKK_RSA && type != CKK_EC && type != CKK_EC_EDWARDS)) {
-            free(label);
+        if (hsm_attr_set_read(fns, s, objs[i], wanted, 3, &set) != CKR_OK)
             continue;
+        (void)hsm_attr_set_ulong(&set, CKA_KEY_TYPE, &type);
+        if (type == CKK_RSA || type == CKK_EC || type == CKK_EC_EDWARDS) {
+            r.desc = name_of(tok, &set, "public");
+            ok = hsm_views_of_key_object(fns, s, objs[i], type, "public key",
+                                         ctx->prov->libctx, &views);
+            if (ok && views.n > 0)
+                (void)hsm_spki_of_pkey(views.v[0].pkey, &r.der, &r.der_len);
+            hsm_views_clear(&views);
         }
-        (void)hsm_attr_alloc(fns, s, objs[i], CKA_ID, &id, &id_len);
-        r.desc = hsm_key_canonical_uri(&tok->id, id, id_len, label, "public");
-        free(id);
-        free(label);
-        ok = hsm_views_of_key_object(fns, s, objs[i], type, "public key", ctx->prov->libctx,
-                                     &views);
-        if (ok && views.n > 0 && (len = i2d_PUBKEY(views.v[0].pkey, &der)) > 0) {
-            r.der = malloc((size_t)len);
-            if (r.der != NULL) {
-                memcpy(r.der, der, (size_t)len);
-                r.der_len = (size_t)len;
-            }
-        }
-        OPENSSL_free(der);
-        hsm_views_clear(&views);
+        hsm_attr_set_clear(&set);
         if (ok && r.der != NULL)
             ok = add_result(ctx, &r);
         else

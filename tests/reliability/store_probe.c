@@ -8,6 +8,8 @@
  *
  * OPENSSL_CONF or OSSL_PROVIDER_load gives the hsm provider.
  */
+#include "token_key.h"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
@@ -45,7 +47,6 @@ static char *read_all(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    OSSL_STORE_CTX *store;
     EVP_PKEY *key = NULL;
     char *uri;
 
@@ -63,19 +64,7 @@ int main(int argc, char **argv) {
     if (uri == NULL)
         return 2;
     fprintf(stderr, "store_probe: a URI of %zu bytes\n", strlen(uri));
-    store = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-    if (store != NULL && OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY)) {
-        while (key == NULL && !OSSL_STORE_eof(store)) {
-            OSSL_STORE_INFO *info = OSSL_STORE_load(store);
-
-            if (info == NULL)
-                break;
-            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-                key = OSSL_STORE_INFO_get1_PKEY(info);
-            OSSL_STORE_INFO_free(info);
-        }
-    }
-    OSSL_STORE_close(store);
+    key = test_load_private_key(uri);
     free(uri);
     if (key != NULL) {
         printf("loaded\n");
