@@ -77,18 +77,35 @@ static void after_fork_parent(void)
     pthread_rwlock_unlock(&fork_guard);
 }
 
+/*
+ * ThreadSanitizer follows this thread into the child still holding what
+ * before_fork locked; the locks are made anew rather than unlocked (see
+ * after_fork_child), so it is told of the release.
+ */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define RELEASED_BY_REMAKING(lock)                                                                 \
+    (__tsan_mutex_pre_unlock((lock), 0), __tsan_mutex_post_unlock((lock), 0))
+#else
+#define RELEASED_BY_REMAKING(lock) ((void)(lock))
+#endif
+
 static void after_fork_child(void)
 {
-    /* The child's only thread has a new thread id, so the locks the parent
-     * took in before_fork cannot be unlocked here: they are made anew. */
+    /* The child's only thread has a new kernel thread id, and glibc knows a
+     * rwlock's writer by that id: the locks the parent took in before_fork
+     * cannot be unlocked here, so they are made anew. */
     for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next) {
         if (!mod->finalized) {
             mod->needs_init = true;
             mod->generation++;
         }
+        RELEASED_BY_REMAKING(&mod->lock);
         pthread_rwlock_init(&mod->lock, NULL);
     }
+    RELEASED_BY_REMAKING(&registry_lock);
     pthread_mutex_init(&registry_lock, NULL);
+    RELEASED_BY_REMAKING(&fork_guard);
     pthread_rwlock_init(&fork_guard, NULL);
     hsm_tokens_forget_all_after_fork();
 }

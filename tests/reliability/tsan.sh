@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Story: the thread storm (thread_storm.sh: 16 threads, shared and
-# per-thread keys, RSA and EC) under ThreadSanitizer. TSan needs a build of
+# per-thread keys, RSA and EC) and the forks (fork_sign.sh: a fork while
+# another thread signs, HSM_TSAN_FORKS times, 10 by default) under
+# ThreadSanitizer. TSan needs a build of
 # its own: this script configures one (-Db_sanitize=thread -Db_lundef=false)
 # in $HSM_TSAN_BUILD (default: a directory beside the calling build, kept
 # between runs so rebuilds are incremental), builds only the provider and
-# the storm program, and runs thread_storm.sh against them with fewer
-# signatures (TSan slows everything down). thread_storm and hsm.so are
+# the two programs, and runs both scripts against them with fewer
+# signatures and forks (TSan slows everything down). The programs and hsm.so are
 # instrumented and carry the TSan runtime themselves; openssl, SoftHSMv2 and
 # p11-kit are not, and nothing is preloaded. Any "WARNING: ThreadSanitizer"
 # fails the run. Skipped (status 77) inside a sanitized build.
@@ -30,7 +32,8 @@ if [ ! -e "$build/build.ninja" ]; then
     fi
 fi
 if ! ninja -C "$build" provider/hsm.so tests/reliability/thread_storm \
-    tests/reliability/reliability_key_holder >"$build/ninja.log" 2>&1; then
+    tests/reliability/fork_sign tests/reliability/reliability_key_holder \
+    >"$build/ninja.log" 2>&1; then
     echo "FAIL: building the TSan provider and thread_storm failed:"
     tail -30 "$build/ninja.log"
     echo "tsan: 0 passed, 1 failed"
@@ -43,4 +46,8 @@ export HSM_STORM_RSA=${HSM_TSAN_RSA:-2000}
 export HSM_STORM_EC=${HSM_TSAN_EC:-8000}
 export HSM_CMD_TIMEOUT=${HSM_CMD_TIMEOUT:-240}
 export TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1 history_size=4 suppressions=$here/tsan.supp ${TSAN_OPTIONS:-}"
-exec bash "$here/thread_storm.sh"
+bash "$here/thread_storm.sh"
+storm=$?
+HSM_FORKS=${HSM_TSAN_FORKS:-10} bash "$here/fork_sign.sh"
+forks=$?
+[ "$storm" = 0 ] && [ "$forks" = 0 ]
