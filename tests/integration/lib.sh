@@ -56,8 +56,16 @@ unset OPENSSL_CONF OPENSSL_MODULES OPENSSL_ENGINES PKCS11SPY PKCS11SPY_OUTPUT
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hsm-itest-$SCENARIO.XXXXXX") || exit 1
 mkdir -p "$TMP/tokens" "$TMP/log"
 
+# Processes a scenario starts in the background (p11kit_server_start): they
+# and their children are ended before the verdict.
+BACKGROUND_PIDS=()
+
 _on_exit() {
-    local rc=$?
+    local rc=$? p
+    for p in "${BACKGROUND_PIDS[@]}"; do
+        pkill -KILL -P "$p" 2>/dev/null
+        kill -KILL "$p" 2>/dev/null
+    done
     if [ "$FINISHED" != 1 ]; then
         echo "FAIL: $SCENARIO stopped before its end (exit status $rc)"
         echo "$PASSED passed, $((FAILED + 1)) failed"

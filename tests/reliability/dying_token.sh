@@ -11,11 +11,9 @@
 # shellcheck source=rel_lib.sh
 . "$(dirname "$0")/rel_lib.sh"
 
-P11KIT_CLIENT=/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so
-if [ ! -e "$P11KIT_CLIENT" ] || ! command -v p11-kit >/dev/null; then
-    fail "p11-kit's server and client module are not installed (p11-kit, p11-kit-modules)"
-    finish
-fi
+# shellcheck source=../integration/p11kit_server.sh
+. "$(dirname "$0")/../integration/p11kit_server.sh"
+p11kit_server_available || finish
 
 make_token dying
 serial=$TOKEN_SERIAL
@@ -25,33 +23,9 @@ save_token_pubkey dying 01 ec.pem
 save_token_pubkey dying 02 rsa.pem
 require
 
-SOCK="$TMP/p11kit.sock"
-export XDG_RUNTIME_DIR="$TMP"
-export P11_KIT_SERVER_ADDRESS="unix:path=$SOCK"
-SERVER_PID=""
-SERVER_SEQ=0
-
-# server_start : p11-kit server in the foreground, serving the token from
-# this scenario's SoftHSMv2 directory on $SOCK.
+# server_start : the server for this scenario's token (again).
 server_start() {
-
-    SERVER_SEQ=$((SERVER_SEQ + 1))
-    rm -f "$SOCK"
-    p11-kit server -f -s --provider "$SOFTHSM_MODULE" -n "$SOCK" "pkcs11:token=dying" \
-        >"$TMP/log/server$SERVER_SEQ.out" 2>"$TMP/log/server$SERVER_SEQ.err" &
-    SERVER_PID=$!
-    REL_CLEANUP+=("$SERVER_PID")
-    for _ in $(seq 100); do
-        [ -S "$SOCK" ] && break
-        sleep 0.1
-    done
-    if [ -S "$SOCK" ]; then
-        pass "p11-kit server #$SERVER_SEQ listens on $(_describe "$SOCK")"
-    else
-        fail "p11-kit server #$SERVER_SEQ did not start"
-        sed 's/^/  | /' "$TMP/log/server$SERVER_SEQ.err"
-        finish
-    fi
+    p11kit_server_start dying
 }
 
 # server_kill : kills the server and everything below it (the server
