@@ -53,4 +53,17 @@ expect_success hsm_openssl dgst -sha256 \
     -sign "pkcs11:token=ca;id=%03;type=private?pin-value=$USER_PIN" -out byid.sig data &&
     expect_success plain_openssl dgst -sha256 -verify rsa2048.pub.pem -signature byid.sig data
 
+# A label longer than the provider's first read buffer (512 bytes): the
+# attribute is asked for its size and read again, never cut or taken as
+# absent.
+long_label=$(head -c 700 /dev/zero | tr '\0' 'L')
+make_key ca EC:prime256v1 05 "$long_label"
+save_token_pubkey ca 05 long.pub.pem
+expect_success hsm_openssl dgst -sha256 \
+    -sign "pkcs11:token=ca;id=%05;type=private?pin-value=$USER_PIN" -out long.sig data &&
+    expect_success plain_openssl dgst -sha256 -verify long.pub.pem -signature long.sig data
+expect_success hsm_openssl storeutl \
+    "pkcs11:token=ca;id=%05;type=private?pin-value=$USER_PIN"
+assert_output_contains "object=$long_label;"
+
 finish
