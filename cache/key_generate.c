@@ -198,7 +198,7 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
                          : "");
         goto done;
     }
-    key = hsm_key_from_object(tok, fns, s, priv, NULL, libctx, NULL);
+    key = hsm_key_from_object(tok, fns, s, priv, NULL, NULL, libctx, NULL);
     if (key == NULL)
         destroy(fns, s, pub, priv);
 done:

@@ -139,7 +139,8 @@ static bool small_public_exponent(const EVP_PKEY *pub)
 
 struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
                                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                                    const struct hsm_attr_set *known, OSSL_LIB_CTX *libctx,
+                                    const struct hsm_attr_set *known,
+                                    const struct hsm_id_objects *same_id, OSSL_LIB_CTX *libctx,
                                     char *pin)
 {
     struct hsm_key *key = calloc(1, sizeof(*key));
@@ -193,8 +194,8 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     }
     if (key_type == CKK_RSA)
         key->pss_only = only_pss_allowed(attrs);
-    if (!hsm_views_collect(fns, s, obj, attrs, key_type, key->id, key->id_len, libctx, key->uri,
-                           &views))
+    if (!hsm_views_collect(fns, s, obj, attrs, same_id, key_type, key->id, key->id_len, libctx,
+                           key->uri, &views))
         goto fail;
     key->pub = hsm_views_agree(&views, key->uri);
     hsm_views_clear(&views);

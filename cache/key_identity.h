@@ -55,16 +55,19 @@ struct hsm_key {
     CK_OBJECT_HANDLE handle;
 };
 
+struct hsm_id_objects;
+
 /*
  * Builds a key from private key |obj| found on |tok|: reads its identity and
- * cross-checks every public view. |attrs|, when not NULL, holds the
- * object's hsm_private_key_attrs read earlier in the same load (the search
- * that found it); otherwise they are read here. Takes ownership of |pin|
- * (may be NULL).
+ * cross-checks every public view. What the same load already read may be
+ * passed in: |attrs|, the object's hsm_private_key_attrs, and |same_id|,
+ * every object with its CKA_ID; NULL ones are read here. Takes ownership of
+ * |pin| (may be NULL).
  */
 struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
                                     CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                                    const struct hsm_attr_set *attrs, OSSL_LIB_CTX *libctx,
+                                    const struct hsm_attr_set *attrs,
+                                    const struct hsm_id_objects *same_id, OSSL_LIB_CTX *libctx,
                                     char *pin);
 
 /* False for a public key OpenSSL imported (it has no token identity). */

@@ -120,7 +120,7 @@ static bool refind_on_token(struct hsm_key *key, struct hsm_token *tok,
         hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "reading %s again", key->uri);
         goto done;
     }
-    if (!hsm_views_collect(fns, s, objs[0], &attrs, key->key_type, key->id, key->id_len,
+    if (!hsm_views_collect(fns, s, objs[0], &attrs, NULL, key->key_type, key->id, key->id_len,
                            key->libctx, key->uri, &views) ||
         (now = hsm_views_agree(&views, key->uri)) == NULL)
         goto done;

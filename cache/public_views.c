@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static bool add_der(struct hsm_views *views, const char *what, const unsigned char *der,
                     size_t len, OSSL_LIB_CTX *libctx, const char *where)
@@ -121,12 +122,69 @@ static bool add_certificate(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJEC
     return ok;
 }
 
-const CK_ATTRIBUTE_TYPE hsm_private_key_attrs[HSM_PRIVATE_KEY_ATTRS] = {
-    CKA_ID,        CKA_LABEL,       CKA_KEY_TYPE,          CKA_ALWAYS_AUTHENTICATE,
-    CKA_SIGN,      CKA_DECRYPT,     CKA_DERIVE,            CKA_ALLOWED_MECHANISMS,
-    CKA_MODULUS,   CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS,     CKA_EC_POINT,
-    CKA_PUBLIC_KEY_INFO,
+/* Everything a load reads of an object, in one set: CKA_CLASS, then what it
+ * reads of a private key (its identity, flags and own public key). */
+static const CK_ATTRIBUTE_TYPE object_attr_list[HSM_OBJECT_ATTRS] = {
+    CKA_CLASS,     CKA_ID,       CKA_LABEL,  CKA_KEY_TYPE,         CKA_ALWAYS_AUTHENTICATE,
+    CKA_SIGN,      CKA_DECRYPT,  CKA_DERIVE, CKA_ALLOWED_MECHANISMS, CKA_MODULUS,
+    CKA_PUBLIC_EXPONENT,         CKA_EC_PARAMS, CKA_EC_POINT,     CKA_PUBLIC_KEY_INFO,
 };
+const CK_ATTRIBUTE_TYPE *const hsm_private_key_attrs = object_attr_list + 1;
+
+CK_RV hsm_id_objects_find(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const unsigned char *id,
+                          size_t idlen, struct hsm_id_objects *out, const char **call)
+{
+    CK_ATTRIBUTE tmpl[1] = {{CKA_ID, (void *)id, idlen}};
+    CK_RV rv;
+
+    memset(out, 0, sizeof(*out));
+    *call = "C_FindObjects";
+    rv = hsm_find_objects(fns, s, tmpl, 1, &out->handles, &out->n);
+    if (rv != CKR_OK)
+        return rv;
+    if (out->n > 0 && (out->sets = calloc(out->n, sizeof(*out->sets))) == NULL) {
+        hsm_id_objects_clear(out);
+        return CKR_HOST_MEMORY;
+    }
+    *call = "C_GetAttributeValue";
+    for (size_t i = 0; i < out->n; i++) {
+        rv = hsm_attr_set_read(fns, s, out->handles[i], object_attr_list, HSM_OBJECT_ATTRS,
+                               &out->sets[i]);
+        if (rv != CKR_OK) {
+            hsm_id_objects_clear(out);
+            return rv;
+        }
+    }
+    return CKR_OK;
+}
+
+void hsm_id_objects_clear(struct hsm_id_objects *objs)
+{
+    for (size_t i = 0; objs->sets != NULL && i < objs->n; i++)
+        hsm_attr_set_clear(&objs->sets[i]);
+    free(objs->sets);
+    free(objs->handles);
+    memset(objs, 0, sizeof(*objs));
+}
+
+/* The view one object with the key's CKA_ID gives, if any. */
+static bool add_views_of_object(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                                const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type,
+                                OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
+{
+    CK_ULONG cls = (CK_ULONG)-1, type = (CK_ULONG)-1;
+    char what[64];
+
+    (void)hsm_attr_set_ulong(attrs, CKA_CLASS, &cls);
+    (void)hsm_attr_set_ulong(attrs, CKA_KEY_TYPE, &type);
+    if (cls == CKO_PUBLIC_KEY && type == key_type) {
+        snprintf(what, sizeof(what), "public key object (handle %lu)", (unsigned long)obj);
+        return add_views_of(attrs, key_type, what, libctx, views);
+    }
+    if (cls == CKO_CERTIFICATE)
+        return add_certificate(fns, s, obj, libctx, where, views);
+    return true;
+}
 
 /*
  * One search by CKA_ID finds the public key objects and certificates
@@ -135,56 +193,35 @@ const CK_ATTRIBUTE_TYPE hsm_private_key_attrs[HSM_PRIVATE_KEY_ATTRS] = {
  * the private key itself was read by the caller, in the same load.
  */
 bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
-                       const struct hsm_attr_set *priv_attrs, CK_KEY_TYPE key_type,
+                       const struct hsm_attr_set *priv_attrs,
+                       const struct hsm_id_objects *same_id, CK_KEY_TYPE key_type,
                        const unsigned char *id, size_t idlen, OSSL_LIB_CTX *libctx,
                        const char *where, struct hsm_views *views)
 {
-    static const CK_ATTRIBUTE_TYPE object_attrs[] = {
-        CKA_CLASS,     CKA_KEY_TYPE,  CKA_MODULUS,         CKA_PUBLIC_EXPONENT,
-        CKA_EC_PARAMS, CKA_EC_POINT,  CKA_PUBLIC_KEY_INFO,
-    };
-    CK_ATTRIBUTE tmpl[1] = {{CKA_ID, (void *)id, idlen}};
-    CK_OBJECT_HANDLE *objs;
-    size_t n;
+    struct hsm_id_objects found = {0};
     bool ok = true;
     CK_RV rv;
 
     views->n = 0;
     if (!add_views_of(priv_attrs, key_type, "private key's own", libctx, views))
         return false;
-    rv = hsm_find_objects(fns, s, tmpl, 1, &objs, &n);
-    if (rv != CKR_OK) {
-        hsm_error_rv(HSM_R_PKCS11, "C_FindObjects", rv,
-                     "%s: searching its public key and certificates", where);
-        return false;
-    }
-    for (size_t i = 0; i < n && ok; i++) {
-        struct hsm_attr_set attrs;
-        CK_ULONG cls = (CK_ULONG)-1, type = (CK_ULONG)-1;
-        char what[64];
+    if (same_id == NULL) {
+        const char *call;
 
-        if (objs[i] == priv)
-            continue;
-        rv = hsm_attr_set_read(fns, s, objs[i], object_attrs,
-                               sizeof(object_attrs) / sizeof(object_attrs[0]), &attrs);
+        rv = hsm_id_objects_find(fns, s, id, idlen, &found, &call);
         if (rv != CKR_OK) {
-            hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv,
-                         "%s: reading object %lu with its CKA_ID", where,
-                         (unsigned long)objs[i]);
-            ok = false;
-            break;
+            hsm_error_rv(HSM_R_PKCS11, call, rv,
+                         "%s: searching its public key and certificates", where);
+            return false;
         }
-        (void)hsm_attr_set_ulong(&attrs, CKA_CLASS, &cls);
-        (void)hsm_attr_set_ulong(&attrs, CKA_KEY_TYPE, &type);
-        if (cls == CKO_PUBLIC_KEY && type == key_type) {
-            snprintf(what, sizeof(what), "public key object (handle %lu)", (unsigned long)objs[i]);
-            ok = add_views_of(&attrs, key_type, what, libctx, views);
-        } else if (cls == CKO_CERTIFICATE) {
-            ok = add_certificate(fns, s, objs[i], libctx, where, views);
-        }
-        hsm_attr_set_clear(&attrs);
+        same_id = &found;
     }
-    free(objs);
+    for (size_t i = 0; i < same_id->n && ok; i++) {
+        if (same_id->handles[i] != priv)
+            ok = add_views_of_object(fns, s, same_id->handles[i], &same_id->sets[i], key_type,
+                                     libctx, where, views);
+    }
+    hsm_id_objects_clear(&found);
     return ok;
 }
 

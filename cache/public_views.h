@@ -25,14 +25,34 @@ struct hsm_views {
 /* What a load reads of the private key object, in one set: its identity,
  * flags and its own public key. */
 #define HSM_PRIVATE_KEY_ATTRS 13
-extern const CK_ATTRIBUTE_TYPE hsm_private_key_attrs[HSM_PRIVATE_KEY_ATTRS];
+extern const CK_ATTRIBUTE_TYPE *const hsm_private_key_attrs;
+
+/*
+ * Every object on a token with one CKA_ID, each read as one set of
+ * hsm_object_attrs (hsm_private_key_attrs and CKA_CLASS): a load by a URI
+ * with an id searches once and uses the result twice, for the key the URI
+ * names and for its public views. Lives for one load.
+ */
+#define HSM_OBJECT_ATTRS (HSM_PRIVATE_KEY_ATTRS + 1)
+struct hsm_id_objects {
+    size_t n;
+    CK_OBJECT_HANDLE *handles;
+    struct hsm_attr_set *sets;
+};
+
+/* |*call| names the PKCS#11 call that failed, for the error. */
+CK_RV hsm_id_objects_find(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const unsigned char *id,
+                          size_t idlen, struct hsm_id_objects *out, const char **call);
+void hsm_id_objects_clear(struct hsm_id_objects *objs);
 
 /* Collects the views: the private key's own (from |priv_attrs|, read with
- * hsm_private_key_attrs) and those of every other object with its CKA_ID.
+ * hsm_private_key_attrs) and those of every other object with its CKA_ID,
+ * from |same_id| when the load already found them, else searched for here.
  * Raises and returns false on a token error or a view that cannot be
  * parsed. |where| names the key in messages. */
 bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
-                       const struct hsm_attr_set *priv_attrs, CK_KEY_TYPE key_type,
+                       const struct hsm_attr_set *priv_attrs,
+                       const struct hsm_id_objects *same_id, CK_KEY_TYPE key_type,
                        const unsigned char *id, size_t idlen, OSSL_LIB_CTX *libctx,
                        const char *where, struct hsm_views *views);
 

@@ -39,6 +39,10 @@ struct store_ctx {
      * handed out, then this error, so that a caller that takes the first
      * object it gets (OpenSSL's applications do) gets none. */
     char *ambiguity;
+    /* During a search by a URI with an id: every object with that id on
+     * each token, found once for the keys and their public views. */
+    struct hsm_id_objects **same_id;
+    size_t n_same_id;
 };
 
 /* Exactly one object is wanted: OSSL_STORE_expect() named a kind. */

@@ -28,9 +28,17 @@ struct candidate {
     unsigned char *id;
     size_t id_len;
     char *label;
-    /* Read once here and handed to the key built from it (same load). */
+    /* Read once here and handed to the key built from it (same load):
+     * its own set, or one in |same_id| when the search was by id. */
     struct hsm_attr_set attrs;
+    const struct hsm_attr_set *known;
+    const struct hsm_id_objects *same_id;
 };
+
+static const struct hsm_attr_set *candidate_attrs(const struct candidate *c)
+{
+    return c->known != NULL ? c->known : &c->attrs;
+}
 
 void hsm_store_result_clear(struct store_result *r)
 {
@@ -182,54 +190,134 @@ static bool add_public_keys(struct store_ctx *ctx, struct hsm_token *tok,
     return ok;
 }
 
+/* A new candidate for private key |handle|; its attributes are read here
+ * unless |known| holds them. */
+static struct candidate *add_candidate(struct store_ctx *ctx, struct hsm_token *tok,
+                                       CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
+                                       CK_OBJECT_HANDLE handle, const struct hsm_attr_set *known,
+                                       struct candidate **cands, size_t *n_cands)
+{
+    struct candidate *more = realloc(*cands, (*n_cands + 1) * sizeof(*more)), *c;
+    const struct hsm_attr *id, *label;
+    CK_RV rv;
+
+    if (more == NULL) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return NULL;
+    }
+    *cands = more;
+    c = &more[(*n_cands)++];
+    memset(c, 0, sizeof(*c));
+    c->tok = tok;
+    c->handle = handle;
+    c->known = known;
+    if (known == NULL) {
+        rv = hsm_attr_set_read(fns, s, handle, hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS,
+                               &c->attrs);
+        if (rv != CKR_OK) {
+            hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "reading a key %s matches",
+                         ctx->uri->redacted);
+            return NULL;
+        }
+    }
+    id = hsm_attr_set_get(candidate_attrs(c), CKA_ID);
+    label = hsm_attr_set_get(candidate_attrs(c), CKA_LABEL);
+    if (id != NULL && id->value != NULL && (c->id = malloc(id->len)) != NULL) {
+        memcpy(c->id, id->value, id->len);
+        c->id_len = id->len;
+    }
+    if ((c->label = strndup(label != NULL && label->value != NULL ? (char *)label->value : "",
+                            label != NULL ? label->len : 0)) == NULL ||
+        (c->id_len == 0 && id != NULL && id->value != NULL)) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return NULL;
+    }
+    return c;
+}
+
+static const CK_ATTRIBUTE *template_attr(const CK_ATTRIBUTE *tmpl, size_t n,
+                                         CK_ATTRIBUTE_TYPE type)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tmpl[i].type == type)
+            return &tmpl[i];
+    return NULL;
+}
+
+static bool same_bytes(const struct hsm_attr *a, const CK_ATTRIBUTE *want)
+{
+    size_t len = a != NULL ? a->len : 0;
+
+    return len == want->ulValueLen &&
+           (len == 0 || memcmp(a->value, want->pValue, len) == 0);
+}
+
+/*
+ * A URI with an id: one search by CKA_ID finds the key and every other
+ * object with its id, which the key's cross-check needs next; the private
+ * keys among them whose label matches the URI's are the candidates. On a
+ * token with many objects that saves a whole second scan.
+ */
+static bool collect_private_by_id(struct store_ctx *ctx, struct hsm_token *tok,
+                                  CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
+                                  const CK_ATTRIBUTE *id, const CK_ATTRIBUTE *label,
+                                  struct candidate **cands, size_t *n_cands)
+{
+    struct hsm_id_objects **more = realloc(ctx->same_id, (ctx->n_same_id + 1) * sizeof(*more));
+    struct hsm_id_objects *found = calloc(1, sizeof(*found));
+    const char *call;
+    CK_RV rv;
+
+    if (more != NULL)
+        ctx->same_id = more;
+    if (more == NULL || found == NULL) {
+        free(found);
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return false;
+    }
+    ctx->same_id[ctx->n_same_id++] = found;
+    rv = hsm_id_objects_find(fns, s, id->pValue, id->ulValueLen, found, &call);
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, call, rv, "searching %s", ctx->uri->redacted);
+        return false;
+    }
+    for (size_t i = 0; i < found->n; i++) {
+        CK_ULONG cls = (CK_ULONG)-1;
+        struct candidate *c;
+
+        (void)hsm_attr_set_ulong(&found->sets[i], CKA_CLASS, &cls);
+        if (cls != CKO_PRIVATE_KEY ||
+            (label != NULL && !same_bytes(hsm_attr_set_get(&found->sets[i], CKA_LABEL), label)))
+            continue;
+        c = add_candidate(ctx, tok, fns, s, found->handles[i], &found->sets[i], cands, n_cands);
+        if (c == NULL)
+            return false;
+        c->same_id = found;
+    }
+    return true;
+}
+
 static bool collect_private(struct store_ctx *ctx, struct hsm_token *tok,
                             CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, struct candidate **cands,
                             size_t *n_cands)
 {
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[4];
+    size_t nt = hsm_uri_object_template(ctx->uri, &cls, tmpl);
+    const CK_ATTRIBUTE *id = template_attr(tmpl, nt, CKA_ID);
     CK_OBJECT_HANDLE *objs = NULL;
-    const struct hsm_attr *id, *label;
     size_t n = 0;
-    CK_RV rv;
+    bool ok = true;
 
+    if (id != NULL)
+        return collect_private_by_id(ctx, tok, fns, s, id, template_attr(tmpl, nt, CKA_LABEL),
+                                     cands, n_cands);
     if (!search_class(fns, s, ctx, CKO_PRIVATE_KEY, &objs, &n))
         return false;
-    for (size_t i = 0; i < n; i++) {
-        struct candidate *more = realloc(*cands, (*n_cands + 1) * sizeof(*more));
-
-        if (more == NULL) {
-            free(objs);
-            hsm_error(HSM_R_INTERNAL, "out of memory");
-            return false;
-        }
-        *cands = more;
-        struct candidate *c = &more[(*n_cands)++];
-        memset(c, 0, sizeof(*c));
-        c->tok = tok;
-        c->handle = objs[i];
-        rv = hsm_attr_set_read(fns, s, objs[i], hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS,
-                               &c->attrs);
-        if (rv != CKR_OK) {
-            free(objs);
-            hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "reading a key %s matches",
-                         ctx->uri->redacted);
-            return false;
-        }
-        id = hsm_attr_set_get(&c->attrs, CKA_ID);
-        label = hsm_attr_set_get(&c->attrs, CKA_LABEL);
-        if (id != NULL && id->value != NULL && (c->id = malloc(id->len)) != NULL) {
-            memcpy(c->id, id->value, id->len);
-            c->id_len = id->len;
-        }
-        if ((c->label = strndup(label != NULL && label->value != NULL ? (char *)label->value : "",
-                                label != NULL ? label->len : 0)) == NULL ||
-            (c->id_len == 0 && id != NULL && id->value != NULL)) {
-            free(objs);
-            hsm_error(HSM_R_INTERNAL, "out of memory");
-            return false;
-        }
-    }
+    for (size_t i = 0; i < n && ok; i++)
+        ok = add_candidate(ctx, tok, fns, s, objs[i], NULL, cands, n_cands) != NULL;
     free(objs);
-    return true;
+    return ok;
 }
 
 /* Searches one token for every class the request wants. */
@@ -350,8 +438,8 @@ static bool add_private_keys(struct store_ctx *ctx, struct hsm_module *mod,
                       ctx->uri->redacted);
             return false;
         }
-        r.key = hsm_key_from_object(c[i].tok, fns, s, c[i].handle, &c[i].attrs,
-                                    ctx->prov->libctx, NULL);
+        r.key = hsm_key_from_object(c[i].tok, fns, s, c[i].handle, candidate_attrs(&c[i]),
+                                    c[i].same_id, ctx->prov->libctx, NULL);
         hsm_session_release(c[i].tok, fns, s, false);
         hsm_module_leave(mod);
         if (r.key == NULL)
@@ -434,6 +522,13 @@ done:
         hsm_attr_set_clear(&cands[i].attrs);
     }
     free(cands);
+    for (size_t i = 0; i < ctx->n_same_id; i++) {
+        hsm_id_objects_clear(ctx->same_id[i]);
+        free(ctx->same_id[i]);
+    }
+    free(ctx->same_id);
+    ctx->same_id = NULL;
+    ctx->n_same_id = 0;
     hsm_tokens_put_all(toks, n_toks < 0 ? 0 : n_toks);
     return ok;
 }

@@ -36,12 +36,18 @@ first_handle_check() {
 policy_cnf shim.cnf "$HSM_FAULT_SHIM"
 policy_cnf shim-nover.cnf "$HSM_FAULT_SHIM" verify-signatures=no
 uri_a="pkcs11:token=ca;id=%01;object=a;type=private?pin-value=$USER_PIN"
+# The shim gives the lowest freed number to the next object the module
+# meets. A load by id meets every object with that id at once (the public
+# key too, in the token's order); a load by label and class meets the
+# private key first. The server loads by label, so that each private key is
+# numbered before its public key and a replacement takes exactly A's number.
+uri_a_label="pkcs11:token=ca;object=a;type=private?pin-value=$USER_PIN"
 shim_control reuse-handles
 
 # 1. A is replaced by C under a different id; C takes A's number.
 import_A 01
 holder_start shim.cnf || finish
-holder_load_ok "loads A" A "$uri_a"
+holder_load_ok "loads A" A "$uri_a_label"
 holder_pub_is "the server was given A" A A.pem
 holder_sign_ok "signs with A" A "$DATA"
 require_step delete_key ca 01
@@ -49,7 +55,7 @@ require_step make_key ca EC:prime256v1 02 c
 save_token_pubkey ca 02 C.pem
 # The server's module meets C (a load by another name), and numbers it.
 holder_load_ok "loads C (the shim gives it A's freed number)" C \
-    "pkcs11:token=ca;id=%02;type=private?pin-value=$USER_PIN"
+    "pkcs11:token=ca;object=c;type=private?pin-value=$USER_PIN"
 : >"$HSM_SHIM_LOG"
 holder_sign_fails_clearly "signing with A after C took its handle number" A "$DATA"
 check "the remembered handle of A named a live object (C): it was reused" \
@@ -70,7 +76,7 @@ holder_pub_is "the reload is A" A-fresh A.pem
 require_step delete_key ca 01
 require_step make_key ca EC:prime256v1 01 a
 save_token_pubkey ca 01 D.pem
-holder_load_ok "loads D under A's id (it gets A's freed number)" D "$uri_a"
+holder_load_ok "loads D under A's id (it gets A's freed number)" D "$uri_a_label"
 holder_pub_is "the fresh load is D" D D.pem
 : >"$HSM_SHIM_LOG"
 holder_sign_fails_clearly "signing with A after D, same id, took its handle number" A "$DATA"
@@ -86,12 +92,13 @@ holder_stop
 require_step delete_key ca 01
 import_A 01
 holder_start shim-nover.cnf || finish
-holder_load_ok "verification off: loads A" A "$uri_a"
+holder_load_ok "verification off: loads A" A "$uri_a_label"
 holder_sign_ok "verification off: signs with A" A "$DATA"
 require_step delete_key ca 01
 require_step make_key ca EC:prime256v1 01 a
 save_token_pubkey ca 01 E.pem
-holder_load_ok "verification off: loads E under A's id (it gets A's freed number)" E "$uri_a"
+holder_load_ok "verification off: loads E under A's id (it gets A's freed number)" E \
+    "$uri_a_label"
 : >"$HSM_SHIM_LOG"
 holder_sign_fails_clearly "verification off: signing with A after E, same id, took its number" \
     A "$DATA"
@@ -110,12 +117,12 @@ restart_equivalence "verification off: E under A's id" A-fresh "$uri_a" ca 01
 # refusal must send the provider looking for A again, not be reported as
 # the token's failure.
 holder_start shim.cnf || finish
-holder_load_ok "loads A again" A "$uri_a"
+holder_load_ok "loads A again" A "$uri_a_label"
 holder_pub_is "... which is E now" A E.pem
 require_step delete_key ca 01
 require_step make_key ca rsa:2048 04 f
 holder_load_ok "loads F, an RSA key (it gets A's freed number)" F \
-    "pkcs11:token=ca;id=%04;type=private?pin-value=$USER_PIN"
+    "pkcs11:token=ca;object=f;type=private?pin-value=$USER_PIN"
 : >"$HSM_SHIM_LOG"
 holder_sign_fails_with "$R_CHANGED" "signing with A after RSA key F took its number" A "$DATA"
 check "the remembered handle of A named F: the token refused the signature itself" \
