@@ -132,7 +132,8 @@ static const CK_ATTRIBUTE_TYPE object_attr_list[HSM_OBJECT_ATTRS] = {
 const CK_ATTRIBUTE_TYPE *const hsm_private_key_attrs = object_attr_list + 1;
 
 CK_RV hsm_id_objects_find(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const unsigned char *id,
-                          size_t idlen, struct hsm_id_objects *out, const char **call)
+                          size_t idlen, CK_OBJECT_HANDLE already_read,
+                          struct hsm_id_objects *out, const char **call)
 {
     CK_ATTRIBUTE tmpl[1] = {{CKA_ID, (void *)id, idlen}};
     CK_RV rv;
@@ -148,6 +149,8 @@ CK_RV hsm_id_objects_find(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const unsi
     }
     *call = "C_GetAttributeValue";
     for (size_t i = 0; i < out->n; i++) {
+        if (out->handles[i] == already_read)
+            continue;
         rv = hsm_attr_set_read(fns, s, out->handles[i], object_attr_list, HSM_OBJECT_ATTRS,
                                &out->sets[i]);
         if (rv != CKR_OK) {
@@ -208,7 +211,7 @@ bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HAN
     if (same_id == NULL) {
         const char *call;
 
-        rv = hsm_id_objects_find(fns, s, id, idlen, &found, &call);
+        rv = hsm_id_objects_find(fns, s, id, idlen, priv, &found, &call);
         if (rv != CKR_OK) {
             hsm_error_rv(HSM_R_PKCS11, call, rv,
                          "%s: searching its public key and certificates", where);

@@ -40,9 +40,12 @@ struct hsm_id_objects {
     struct hsm_attr_set *sets;
 };
 
-/* |*call| names the PKCS#11 call that failed, for the error. */
+/* |*call| names the PKCS#11 call that failed, for the error. The object
+ * |already_read| (CK_INVALID_HANDLE for none) is listed but not read: its
+ * set stays empty. */
 CK_RV hsm_id_objects_find(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const unsigned char *id,
-                          size_t idlen, struct hsm_id_objects *out, const char **call);
+                          size_t idlen, CK_OBJECT_HANDLE already_read,
+                          struct hsm_id_objects *out, const char **call);
 void hsm_id_objects_clear(struct hsm_id_objects *objs);
 
 /* Collects the views: the private key's own (from |priv_attrs|, read with

@@ -276,7 +276,8 @@ static bool collect_private_by_id(struct store_ctx *ctx, struct hsm_token *tok,
         return false;
     }
     ctx->same_id[ctx->n_same_id++] = found;
-    rv = hsm_id_objects_find(fns, s, id->pValue, id->ulValueLen, found, &call);
+    rv = hsm_id_objects_find(fns, s, id->pValue, id->ulValueLen, CK_INVALID_HANDLE, found,
+                             &call);
     if (rv != CKR_OK) {
         hsm_error_rv(HSM_R_PKCS11, call, rv, "searching %s", ctx->uri->redacted);
         return false;

@@ -360,6 +360,7 @@ static int setup_loads(const struct options *o, struct raw_module *raw, OSSL_LIB
         name_it(&r->raw, 1, "load %s raw%s", tokens[i], "");
         name_it(&r->pos, 1, "load %s provider possession on%s", tokens[i], "");
         name_it(&r->nopos, 1, "load %s provider possession off%s", tokens[i], "");
+        name_it(&r->byid, 1, "load %s provider by id possession on%s", tokens[i], "");
         r->raw.state[0] =
             raw_load_state(raw, tokens[i], "p256", o->pin, r->raw.why, sizeof(r->raw.why));
         r->raw.failed = r->raw.state[0] == NULL;
@@ -373,9 +374,16 @@ static int setup_loads(const struct options *o, struct raw_module *raw, OSSL_LIB
         r->nopos.state[0] = prov_load_state(nopos, uri);
         r->nopos.op = prov_load_op;
         r->nopos.failed = nopos == NULL;
+        /* run_bench.sh gives the P-256 key id 02 on both tokens. */
+        snprintf(uri, sizeof(uri), "pkcs11:token=%s;id=%%02;type=private?pin-value=%s",
+                 tokens[i], o->pin);
+        r->byid.state[0] = prov_load_state(on, uri);
+        r->byid.op = prov_load_op;
+        r->byid.failed = on == NULL;
         first_op(&r->raw, NULL);
         first_op(&r->pos, NULL);
         first_op(&r->nopos, NULL);
+        first_op(&r->byid, NULL);
         if (r->pos.failed)
             note("key load on %s: %s", tokens[i], r->pos.why);
         if (r->raw.failed)
@@ -582,6 +590,7 @@ int main(int argc, char **argv)
         schedule(&loads[i].raw, o.slice, 3);
         schedule(&loads[i].pos, o.slice, 3);
         schedule(&loads[i].nopos, o.slice, 3);
+        schedule(&loads[i].byid, o.slice, 3);
     }
     for (int i = 0; i < nprocs; i++) {
         schedule(&procs[i].raw, 0, o.proc_runs);
@@ -650,6 +659,7 @@ int main(int argc, char **argv)
         contender_free(&loads[i].raw);
         contender_free(&loads[i].pos);
         contender_free(&loads[i].nopos);
+        contender_free(&loads[i].byid);
     }
     for (int i = 0; i < nprocs; i++) {
         contender_free(&procs[i].raw);

@@ -165,7 +165,9 @@ struct alg {
 struct load_row {
     const char *token;
     long objects;
-    struct contender raw, pos, nopos;
+    /* pos and nopos load by label, as the raw baseline does; byid loads
+     * the same key by CKA_ID (one search where a label needs two). */
+    struct contender raw, pos, nopos, byid;
 };
 
 /* Whole processes signing with one key type. */
