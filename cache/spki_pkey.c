@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/objects.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +63,10 @@ static EVP_PKEY *rsa_key(const unsigned char *k, size_t klen, OSSL_LIB_CTX *libc
 {
     const unsigned char *p = k, *end = k + klen, *n, *e;
     size_t l, nlen, elen;
-    unsigned char nle[1100], ele[16];
-    EVP_PKEY *pkey;
+    BIGNUM *bn = NULL, *be = NULL;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY *pkey = NULL;
 
     if (!der_next(&p, end, 0x30, &l) || p + l != end || !der_next(&p, end, 0x02, &nlen))
         return NULL;
@@ -72,27 +75,20 @@ static EVP_PKEY *rsa_key(const unsigned char *k, size_t klen, OSSL_LIB_CTX *libc
     if (!der_next(&p, end, 0x02, &elen) || p + elen != end)
         return NULL;
     e = p;
-    /* Positive integers only; strip the sign byte. */
+    /* Positive integers only, as d2i_PUBKEY accepts them. */
     if (nlen == 0 || elen == 0 || (n[0] & 0x80) || (e[0] & 0x80))
         return NULL;
-    for (; nlen > 1 && n[0] == 0; n++, nlen--)
-        ;
-    for (; elen > 1 && e[0] == 0; e++, elen--)
-        ;
-    if (nlen > sizeof(nle) || elen > sizeof(ele))
-        return NULL;
-    /* OSSL_PARAM integers are native-endian. */
-    for (size_t i = 0; i < nlen; i++)
-        nle[i] = n[nlen - 1 - i];
-    for (size_t i = 0; i < elen; i++)
-        ele[i] = e[elen - 1 - i];
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, nle, nlen),
-        OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, ele, elen),
-        OSSL_PARAM_END,
-    };
-    pkey = from_params(libctx, "RSA", params);
-    OPENSSL_cleanse(nle, nlen);
+    bn = BN_bin2bn(n, (int)nlen, NULL);
+    be = BN_bin2bn(e, (int)elen, NULL);
+    if (bn != NULL && be != NULL && (bld = OSSL_PARAM_BLD_new()) != NULL &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) != NULL)
+        pkey = from_params(libctx, "RSA", params);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn);
+    BN_free(be);
     return pkey;
 }
 

@@ -14,9 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Keys the provider remembers are held by a software provider, never by
- * this one (the provider registers itself with property provider=hsm). */
-#define HSM_SOFTWARE_PROPQ "provider!=hsm"
+#include "cache/provider_property.h"
 
 /* The public key in |der| (all of it), or NULL. */
 EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx);

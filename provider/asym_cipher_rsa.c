@@ -3,6 +3,7 @@
  * operation, in software with the remembered public key.
  */
 #include "provider/provider.h"
+#include "cache/provider_property.h"
 #include "provider/sign_on_token.h"
 
 #include <openssl/core_names.h>
@@ -205,7 +206,7 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
 {
     struct rsa_cipher_ctx *ctx = vctx;
     EVP_PKEY_CTX *pctx =
-        EVP_PKEY_CTX_new_from_pkey(ctx->prov->libctx, ctx->key->pub, ctx->prov->software_propq);
+        EVP_PKEY_CTX_new_from_pkey(ctx->prov->libctx, ctx->key->pub, HSM_SOFTWARE_PROPQ);
     int ok = pctx != NULL && EVP_PKEY_encrypt_init(pctx) > 0 &&
              EVP_PKEY_CTX_set_rsa_padding(pctx, ctx->padding) > 0;
 
@@ -254,7 +255,7 @@ static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 
             np = name;
             if (!OSSL_PARAM_get_utf8_string(p, &np, sizeof(name)) ||
-                (md = EVP_MD_fetch(ctx->prov->libctx, name, ctx->prov->software_propq)) == NULL)
+                (md = EVP_MD_fetch(ctx->prov->libctx, name, HSM_SOFTWARE_PROPQ)) == NULL)
                 return 0;
             EVP_MD_free(*targets[i]);
             *targets[i] = md;

@@ -2,11 +2,10 @@
 #ifndef HSM_PROVIDER_FETCH_PREFERENCE_H
 #define HSM_PROVIDER_FETCH_PREFERENCE_H
 
+#include "cache/provider_property.h"
+
 #include <openssl/types.h>
 #include <stdbool.h>
-
-/* The value of "provider" in every algorithm this provider registers. */
-#define HSM_PROVIDER_PROPERTY "hsm"
 
 /*
  * Applies the provider option prefer-other-providers (|setting|, NULL for

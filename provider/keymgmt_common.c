@@ -1,4 +1,5 @@
 #include "provider/keymgmt_common.h"
+#include "cache/provider_property.h"
 
 #include <openssl/core_names.h>
 #include <openssl/params.h>
@@ -102,7 +103,7 @@ int hsm_km_import(void *keydata, int selection, const OSSL_PARAM params[])
     if (key->pub != NULL || prov == NULL || has_private_material(params) ||
         (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) == 0)
         return 0;
-    pctx = EVP_PKEY_CTX_new_from_name(prov->libctx, key->algorithm, prov->software_propq);
+    pctx = EVP_PKEY_CTX_new_from_name(prov->libctx, key->algorithm, HSM_SOFTWARE_PROPQ);
     ok = pctx != NULL && EVP_PKEY_fromdata_init(pctx) > 0 &&
          EVP_PKEY_fromdata(pctx, &key->pub, EVP_PKEY_PUBLIC_KEY, (OSSL_PARAM *)params) > 0;
     EVP_PKEY_CTX_free(pctx);

@@ -5,6 +5,7 @@
  * but self-consistent view; only a real signature can.
  */
 #include "provider/sign_on_token.h"
+#include "cache/provider_property.h"
 
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -25,7 +26,7 @@ bool hsm_prove_possession(struct hsm_provctx *prov, struct hsm_key *key)
      * operator for a PIN; verify-after-sign still checks each signature. */
     if (key->always_authenticate || !key->can_sign)
         return true;
-    sha256 = EVP_MD_fetch(prov->libctx, "SHA2-256", prov->software_propq);
+    sha256 = EVP_MD_fetch(prov->libctx, "SHA2-256", HSM_SOFTWARE_PROPQ);
     md = EVP_MD_CTX_new();
     if (sha256 == NULL || md == NULL || RAND_bytes_ex(prov->libctx, nonce, sizeof(nonce), 0) <= 0 ||
         !EVP_DigestInit_ex(md, sha256, NULL) ||

@@ -173,7 +173,6 @@ static void teardown(void *provctx)
 
     hsm_module_put(ctx->module);
     hsm_config_clear(&ctx->config);
-    OPENSSL_free(ctx->software_propq);
     pthread_mutex_destroy(&ctx->lock);
     OPENSSL_free(ctx);
 }
@@ -215,12 +214,7 @@ static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
 
     if (c_get_params == NULL || !c_get_params(handle, params))
         return false;
-    /* The algorithms say "provider=hsm" whatever name the configuration
-     * gives this provider, so that is what keeps software work away from
-     * it. */
-    ctx->software_propq = OPENSSL_strdup("provider!=" HSM_PROVIDER_PROPERTY);
-    return ctx->software_propq != NULL &&
-           hsm_config_parse(&ctx->config, module, pin, verify, possession, shared) &&
+    return hsm_config_parse(&ctx->config, module, pin, verify, possession, shared) &&
            hsm_prefer_other_providers(ctx->libctx, prefer_others);
 }
 

@@ -21,9 +21,6 @@ struct hsm_config {
 struct hsm_provctx {
     const OSSL_CORE_HANDLE *handle;
     OSSL_LIB_CTX *libctx;
-    /* Property query that keeps the provider's own software needs (hashing,
-     * verification) away from itself: "provider!=<our name>". */
-    char *software_propq;
     struct hsm_config config;
     pthread_mutex_t lock;
     struct hsm_module *module; /* loaded on first use */

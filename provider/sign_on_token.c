@@ -1,4 +1,5 @@
 #include "provider/sign_on_token.h"
+#include "cache/provider_property.h"
 
 #include "provider/encoding.h"
 
@@ -186,13 +187,13 @@ bool hsm_verify_in_software(struct hsm_provctx *prov, const struct hsm_key *key,
         EVP_MD_CTX *md = EVP_MD_CTX_new();
 
         ok = md != NULL &&
-             EVP_DigestVerifyInit_ex(md, NULL, NULL, prov->libctx, prov->software_propq,
+             EVP_DigestVerifyInit_ex(md, NULL, NULL, prov->libctx, HSM_SOFTWARE_PROPQ,
                                      key->pub, NULL) > 0 &&
              EVP_DigestVerify(md, sig, siglen, tbs, tbslen) == 1;
         EVP_MD_CTX_free(md);
         return ok;
     }
-    pctx = EVP_PKEY_CTX_new_from_pkey(prov->libctx, key->pub, prov->software_propq);
+    pctx = EVP_PKEY_CTX_new_from_pkey(prov->libctx, key->pub, HSM_SOFTWARE_PROPQ);
     ok = pctx != NULL && EVP_PKEY_verify_init(pctx) > 0;
 
     if (ok && key->key_type == CKK_RSA)

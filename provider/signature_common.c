@@ -1,4 +1,5 @@
 #include "provider/signature_common.h"
+#include "cache/provider_property.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -68,7 +69,7 @@ static bool set_md(struct hsm_sigctx *ctx, const char *mdname)
     EVP_MD *md;
 
     /* Hashing stays in software, and never in this provider. */
-    md = EVP_MD_fetch(ctx->prov->libctx, mdname, ctx->prov->software_propq);
+    md = EVP_MD_fetch(ctx->prov->libctx, mdname, HSM_SOFTWARE_PROPQ);
     if (md == NULL) {
         hsm_error(HSM_R_UNSUPPORTED, "digest %s is not available", mdname);
         return false;
@@ -378,7 +379,7 @@ static bool set_rsa_params(struct hsm_sigctx *ctx, const OSSL_PARAM params[])
 
         if (!utf8_param(p, text, sizeof(text)))
             return false;
-        md = EVP_MD_fetch(ctx->prov->libctx, text, ctx->prov->software_propq);
+        md = EVP_MD_fetch(ctx->prov->libctx, text, HSM_SOFTWARE_PROPQ);
         if (md == NULL) {
             hsm_error(HSM_R_UNSUPPORTED, "MGF1 digest %s is not available", text);
             return false;

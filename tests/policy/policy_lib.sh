@@ -117,138 +117,15 @@ shim_control() {
 
 # --------------------------------------------------------------- the holder
 
-HOLDER_PID=""
-HOLDER_W=""
-HOLDER_R=""
-HOLDER_DIR=""
-HOLDER_SEQ=0
-HOLDER_REPLY=""
-HOLDER_CNF=""
+# shellcheck source=../integration/holder_lib.sh
+HOLDER_BIN=$HSM_KEY_HOLDER
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/holder_lib.sh"
 PUB_SEQ=0
 declare -A HOLDER_PUB=()
 
-# _holder_reap : waits for the holder that was asked to go (or died) and
-# describes how it ended in HOLDER_END.
-_holder_reap() {
-    local waited=0 rc
-    HOLDER_END=""
-    [ -n "$HOLDER_PID" ] || return 0
-    while kill -0 "$HOLDER_PID" 2>/dev/null && [ "$waited" -lt $((CMD_TIMEOUT * 10)) ]; do
-        sleep 0.1
-        waited=$((waited + 1))
-    done
-    if kill -0 "$HOLDER_PID" 2>/dev/null; then
-        kill -KILL "$HOLDER_PID" 2>/dev/null
-        HOLDER_END="hung at exit (killed)"
-    fi
-    wait "$HOLDER_PID" 2>/dev/null
-    rc=$?
-    if [ -z "$HOLDER_END" ]; then
-        if [ "$rc" -ge 128 ]; then
-            HOLDER_END="killed by signal $((rc - 128))"
-        else
-            HOLDER_END="exit status $rc"
-        fi
-    fi
-    HOLDER_RC=$rc
-    [ -z "$HOLDER_W" ] || exec {HOLDER_W}>&-
-    [ -z "$HOLDER_R" ] || exec {HOLDER_R}<&-
-    HOLDER_PID=""
-    HOLDER_W=""
-    HOLDER_R=""
-}
-
-# _holder_stderr_check : the holder's stderr has no sanitizer report and no
-# shim complaint (a control line the shim ignored would silently mean "no
-# fault").
-_holder_stderr_check() {
-    local err="$HOLDER_DIR/stderr"
-    [ -e "$err" ] || return 0
-    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$err"; then
-        fail "key_holder #$HOLDER_SEQ: sanitizer report"
-        head -c 4000 "$err" | sed 's/^/  | /'
-    fi
-    if grep -q 'hsm-fault-shim: .*line ignored' "$err"; then
-        fail "key_holder #$HOLDER_SEQ: the shim ignored a control line"
-        grep 'hsm-fault-shim:' "$err" | head -5 | sed 's/^/  | /'
-    fi
-}
-
-# holder_stop : asks the holder to quit; it must end cleanly (no crash or
-# hang in clean-up, no sanitizer report).
-holder_stop() {
-    [ -n "$HOLDER_PID" ] || return 0
-    (printf 'quit\n' >&"$HOLDER_W") 2>/dev/null
-    _holder_reap
-    if [ "$HOLDER_RC" -eq 0 ]; then
-        pass "key_holder #$HOLDER_SEQ quit cleanly"
-    else
-        fail "key_holder #$HOLDER_SEQ quit: $HOLDER_END"
-        tail -c 3000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
-    fi
-    _holder_stderr_check
-}
-
-# holder_start CNF : a new key_holder whose provider is configured by CNF.
-holder_start() {
-    local cnf=$1 line=""
-    holder_stop
-    HOLDER_SEQ=$((HOLDER_SEQ + 1))
-    HOLDER_DIR="$TMP/holder$HOLDER_SEQ"
-    HOLDER_CNF=$cnf
+# A new holder has been given no keys yet.
+holder_on_start() {
     HOLDER_PUB=()
-    mkdir -p "$HOLDER_DIR"
-    mkfifo "$HOLDER_DIR/in" "$HOLDER_DIR/out" || {
-        fail "cannot make the holder's pipes"
-        return 1
-    }
-    # shellcheck disable=SC2046
-    env $(_preload_env) OPENSSL_CONF="$cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
-        "$HSM_KEY_HOLDER" <"$HOLDER_DIR/in" >"$HOLDER_DIR/out" 2>"$HOLDER_DIR/stderr" &
-    HOLDER_PID=$!
-    exec {HOLDER_W}>"$HOLDER_DIR/in"
-    exec {HOLDER_R}<"$HOLDER_DIR/out"
-    if IFS= read -r -t "$CMD_TIMEOUT" -u "$HOLDER_R" line && [ "$line" = ready ]; then
-        pass "key_holder #$HOLDER_SEQ started with $(_describe "$cnf")"
-        return 0
-    fi
-    fail "key_holder #$HOLDER_SEQ did not start (said \"$line\")"
-    kill -KILL "$HOLDER_PID" 2>/dev/null
-    _holder_reap
-    tail -c 3000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
-    return 1
-}
-
-# holder_send LINE : one command; its one-line answer in HOLDER_REPLY.
-# Returns 1 when the holder is gone, hung, or crashed (HOLDER_REPLY says so).
-holder_send() {
-    HOLDER_REPLY=""
-    if [ -z "$HOLDER_PID" ]; then
-        HOLDER_REPLY="(no key_holder running)"
-        return 1
-    fi
-    printf '> %s\n' "$*" >>"$HOLDER_DIR/transcript"
-    if (printf '%s\n' "$*" >&"$HOLDER_W") 2>/dev/null &&
-        IFS= read -r -t "$CMD_TIMEOUT" -u "$HOLDER_R" HOLDER_REPLY; then
-        printf '< %s\n' "$HOLDER_REPLY" >>"$HOLDER_DIR/transcript"
-        return 0
-    fi
-    if kill -0 "$HOLDER_PID" 2>/dev/null; then
-        kill -KILL "$HOLDER_PID" 2>/dev/null
-        HOLDER_REPLY="(key_holder gave no answer in ${CMD_TIMEOUT}s: hang or deadlock; killed)"
-        _holder_reap
-    else
-        _holder_reap
-        HOLDER_REPLY="(key_holder died: $HOLDER_END)"
-    fi
-    printf '< %s\n' "$HOLDER_REPLY" >>"$HOLDER_DIR/transcript"
-    tail -c 3000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
-    _holder_stderr_check
-    return 1
-}
-
-_show_reply() {
-    printf '  | %s\n' "$HOLDER_REPLY" | fold -w 160 | sed '2,$s/^/  |   /'
 }
 
 # holder_load NAME URI : loads; on success the public key the holder was

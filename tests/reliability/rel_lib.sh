@@ -23,7 +23,7 @@
 unset LD_PRELOAD
 
 REL_BIN=${HSM_REL_BIN:-}
-KEY_HOLDER="$REL_BIN/reliability_key_holder"
+HOLDER_BIN="$REL_BIN/reliability_key_holder"
 printf 'the data a reliability scenario signs\n' >"$TMP/data"
 DATA="$TMP/data"
 
@@ -104,108 +104,8 @@ expect_clean_refusal() {
 }
 
 # --------------------------------------------------------------- the holder
-# key_holder reads one command a line on stdin and answers one line each:
-#   load NAME URI | pub NAME FILE | sign NAME IN OUT [MD] | drop NAME | quit
-
-HOLDER_PID=""
-HOLDER_W=""
-HOLDER_R=""
-HOLDER_DIR=""
-HOLDER_SEQ=0
-HOLDER_REPLY=""
-HOLDER_RC=""
-HOLDER_END=""
-
-# _holder_reap : waits (bounded) for the holder to end; HOLDER_END says how.
-_holder_reap() {
-    local waited=0
-    HOLDER_END=""
-    HOLDER_RC=""
-    [ -n "$HOLDER_PID" ] || return 0
-    while kill -0 "$HOLDER_PID" 2>/dev/null && [ "$waited" -lt $((CMD_TIMEOUT * 10)) ]; do
-        sleep 0.1
-        waited=$((waited + 1))
-    done
-    if kill -0 "$HOLDER_PID" 2>/dev/null; then
-        kill -KILL "$HOLDER_PID" 2>/dev/null
-        HOLDER_END="hung (killed)"
-    fi
-    wait "$HOLDER_PID" 2>/dev/null
-    HOLDER_RC=$?
-    if [ -z "$HOLDER_END" ]; then
-        if [ "$HOLDER_RC" -ge 128 ]; then
-            HOLDER_END="killed by signal $((HOLDER_RC - 128)) ($(kill -l $((HOLDER_RC - 128)) 2>/dev/null))"
-        else
-            HOLDER_END="exit status $HOLDER_RC"
-        fi
-    fi
-    [ -z "$HOLDER_W" ] || exec {HOLDER_W}>&-
-    [ -z "$HOLDER_R" ] || exec {HOLDER_R}<&-
-    HOLDER_PID=""
-    HOLDER_W=""
-    HOLDER_R=""
-}
-
-# holder_start CNF [PREFIX-COMMAND...] : a new key holder whose provider is
-# configured by CNF; an optional prefix (valgrind ...) runs it.
-holder_start() {
-    local cnf=$1 line=""
-    shift
-    if [ ! -x "$KEY_HOLDER" ]; then
-        fail "the key holder is not built ($KEY_HOLDER)"
-        return 1
-    fi
-    HOLDER_SEQ=$((HOLDER_SEQ + 1))
-    HOLDER_DIR="$TMP/holder$HOLDER_SEQ"
-    mkdir -p "$HOLDER_DIR"
-    mkfifo "$HOLDER_DIR/in" "$HOLDER_DIR/out" || return 1
-    # shellcheck disable=SC2046
-    env $(_preload_env) OPENSSL_CONF="$cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
-        "$@" "$KEY_HOLDER" <"$HOLDER_DIR/in" >"$HOLDER_DIR/out" 2>"$HOLDER_DIR/stderr" &
-    HOLDER_PID=$!
-    exec {HOLDER_W}>"$HOLDER_DIR/in"
-    exec {HOLDER_R}<"$HOLDER_DIR/out"
-    if IFS= read -r -t "$CMD_TIMEOUT" -u "$HOLDER_R" line && [ "$line" = ready ]; then
-        pass "key holder #$HOLDER_SEQ started"
-        return 0
-    fi
-    fail "key holder #$HOLDER_SEQ did not start (said \"$line\")"
-    kill -KILL "$HOLDER_PID" 2>/dev/null
-    _holder_reap
-    tail -c 3000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
-    return 1
-}
-
-# holder_send LINE : one command; its answer in HOLDER_REPLY. Returns 1
-# when the holder is gone or gave no answer in time (HOLDER_REPLY says so).
-holder_send() {
-    HOLDER_REPLY=""
-    if [ -z "$HOLDER_PID" ]; then
-        HOLDER_REPLY="(no key holder running)"
-        return 1
-    fi
-    printf '> %s\n' "$*" >>"$HOLDER_DIR/transcript"
-    if (printf '%s\n' "$*" >&"$HOLDER_W") 2>/dev/null &&
-        IFS= read -r -t "$CMD_TIMEOUT" -u "$HOLDER_R" HOLDER_REPLY; then
-        printf '< %s\n' "$HOLDER_REPLY" >>"$HOLDER_DIR/transcript"
-        return 0
-    fi
-    if kill -0 "$HOLDER_PID" 2>/dev/null; then
-        kill -KILL "$HOLDER_PID" 2>/dev/null
-        _holder_reap
-        HOLDER_REPLY="(key holder gave no answer in ${CMD_TIMEOUT}s: hang or deadlock; killed)"
-    else
-        _holder_reap
-        HOLDER_REPLY="(key holder died: $HOLDER_END)"
-    fi
-    printf '< %s\n' "$HOLDER_REPLY" >>"$HOLDER_DIR/transcript"
-    tail -c 3000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
-    return 1
-}
-
-_show_reply() {
-    printf '  | %s\n' "$HOLDER_REPLY" | fold -w 160 | sed '2,$s/^/  |   /'
-}
+# shellcheck source=../integration/holder_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../integration/holder_lib.sh"
 
 # holder_ok DESC LINE : the command answers "ok".
 holder_ok() {
@@ -265,23 +165,6 @@ holder_sign_fails_with() {
         esac
     done
     pass "holder: $desc is refused, naming: $*"
-}
-
-# holder_stop : asks the holder to quit; it must end with status 0.
-holder_stop() {
-    [ -n "$HOLDER_PID" ] || return 0
-    (printf 'quit\n' >&"$HOLDER_W") 2>/dev/null
-    _holder_reap
-    if [ "$HOLDER_RC" = 0 ]; then
-        pass "key holder #$HOLDER_SEQ quit cleanly"
-    else
-        fail "key holder #$HOLDER_SEQ quit: $HOLDER_END"
-        tail -c 3000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
-    fi
-    if grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$HOLDER_DIR/stderr"; then
-        fail "key holder #$HOLDER_SEQ: sanitizer report"
-        head -c 4000 "$HOLDER_DIR/stderr" | sed 's/^/  | /'
-    fi
 }
 
 # Processes a scenario started in the background are ended (by their ids)

@@ -8,6 +8,7 @@
  *
  * OPENSSL_CONF or OSSL_PROVIDER_load gives the hsm provider.
  */
+#include "files.h"
 #include "token_key.h"
 
 #include <openssl/err.h>
@@ -18,37 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-
-    if (f == NULL) {
-        perror(path);
-        return NULL;
-    }
-    do {
-        if (len + 4096 + 1 > cap) {
-            char *more = realloc(buf, cap = cap * 2 + 8192);
-
-            if (more == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = more;
-        }
-        got = fread(buf + len, 1, 4096, f);
-        len += got;
-    } while (got > 0);
-    fclose(f);
-    buf[len] = '\0';
-    return buf;
-}
-
 int main(int argc, char **argv) {
     EVP_PKEY *key = NULL;
     char *uri;
+    size_t len;
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s URI|@FILE\n", argv[0]);
@@ -60,7 +34,7 @@ int main(int argc, char **argv) {
         ERR_print_errors_fp(stderr);
         return 2;
     }
-    uri = argv[1][0] == '@' ? read_all(argv[1] + 1) : strdup(argv[1]);
+    uri = argv[1][0] == '@' ? (char *)test_read_file(argv[1] + 1, &len) : strdup(argv[1]);
     if (uri == NULL)
         return 2;
     fprintf(stderr, "store_probe: a URI of %zu bytes\n", strlen(uri));
