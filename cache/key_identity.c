@@ -2,6 +2,7 @@
 
 #include "cache/error.h"
 #include "cache/objects.h"
+#include "cache/p256_verify.h"
 #include "cache/public_views.h"
 #include "uri/pin_source.h"
 
@@ -237,6 +238,7 @@ void hsm_key_put(struct hsm_key *key)
         return;
     hsm_token_put(key->token);
     EVP_PKEY_free(key->pub);
+    hsm_p256_table_free(key->p256_table);
     hsm_pin_free(key->pin);
     free(key->id);
     free(key->confirm_value);

@@ -50,6 +50,12 @@ struct hsm_key {
     void *provctx;         /* for public-only keys imported by OpenSSL */
     const char *algorithm; /* their OpenSSL key type name */
 
+    /* P-256 verification by a table of the public point (p256_verify.h):
+     * the table once built, its state, and how many signatures so far. */
+    struct hsm_p256_table *p256_table;
+    int p256_state;
+    unsigned p256_verified;
+
     pthread_mutex_t lock; /* guards the hints below */
     struct hsm_token *token;
     CK_OBJECT_HANDLE handle;

@@ -1,4 +1,5 @@
 #include "provider/sign_on_token.h"
+#include "cache/p256_verify.h"
 #include "cache/provider_property.h"
 
 #include "provider/encoding.h"
@@ -175,7 +176,7 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
     return true;
 }
 
-bool hsm_verify_in_software(struct hsm_provctx *prov, const struct hsm_key *key,
+bool hsm_verify_in_software(struct hsm_provctx *prov, struct hsm_key *key,
                             const struct hsm_sign_params *p, const unsigned char *tbs,
                             size_t tbslen, const unsigned char *sig, size_t siglen)
 {
@@ -192,6 +193,18 @@ bool hsm_verify_in_software(struct hsm_provctx *prov, const struct hsm_key *key,
              EVP_DigestVerify(md, sig, siglen, tbs, tbslen) == 1;
         EVP_MD_CTX_free(md);
         return ok;
+    }
+    if (key->key_type == CKK_EC) {
+        const struct hsm_p256_table *table = hsm_key_p256_table(key);
+        int verdict = -1;
+
+        /* The length rule EVP_PKEY_verify applies when a digest is set. */
+        if (table != NULL && p->md != NULL && tbslen != (size_t)EVP_MD_get_size(p->md))
+            return false;
+        if (table != NULL)
+            verdict = hsm_p256_table_verify(table, tbs, tbslen, sig, siglen);
+        if (verdict >= 0)
+            return verdict == 1;
     }
     pctx = EVP_PKEY_CTX_new_from_pkey(prov->libctx, key->pub, HSM_SOFTWARE_PROPQ);
     ok = pctx != NULL && EVP_PKEY_verify_init(pctx) > 0;

@@ -42,7 +42,7 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
                         size_t *siglen, size_t sigsize);
 
 /* Verifies in software with the key's remembered public key. */
-bool hsm_verify_in_software(struct hsm_provctx *prov, const struct hsm_key *key,
+bool hsm_verify_in_software(struct hsm_provctx *prov, struct hsm_key *key,
                             const struct hsm_sign_params *p, const unsigned char *tbs,
                             size_t tbslen, const unsigned char *sig, size_t siglen);
 

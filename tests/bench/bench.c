@@ -10,6 +10,8 @@
  */
 #include "tests/bench/bench.h"
 
+#include "cache/p256_verify.h"
+
 #include <getopt.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -30,11 +32,17 @@ struct entry {
     struct contender *c;
     double seconds;
     int min_ops;
+    int warm_ops; /* operations per thread before the rounds, at least */
 };
+
+/* Signers are measured in their steady state, as in a long-running
+ * process: past the signature after which the provider verifies a P-256
+ * key's signatures with a table of its point (cache/p256_verify.h). */
+#define STEADY_SIGNATURES (HSM_P256_TABLE_AFTER + 76)
 
 /* Process floors: an empty process, and the openssl binary doing nothing
  * with the provider configured (it loads the PKCS#11 module lazily). */
-static struct contender floor_true, floor_version;
+static struct contender floor_true, floor_version, floor_default;
 
 static struct entry entries[256];
 static int nentries;
@@ -57,12 +65,12 @@ static void note(const char *fmt, ...)
     va_end(ap);
 }
 
-static void schedule(struct contender *c, double seconds, int min_ops)
+static void schedule(struct contender *c, double seconds, int min_ops, int warm_ops)
 {
     if (only != NULL && strstr(c->name, only) == NULL)
         return;
     if (!c->failed && nentries < (int)(sizeof(entries) / sizeof(entries[0])))
-        entries[nentries++] = (struct entry){c, seconds, min_ops};
+        entries[nentries++] = (struct entry){c, seconds, min_ops, warm_ops};
 }
 
 static void name_it(struct contender *c, int threads, const char *fmt, const char *a, const char *b)
@@ -319,20 +327,26 @@ static bool setup_shim(const struct options *o, struct raw_module *shim, char *s
         name_it(&x->sraw, 1, "%s raw via shim%s", x->name, "");
         name_it(&x->soff, 1, "%s provider shim verify off%s", x->name, "");
         name_it(&x->son, 1, "%s provider shim verify on%s", x->name, "");
+        name_it(&x->sraw2, 2, "%s raw via shim 2T%s", x->name, "");
+        name_it(&x->son2, 2, "%s provider shim verify on 2T%s", x->name, "");
         x->have_shim_key = raw_key_find(shim, slot, s, x->label, &x->shim_key, why, sizeof(why));
         if (!x->have_shim_key) {
             contender_fail(&x->sraw, "%s", why);
             contender_fail(&x->soff, "no key");
             contender_fail(&x->son, "no key");
+            contender_fail(&x->sraw2, "no key");
+            contender_fail(&x->son2, "no key");
             continue;
         }
         setup_raw_sign(&x->sraw, &x->shim_key, o->pin);
+        setup_raw_sign(&x->sraw2, &x->shim_key, o->pin);
         snprintf(uri, sizeof(uri), "pkcs11:token=%s;object=%s;type=private?pin-value=%s", o->token,
                  x->label, o->pin);
         x->ks_on = *s_on != NULL ? prov_load_key(*s_on, uri, why, sizeof(why)) : NULL;
         x->ks_off = *s_off != NULL ? prov_load_key(*s_off, uri, why, sizeof(why)) : NULL;
         setup_prov_sign(&x->soff, *s_off, x->ks_off, x->shim_key.pub, "provider key not loaded");
         setup_prov_sign(&x->son, *s_on, x->ks_on, x->shim_key.pub, "provider key not loaded");
+        setup_prov_sign(&x->son2, *s_on, x->ks_on, x->shim_key.pub, "provider key not loaded");
     }
     return true;
 }
@@ -361,11 +375,17 @@ static int setup_loads(const struct options *o, struct raw_module *raw, OSSL_LIB
         name_it(&r->pos, 1, "load %s provider possession on%s", tokens[i], "");
         name_it(&r->nopos, 1, "load %s provider possession off%s", tokens[i], "");
         name_it(&r->byid, 1, "load %s provider by id possession on%s", tokens[i], "");
+        name_it(&r->policy, 1, "load %s raw policy calls%s", tokens[i], "");
         r->raw.state[0] =
             raw_load_state(raw, tokens[i], "p256", o->pin, r->raw.why, sizeof(r->raw.why));
         r->raw.failed = r->raw.state[0] == NULL;
         r->raw.op = raw_load_op;
         r->raw.free_state = raw_load_free;
+        r->policy.state[0] =
+            raw_load_state(raw, tokens[i], "p256", o->pin, r->policy.why, sizeof(r->policy.why));
+        r->policy.failed = r->policy.state[0] == NULL;
+        r->policy.op = raw_policy_load_op;
+        r->policy.free_state = raw_load_free;
         snprintf(uri, sizeof(uri), "pkcs11:token=%s;object=p256;type=private?pin-value=%s",
                  tokens[i], o->pin);
         r->pos.state[0] = prov_load_state(on, uri);
@@ -384,10 +404,13 @@ static int setup_loads(const struct options *o, struct raw_module *raw, OSSL_LIB
         first_op(&r->pos, NULL);
         first_op(&r->nopos, NULL);
         first_op(&r->byid, NULL);
+        first_op(&r->policy, NULL);
         if (r->pos.failed)
             note("key load on %s: %s", tokens[i], r->pos.why);
         if (r->raw.failed)
             note("raw key load on %s: %s", tokens[i], r->raw.why);
+        if (r->policy.failed)
+            note("raw policy load on %s: %s", tokens[i], r->policy.why);
         n++;
     }
     return n;
@@ -411,13 +434,31 @@ static bool write_software_key(const char *file, const char *label)
 
 static void setup_floors(const struct options *o)
 {
-    char cnf[1024], env[1100], err[1024];
+    char cnf[1024], env[1100], err[1024], cnf_d[1024], env_d[1100];
     char *true_argv[] = {"/bin/true", NULL};
     char *version_argv[] = {(char *)o->openssl, "version", NULL};
-    char *envp[] = {env, NULL};
+    char *envp[] = {env, NULL}, *envp_d[] = {env_d, NULL};
+    FILE *f;
 
     snprintf(cnf, sizeof(cnf), "%s/dgst-default.cnf", o->workdir);
     snprintf(env, sizeof(env), "OPENSSL_CONF=%s", cnf);
+    /* The same openssl.cnf without the hsm section: the difference is what
+     * loading and activating the provider costs a process. */
+    snprintf(cnf_d, sizeof(cnf_d), "%s/floor-default-only.cnf", o->workdir);
+    snprintf(env_d, sizeof(env_d), "OPENSSL_CONF=%s", cnf_d);
+    f = fopen(cnf_d, "w");
+    if (f != NULL) {
+        fputs("openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+              "[provider_sect]\ndefault = default_sect\n[default_sect]\nactivate = 1\n",
+              f);
+        fclose(f);
+    }
+    name_it(&floor_default, 1, "process openssl version default only%s%s", "", "");
+    snprintf(err, sizeof(err), "%s/version-default.err", o->workdir);
+    floor_default.state[0] = proc_state(version_argv, envp_d, err);
+    floor_default.op = proc_op;
+    floor_default.free_state = proc_free;
+    first_op(&floor_default, NULL);
     name_it(&floor_true, 1, "process /bin/true%s%s", "", "");
     name_it(&floor_version, 1, "process openssl version%s%s", "", "");
     snprintf(err, sizeof(err), "%s/true.err", o->workdir);
@@ -579,34 +620,38 @@ int main(int argc, char **argv)
                                     &x->raw2, &x->rawr2, &x->off2, &x->on2};
 
         for (size_t k = 0; k < sizeof(sign) / sizeof(sign[0]); k++)
-            schedule(sign[k], o.slice, 5);
+            schedule(sign[k], o.slice, 5, STEADY_SIGNATURES);
         if (have_shim) {
-            schedule(&x->sraw, o.slice, 5);
-            schedule(&x->soff, o.slice, 5);
-            schedule(&x->son, o.slice, 5);
+            schedule(&x->sraw, o.slice, 5, STEADY_SIGNATURES);
+            schedule(&x->soff, o.slice, 5, STEADY_SIGNATURES);
+            schedule(&x->son, o.slice, 5, STEADY_SIGNATURES);
+            schedule(&x->sraw2, o.slice, 5, STEADY_SIGNATURES / 2);
+            schedule(&x->son2, o.slice, 5, STEADY_SIGNATURES / 2);
         }
     }
     for (int i = 0; i < nloads; i++) {
-        schedule(&loads[i].raw, o.slice, 3);
-        schedule(&loads[i].pos, o.slice, 3);
-        schedule(&loads[i].nopos, o.slice, 3);
-        schedule(&loads[i].byid, o.slice, 3);
+        schedule(&loads[i].raw, o.slice, 3, 1);
+        schedule(&loads[i].pos, o.slice, 3, 1);
+        schedule(&loads[i].nopos, o.slice, 3, 1);
+        schedule(&loads[i].byid, o.slice, 3, 1);
+        schedule(&loads[i].policy, o.slice, 3, 1);
     }
     for (int i = 0; i < nprocs; i++) {
-        schedule(&procs[i].raw, 0, o.proc_runs);
-        schedule(&procs[i].dgst, 0, o.proc_runs);
-        schedule(&procs[i].lean, 0, o.proc_runs);
-        schedule(&procs[i].pem, 0, o.proc_runs);
+        schedule(&procs[i].raw, 0, o.proc_runs, 2);
+        schedule(&procs[i].dgst, 0, o.proc_runs, 2);
+        schedule(&procs[i].lean, 0, o.proc_runs, 2);
+        schedule(&procs[i].pem, 0, o.proc_runs, 2);
     }
     if (nprocs > 0) {
-        schedule(&floor_true, 0, o.proc_runs);
-        schedule(&floor_version, 0, o.proc_runs);
+        schedule(&floor_true, 0, o.proc_runs, 2);
+        schedule(&floor_version, 0, o.proc_runs, 2);
+        schedule(&floor_default, 0, o.proc_runs, 2);
     }
 
     /* A warm-up slice each (not counted), then rounds in rotating order. */
     fprintf(stderr, "hsm-bench: %d contenders, warm-up\n", nentries);
     for (int i = 0; i < nentries; i++) {
-        contender_run(entries[i].c, entries[i].seconds / 3, entries[i].min_ops > 5 ? 2 : 1);
+        contender_run(entries[i].c, entries[i].seconds / 3, entries[i].warm_ops);
         if (entries[i].c->nrounds > 0)
             entries[i].c->nrounds--;
     }
@@ -635,7 +680,7 @@ int main(int argc, char **argv)
     report_header(o.softhsm_version, &cpu_start, &cpu_end);
     print_sign_tables(algs, NALGS, have_shim, shim_why);
     print_load_table(loads, nloads);
-    print_proc_table(procs, nprocs, o.proc_runs, &floor_true, &floor_version);
+    print_proc_table(procs, nprocs, o.proc_runs, &floor_true, &floor_version, &floor_default);
     if (o.spy != NULL)
         report_call_counts(&o);
     if (nnotes > 0) {
@@ -648,7 +693,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NALGS; i++) {
         struct contender *all[] = {&algs[i].raw1,   &algs[i].rawr, &algs[i].raw2, &algs[i].rawr2,
                                    &algs[i].off1,   &algs[i].off2, &algs[i].on1,  &algs[i].on2,
-                                   &algs[i].verify, &algs[i].sraw, &algs[i].soff, &algs[i].son};
+                                   &algs[i].verify, &algs[i].sraw, &algs[i].soff, &algs[i].son,
+                                   &algs[i].sraw2,  &algs[i].son2};
 
         for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
             contender_free(all[k]);
@@ -669,6 +715,7 @@ int main(int argc, char **argv)
     }
     contender_free(&floor_true);
     contender_free(&floor_version);
+    contender_free(&floor_default);
     for (size_t i = 0; i < NALGS; i++) {
         EVP_PKEY_free(algs[i].k_on);
         EVP_PKEY_free(algs[i].k_off);

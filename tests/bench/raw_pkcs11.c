@@ -10,6 +10,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,4 +497,111 @@ bool raw_load_op(void *state, char *why, size_t len)
         return false;
     }
     return true;
+}
+
+/* ------------------------------------------- the policy's calls, made raw */
+
+/* One signature of a fresh challenge on the token, verified with |pub|. */
+static bool raw_prove_possession(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+                                 EVP_PKEY *pub)
+{
+    CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
+    unsigned char challenge[32], sig[256], *der = NULL;
+    CK_ULONG siglen = sizeof(sig);
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r, *sv;
+    EVP_PKEY_CTX *pc = NULL;
+    int derlen = -1;
+    bool ok = false;
+
+    if (es == NULL || RAND_bytes(challenge, sizeof(challenge)) != 1 ||
+        f->C_SignInit(s, &mech, priv) != CKR_OK ||
+        f->C_Sign(s, challenge, sizeof(challenge), sig, &siglen) != CKR_OK) {
+        ECDSA_SIG_free(es);
+        return false;
+    }
+    r = BN_bin2bn(sig, (int)(siglen / 2), NULL);
+    sv = BN_bin2bn(sig + siglen / 2, (int)(siglen / 2), NULL);
+    if (r != NULL && sv != NULL && ECDSA_SIG_set0(es, r, sv)) {
+        r = sv = NULL;
+        derlen = i2d_ECDSA_SIG(es, &der);
+    }
+    if (derlen > 0 && (pc = EVP_PKEY_CTX_new_from_pkey(NULL, pub, "provider=default")) != NULL &&
+        EVP_PKEY_verify_init(pc) > 0)
+        ok = EVP_PKEY_verify(pc, der, (size_t)derlen, challenge, sizeof(challenge)) == 1;
+    EVP_PKEY_CTX_free(pc);
+    OPENSSL_free(der);
+    BN_free(r);
+    BN_free(sv);
+    ECDSA_SIG_free(es);
+    return ok;
+}
+
+bool raw_policy_load_op(void *state, char *why, size_t len)
+{
+    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x03, 0x01, 0x07};
+    struct raw_load *st = state;
+    CK_FUNCTION_LIST *f = st->m->fns;
+    CK_SLOT_ID slots[64];
+    CK_ULONG nslots = 64, nviews = 0;
+    CK_TOKEN_INFO ti;
+    CK_KEY_TYPE type;
+    CK_BBOOL sign;
+    unsigned char id[64];
+    CK_ATTRIBUTE pa[] = {
+        {CKA_KEY_TYPE, &type, sizeof(type)}, {CKA_ID, id, sizeof(id)}, {CKA_SIGN, &sign, 1}};
+    CK_OBJECT_HANDLE priv, views[16];
+    EVP_PKEY *pub = NULL;
+    int tokens = 0;
+    bool ok;
+
+    /* Every token's label: two tokens may share one. */
+    if (f->C_GetSlotList(CK_TRUE, slots, &nslots) != CKR_OK)
+        nslots = 0;
+    for (CK_ULONG i = 0; i < nslots; i++)
+        tokens += f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+                  label_is(ti.label, sizeof(ti.label), st->token);
+    priv = tokens == 1 ? find_one(st->m, st->s, CKO_PRIVATE_KEY, CKA_LABEL, st->label,
+                                  strlen(st->label))
+                       : 0;
+    if (priv == 0 || f->C_GetAttributeValue(st->s, priv, pa, 3) != CKR_OK || type != CKK_EC) {
+        snprintf(why, len, "raw policy load: no single P-256 key '%s' on one token '%s'",
+                 st->label, st->token);
+        return false;
+    }
+    /* Every object under its id, each read once: here the public key. */
+    if (f->C_FindObjectsInit(st->s, &pa[1], 1) != CKR_OK ||
+        f->C_FindObjects(st->s, views, 16, &nviews) != CKR_OK)
+        nviews = 0;
+    (void)f->C_FindObjectsFinal(st->s);
+    for (CK_ULONG i = 0; i < nviews; i++) {
+        CK_OBJECT_CLASS cls;
+        unsigned char params[64], point[160];
+        CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                            {CKA_EC_PARAMS, params, sizeof(params)},
+                            {CKA_EC_POINT, point, sizeof(point)}};
+        const unsigned char *pt = point;
+        CK_ULONG ptlen;
+        OSSL_PARAM_BLD *bld;
+
+        if (views[i] == priv || f->C_GetAttributeValue(st->s, views[i], t, 3) != CKR_OK ||
+            cls != CKO_PUBLIC_KEY || t[1].ulValueLen != sizeof(p256) ||
+            memcmp(params, p256, sizeof(p256)) != 0 || pub != NULL)
+            continue;
+        ptlen = t[2].ulValueLen;
+        unwrap_point(&pt, &ptlen);
+        bld = OSSL_PARAM_BLD_new();
+        if (bld != NULL &&
+            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) &&
+            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, ptlen))
+            pub = pub_from_params(bld, "EC");
+        OSSL_PARAM_BLD_free(bld);
+    }
+    ok = pub != NULL && raw_prove_possession(f, st->s, priv, pub);
+    EVP_PKEY_free(pub);
+    if (!ok)
+        snprintf(why, len, "raw policy load: no public key or no possession proof for '%s'",
+                 st->label);
+    return ok;
 }

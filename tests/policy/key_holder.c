@@ -6,6 +6,7 @@
  *   load NAME URI           load one private key (OSSL_STORE, expect PKEY)
  *   pub NAME FILE           write the public key the caller was given (PEM)
  *   sign NAME IN OUT [MD]   EVP_DigestSign IN with the key, write OUT
+ *   repeat NAME COUNT IN    COUNT signatures of IN (SHA-256), kept nowhere
  *   drop NAME               free the key
  *   quit
  *
@@ -98,6 +99,37 @@ static void cmd_sign(const char *name, const char *in, const char *out, const ch
     free(data);
 }
 
+/* COUNT signatures of IN in a row: a long-running signer, as the provider
+ * sees one. Stops at the first refusal. */
+static void cmd_repeat(const char *name, const char *count, const char *in)
+{
+    int i = slot_of(name, 0);
+    long n = strtol(count, NULL, 10), done = 0;
+    unsigned char *data = NULL, sig[1024];
+    size_t len = 0, siglen;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (i < 0 || n <= 0 || ctx == NULL || (data = test_read_file(in, &len)) == NULL) {
+        answer_error("repeat: no such key or input");
+        EVP_MD_CTX_free(ctx);
+        return;
+    }
+    for (; done < n; done++) {
+        siglen = sizeof(sig);
+        if (EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, keys[i].key, NULL) <= 0 ||
+            EVP_DigestSign(ctx, sig, &siglen, data, len) <= 0)
+            break;
+    }
+    if (done < n) {
+        answer_error("repeat");
+    } else {
+        printf("ok repeat %ld\n", done);
+        fflush(stdout);
+    }
+    EVP_MD_CTX_free(ctx);
+    free(data);
+}
+
 int main(void)
 {
     char line[4096];
@@ -147,6 +179,9 @@ int main(void)
             printf("ok pub\n");
         } else if (strcmp(cmd, "sign") == 0 && n >= 4) {
             cmd_sign(a, b, c, d);
+            continue;
+        } else if (strcmp(cmd, "repeat") == 0 && n >= 4) {
+            cmd_repeat(a, b, c);
             continue;
         } else if (strcmp(cmd, "drop") == 0 && n >= 2) {
             int i = slot_of(a, 0);

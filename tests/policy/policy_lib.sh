@@ -238,6 +238,18 @@ holder_sign_ok() {
     fi
 }
 
+# holder_repeat_ok DESC NAME COUNT IN : COUNT signatures in a row, none
+# refused (a long-running signer; the signatures are not kept).
+holder_repeat_ok() {
+    if holder_send "repeat $2 $3 $4" && [ "$HOLDER_REPLY" = "ok repeat $3" ]; then
+        pass "holder: $1"
+    else
+        fail "holder: $1"
+        _show_reply
+        return 1
+    fi
+}
+
 # holder_sign_fails_with TEXT DESC NAME IN [MD] : the signature is refused,
 # with TEXT, and no signature file is written.
 holder_sign_fails_with() {

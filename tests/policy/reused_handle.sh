@@ -7,7 +7,8 @@
 # be made with C: it is refused with a clear error, and no signature is ever
 # returned that fails to verify under A. If A comes back (the same key
 # imported again), A signs again. Also with the new key under A's own id,
-# with verify-after-sign on and off.
+# with verify-after-sign on and off, and once A's signatures are verified
+# with its P-256 table.
 # shellcheck source=policy_lib.sh disable=SC2317
 . "$(dirname "$0")/policy_lib.sh"
 need_shim
@@ -44,11 +45,17 @@ uri_a="pkcs11:token=ca;id=%01;object=a;type=private?pin-value=$USER_PIN"
 uri_a_label="pkcs11:token=ca;object=a;type=private?pin-value=$USER_PIN"
 shim_control reuse-handles
 
-# 1. A is replaced by C under a different id; C takes A's number.
+# 1. A is replaced by C under a different id; C takes A's number. The
+# server has signed long enough with A for its signatures to be verified
+# with A's P-256 table (cache/p256_verify.c), so that verifier must refuse
+# C's signature.
 import_A 01
-holder_start shim.cnf || finish
+holder_start shim.cnf HSM_DEBUG_LOG="$TMP/holder1-debug.log" HSM_DEBUG_LEVEL=1 || finish
 holder_load_ok "loads A" A "$uri_a_label"
 holder_pub_is "the server was given A" A A.pem
+holder_repeat_ok "A signs 1100 times in a row" A 1100 "$DATA"
+check "from then on A's signatures are verified with A's P-256 table" \
+    grep -q "P-256 verification table in use after" "$TMP/holder1-debug.log"
 holder_sign_ok "signs with A" A "$DATA"
 require_step delete_key ca 01
 require_step make_key ca EC:prime256v1 02 c
