@@ -16,6 +16,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
+#include <openssl/provider.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,52 +132,121 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* EVP_PKEY_verify's verdict on |der| over |dgst| (1 or 0), timed. */
+static int evp_verdict(EVP_PKEY *pub, OSSL_LIB_CTX *libctx, const unsigned char *dgst,
+                       const unsigned char *der, size_t derlen, double *secs)
+{
+    double t0 = seconds();
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(libctx, pub, HSM_SOFTWARE_PROPQ);
+    int ok = pctx != NULL && EVP_PKEY_verify_init(pctx) > 0 &&
+             EVP_PKEY_verify(pctx, der, derlen, dgst, 32) == 1;
+
+    *secs = seconds() - t0;
+    EVP_PKEY_CTX_free(pctx);
+    return ok;
+}
+
+static int table_verdict(const struct hsm_p256_table *t, const unsigned char *dgst,
+                         const unsigned char *der, size_t derlen, double *secs)
+{
+    double t0 = seconds();
+    int verdict = hsm_p256_table_verify(t, dgst, 32, der, derlen);
+
+    *secs = seconds() - t0;
+    return verdict;
+}
+
 /*
- * Times five verifications each way of a well-formed signature that fails
- * (both do all the arithmetic before comparing). Without OpenSSL's P-256
- * assembly a lone multiplication by a table is no faster than the
- * combined one, and the table is not worth its memory (150 KB).
+ * A valid signature made from the public key alone, for a digest chosen
+ * with it: with random a and b, R = aG + bQ, r = x(R) mod n, s = r/b and
+ * e = a*s give u1 = a and u2 = b. |invalid| is the same with s + 1.
+ */
+static bool test_signatures(const struct hsm_p256_table *t, unsigned char digest[32],
+                            unsigned char **valid, int *valid_len, unsigned char **invalid,
+                            int *invalid_len)
+{
+    const BIGNUM *n = EC_GROUP_get0_order(t->curve);
+    BN_CTX *ctx = BN_CTX_new();
+    EC_POINT *r_point = EC_POINT_new(t->curve);
+    ECDSA_SIG *good = ECDSA_SIG_new(), *bad = ECDSA_SIG_new();
+    BIGNUM *a = BN_new(), *b = BN_new(), *r = BN_new(), *s = BN_new(), *e = BN_new();
+    BIGNUM *r2 = BN_new(), *s2 = BN_new();
+    bool ok = ctx != NULL && r_point != NULL && good != NULL && bad != NULL && a != NULL &&
+              b != NULL && r != NULL && s != NULL && e != NULL && r2 != NULL && s2 != NULL &&
+              BN_rand_range(a, n) && BN_rand_range(b, n) && !BN_is_zero(b) &&
+              EC_POINT_mul(t->curve, r_point, a, EC_GROUP_get0_generator(t->by_key), b, ctx) &&
+              EC_POINT_get_affine_coordinates(t->curve, r_point, r, NULL, ctx) &&
+              BN_nnmod(r, r, n, ctx) && !BN_is_zero(r) &&
+              BN_mod_inverse(s, b, n, ctx) != NULL && BN_mod_mul(s, s, r, n, ctx) &&
+              BN_mod_mul(e, a, s, n, ctx) && BN_bn2binpad(e, digest, 32) == 32 &&
+              BN_copy(r2, r) != NULL && BN_add(s2, s, BN_value_one()) &&
+              ECDSA_SIG_set0(good, r, s);
+
+    if (ok) {
+        r = s = NULL;
+        ok = ECDSA_SIG_set0(bad, r2, s2);
+        if (ok)
+            r2 = s2 = NULL;
+    }
+    *valid_len = ok ? i2d_ECDSA_SIG(good, valid) : -1;
+    *invalid_len = ok ? i2d_ECDSA_SIG(bad, invalid) : -1;
+    BN_free(a);
+    BN_free(b);
+    BN_free(r);
+    BN_free(s);
+    BN_free(e);
+    BN_free(r2);
+    BN_free(s2);
+    ECDSA_SIG_free(good);
+    ECDSA_SIG_free(bad);
+    EC_POINT_free(r_point);
+    BN_CTX_free(ctx);
+    return ok && *valid_len > 0 && *invalid_len > 0;
+}
+
+/* The table stands in for the default provider's ECDSA only. */
+static bool default_provider_verifies(OSSL_LIB_CTX *libctx)
+{
+    EVP_SIGNATURE *sig = EVP_SIGNATURE_fetch(libctx, "ECDSA", HSM_SOFTWARE_PROPQ);
+    bool ok = sig != NULL &&
+              strcmp(OSSL_PROVIDER_get0_name(EVP_SIGNATURE_get0_provider(sig)), "default") == 0;
+
+    EVP_SIGNATURE_free(sig);
+    return ok;
+}
+
+/*
+ * Five rounds, each verifying a valid and an invalid signature both ways:
+ * every verdict must be OpenSSL's, and the table's fastest time well under
+ * OpenSSL's (the invalid one does all the arithmetic too). Without
+ * OpenSSL's P-256 assembly a lone multiplication by a table is no faster
+ * than the combined one, and the table is not worth its memory (150 KB).
  */
 bool hsm_p256_table_pays_off(const struct hsm_p256_table *t, EVP_PKEY *pub,
                              OSSL_LIB_CTX *libctx, double *table_us, double *evp_us)
 {
-    static const unsigned char digest[32] = {0x5a, 0x5a, 0x5a, 0x5a, 0x5a, 0x5a};
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_new(), *s = BN_new();
-    unsigned char *der = NULL;
+    unsigned char digest[32], *valid = NULL, *invalid = NULL;
     double best_table = 1e9, best_evp = 1e9;
-    int len = -1;
+    int valid_len = -1, invalid_len = -1;
+    bool sound = default_provider_verifies(libctx) &&
+                 test_signatures(t, digest, &valid, &valid_len, &invalid, &invalid_len);
 
-    if (sig != NULL && r != NULL && s != NULL && BN_set_word(r, 0x1234567) &&
-        BN_set_word(s, 0x7654321) && ECDSA_SIG_set0(sig, r, s)) {
-        r = s = NULL;
-        len = i2d_ECDSA_SIG(sig, &der);
-    }
-    for (int i = 0; len > 0 && i < 5; i++) {
-        EVP_PKEY_CTX *pctx;
-        double t0 = seconds(), t1;
+    for (int i = 0; sound && i < 5; i++) {
+        double secs[4] = {1e9, 1e9, 1e9, 1e9};
 
-        if (hsm_p256_table_verify(t, digest, sizeof(digest), der, (size_t)len) != 0)
-            break;
-        t1 = seconds();
-        pctx = EVP_PKEY_CTX_new_from_pkey(libctx, pub, HSM_SOFTWARE_PROPQ);
-        if (pctx == NULL || EVP_PKEY_verify_init(pctx) <= 0 ||
-            EVP_PKEY_verify(pctx, der, (size_t)len, digest, sizeof(digest)) == 1) {
-            EVP_PKEY_CTX_free(pctx);
-            break;
-        }
-        EVP_PKEY_CTX_free(pctx);
-        best_table = t1 - t0 < best_table ? t1 - t0 : best_table;
-        best_evp = seconds() - t1 < best_evp ? seconds() - t1 : best_evp;
+        sound = table_verdict(t, digest, valid, (size_t)valid_len, &secs[0]) == 1 &&
+                table_verdict(t, digest, invalid, (size_t)invalid_len, &secs[1]) == 0 &&
+                evp_verdict(pub, libctx, digest, valid, (size_t)valid_len, &secs[2]) == 1 &&
+                evp_verdict(pub, libctx, digest, invalid, (size_t)invalid_len, &secs[3]) == 0;
+        best_table = secs[1] < best_table ? secs[1] : best_table;
+        best_evp = secs[3] < best_evp ? secs[3] : best_evp;
     }
     ERR_clear_error();
-    OPENSSL_free(der);
-    ECDSA_SIG_free(sig);
-    BN_free(r);
-    BN_free(s);
-    *table_us = best_table * 1e6;
-    *evp_us = best_evp * 1e6;
-    return best_table < 1e9 && best_table < 0.8 * best_evp;
+    OPENSSL_free(valid);
+    OPENSSL_free(invalid);
+    *table_us = sound ? best_table * 1e6 : 0;
+    *evp_us = sound ? best_evp * 1e6 : 0;
+    return sound && best_table < 0.8 * best_evp;
 }
 
 #ifdef OPENSSL_NO_DEPRECATED_3_0
@@ -242,9 +312,7 @@ const struct hsm_p256_table *hsm_key_p256_table(struct hsm_key *key)
                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         return t;
     started = seconds();
-    /* A process that asks for FIPS-approved algorithms keeps OpenSSL's own
-     * verification: the table's arithmetic is libcrypto's, not the module's. */
-    t = EVP_default_properties_is_fips_enabled(key->libctx) ? NULL : hsm_p256_table_new(key->pub);
+    t = hsm_p256_table_new(key->pub);
     if (t != NULL) {
         bool faster = hsm_p256_table_pays_off(t, key->pub, key->libctx, &table_us, &evp_us);
 

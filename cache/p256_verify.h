@@ -30,10 +30,12 @@ struct hsm_key;
 struct hsm_p256_table *hsm_p256_table_new(EVP_PKEY *pub);
 
 /*
- * Whether verifying by |t| is faster than EVP_PKEY_verify in |libctx| on
- * this machine: not so with an OpenSSL built without its P-256 assembly.
- * Times a few verifications of each kind (well under a millisecond); the
- * fastest of each are left in |table_us| and |evp_us|.
+ * Whether |t| may and should replace EVP_PKEY_verify in |libctx| on this
+ * machine: ECDSA there comes from the default provider (never a FIPS
+ * module's), |t| gives OpenSSL's verdicts on a valid and an invalid
+ * signature made for the test, and it is well faster (not so with an
+ * OpenSSL built without its P-256 assembly). Well under a millisecond; the
+ * fastest times of each are left in |table_us| and |evp_us|.
  */
 bool hsm_p256_table_pays_off(const struct hsm_p256_table *t, EVP_PKEY *pub,
                              OSSL_LIB_CTX *libctx, double *table_us, double *evp_us);

@@ -42,7 +42,7 @@ struct entry {
 
 /* Process floors: an empty process, and the openssl binary doing nothing
  * with the provider configured (it loads the PKCS#11 module lazily). */
-static struct contender floor_true, floor_version, floor_default;
+static struct contender floor_true, floor_version, floor_default, floor_dgst, floor_hash;
 
 static struct entry entries[256];
 static int nentries;
@@ -432,6 +432,42 @@ static bool write_software_key(const char *file, const char *label)
     return ok;
 }
 
+/*
+ * `openssl dgst -sha256` of the data with no key, against hash_oneshot (built
+ * beside raw_oneshot) doing the same: the openssl command's own cost.
+ */
+static void setup_command_floor(const struct options *o, char *env_default_only)
+{
+    char data[1024], out[1024], err[1024], hash[1024];
+    const char *slash = o->oneshot != NULL ? strrchr(o->oneshot, '/') : NULL;
+    char *envp[] = {env_default_only, NULL};
+
+    name_it(&floor_dgst, 1, "process openssl dgst no key%s%s", "", "");
+    name_it(&floor_hash, 1, "process hash one-shot%s%s", "", "");
+    if (slash == NULL) {
+        contender_fail(&floor_dgst, "raw_oneshot not given (--oneshot)");
+        contender_fail(&floor_hash, "raw_oneshot not given (--oneshot)");
+        return;
+    }
+    snprintf(hash, sizeof(hash), "%.*s/hash_oneshot", (int)(slash - o->oneshot), o->oneshot);
+    snprintf(data, sizeof(data), "%s/data", o->workdir);
+    snprintf(out, sizeof(out), "%s/data.sha256", o->workdir);
+    {
+        char *dgst_argv[] = {(char *)o->openssl, "dgst", "-sha256", "-binary", "-out", out, data,
+                             NULL};
+        char *hash_argv[] = {hash, data, out, NULL};
+
+        snprintf(err, sizeof(err), "%s/dgst-nokey.err", o->workdir);
+        floor_dgst.state[0] = proc_state(dgst_argv, envp, err);
+        snprintf(err, sizeof(err), "%s/hash-oneshot.err", o->workdir);
+        floor_hash.state[0] = proc_state(hash_argv, envp, err);
+    }
+    floor_dgst.op = floor_hash.op = proc_op;
+    floor_dgst.free_state = floor_hash.free_state = proc_free;
+    first_op(&floor_dgst, NULL);
+    first_op(&floor_hash, NULL);
+}
+
 static void setup_floors(const struct options *o)
 {
     char cnf[1024], env[1100], err[1024], cnf_d[1024], env_d[1100];
@@ -453,6 +489,7 @@ static void setup_floors(const struct options *o)
               f);
         fclose(f);
     }
+    setup_command_floor(o, env_d);
     name_it(&floor_default, 1, "process openssl version default only%s%s", "", "");
     snprintf(err, sizeof(err), "%s/version-default.err", o->workdir);
     floor_default.state[0] = proc_state(version_argv, envp_d, err);
@@ -646,6 +683,8 @@ int main(int argc, char **argv)
         schedule(&floor_true, 0, o.proc_runs, 2);
         schedule(&floor_version, 0, o.proc_runs, 2);
         schedule(&floor_default, 0, o.proc_runs, 2);
+        schedule(&floor_dgst, 0, o.proc_runs, 2);
+        schedule(&floor_hash, 0, o.proc_runs, 2);
     }
 
     /* A warm-up slice each (not counted), then rounds in rotating order. */
@@ -680,7 +719,9 @@ int main(int argc, char **argv)
     report_header(o.softhsm_version, &cpu_start, &cpu_end);
     print_sign_tables(algs, NALGS, have_shim, shim_why);
     print_load_table(loads, nloads);
-    print_proc_table(procs, nprocs, o.proc_runs, &floor_true, &floor_version, &floor_default);
+    print_proc_table(procs, nprocs, o.proc_runs,
+                     (const struct contender *[]){&floor_true, &floor_default, &floor_version,
+                                                  &floor_dgst, &floor_hash});
     if (o.spy != NULL)
         report_call_counts(&o);
     if (nnotes > 0) {
@@ -716,6 +757,8 @@ int main(int argc, char **argv)
     contender_free(&floor_true);
     contender_free(&floor_version);
     contender_free(&floor_default);
+    contender_free(&floor_dgst);
+    contender_free(&floor_hash);
     for (size_t i = 0; i < NALGS; i++) {
         EVP_PKEY_free(algs[i].k_on);
         EVP_PKEY_free(algs[i].k_off);

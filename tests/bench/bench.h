@@ -201,9 +201,11 @@ const char *fmt_ratio(char *buf, size_t len, double num, double den);
 
 void print_sign_tables(const struct alg *algs, size_t nalgs, bool have_shim, const char *shim_why);
 void print_load_table(const struct load_row *rows, int n);
+/* floors: /bin/true, openssl version (default only, then with hsm),
+ * openssl dgst with no key, hash_oneshot. */
+enum { FLOOR_TRUE, FLOOR_VERSION_DEFAULT, FLOOR_VERSION_HSM, FLOOR_DGST, FLOOR_HASH, NFLOORS };
 void print_proc_table(const struct proc_row *rows, int n, int runs,
-                      const struct contender *floor_true, const struct contender *floor_version,
-                      const struct contender *floor_default);
+                      const struct contender *const floors[NFLOORS]);
 /* Loads keys through pkcs11-spy (o->spy) and prints the calls it logged. */
 void report_call_counts(const struct options *o);
 

@@ -6,7 +6,8 @@
  * valid signatures of digests of every length, each with single bit flips
  * in the signature and in the digest, r and s at and around the limits of
  * their range, the malleated (r, n - s), DER that is not strictly DER, and
- * another key's signature.
+ * another key's signature. A table whose verdicts differ from OpenSSL's is
+ * never put in use.
  */
 #include "tests/unit/unit.h"
 
@@ -254,12 +255,24 @@ static void other_keys_get_no_table(void)
     EVP_PKEY_free(ed);
 }
 
+/* A table that disagrees with OpenSSL (here: built for another key) is
+ * never kept, however fast it is. */
+static void disagreeing_table_is_not_kept(void)
+{
+    double table_us = -1, evp_us = -1;
+
+    CU_ASSERT_FALSE(hsm_p256_table_pays_off(tables[0], keys[1], NULL, &table_us, &evp_us));
+    CU_ASSERT_EQUAL(table_us, 0);
+    CU_ASSERT_EQUAL(evp_us, 0);
+}
+
 static CU_TestInfo tests[] = {
     UNIT_TEST(valid_and_bit_flips),
     UNIT_TEST(zero_digest),
     UNIT_TEST(range_limits),
     UNIT_TEST(not_strict_der),
     UNIT_TEST(other_keys_get_no_table),
+    UNIT_TEST(disagreeing_table_is_not_kept),
     CU_TEST_INFO_NULL,
 };
 
