@@ -51,9 +51,11 @@ struct hsm_key {
     const char *algorithm; /* their OpenSSL key type name */
 
     /* P-256 verification by a table of the public point (p256_verify.h):
-     * the table once built, its state, and how many signatures so far. */
+     * the table once built, whether a thread has taken on building it (it
+     * stays NULL when the table was not worth keeping), and how many
+     * signatures were verified before. */
     struct hsm_p256_table *p256_table;
-    int p256_state;
+    bool p256_claimed;
     unsigned p256_verified;
 
     pthread_mutex_t lock; /* guards the hints below */

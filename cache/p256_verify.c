@@ -27,8 +27,6 @@ struct hsm_p256_table {
     EC_GROUP *by_key; /* P-256 with the public point Q as generator, and Q's table */
 };
 
-enum { TABLE_NONE, TABLE_BUILDING, TABLE_READY, TABLE_DECLINED };
-
 void hsm_p256_table_free(struct hsm_p256_table *t)
 {
     if (t == NULL)
@@ -302,14 +300,13 @@ struct hsm_p256_table *hsm_p256_table_new(EVP_PKEY *pub)
 const struct hsm_p256_table *hsm_key_p256_table(struct hsm_key *key)
 {
     struct hsm_p256_table *t = __atomic_load_n(&key->p256_table, __ATOMIC_ACQUIRE);
-    int state = TABLE_NONE;
     double started, table_us = 0, evp_us = 0;
 
+    /* Only the one thread whose exchange sets the claim builds. */
     if (t != NULL || key->key_type != CKK_EC || key->pub == NULL ||
-        __atomic_load_n(&key->p256_state, __ATOMIC_RELAXED) != TABLE_NONE ||
+        __atomic_load_n(&key->p256_claimed, __ATOMIC_RELAXED) ||
         __atomic_add_fetch(&key->p256_verified, 1, __ATOMIC_RELAXED) < HSM_P256_TABLE_AFTER ||
-        !__atomic_compare_exchange_n(&key->p256_state, &state, TABLE_BUILDING, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        __atomic_exchange_n(&key->p256_claimed, true, __ATOMIC_ACQ_REL))
         return t;
     started = seconds();
     t = hsm_p256_table_new(key->pub);
@@ -328,7 +325,5 @@ const struct hsm_p256_table *hsm_key_p256_table(struct hsm_key *key)
     }
     if (t != NULL)
         __atomic_store_n(&key->p256_table, t, __ATOMIC_RELEASE);
-    __atomic_store_n(&key->p256_state, t != NULL ? TABLE_READY : TABLE_DECLINED,
-                     __ATOMIC_RELEASE);
     return t;
 }

@@ -474,21 +474,13 @@ static void setup_floors(const struct options *o)
     char *true_argv[] = {"/bin/true", NULL};
     char *version_argv[] = {(char *)o->openssl, "version", NULL};
     char *envp[] = {env, NULL}, *envp_d[] = {env_d, NULL};
-    FILE *f;
 
     snprintf(cnf, sizeof(cnf), "%s/dgst-default.cnf", o->workdir);
     snprintf(env, sizeof(env), "OPENSSL_CONF=%s", cnf);
-    /* The same openssl.cnf without the hsm section: the difference is what
-     * loading and activating the provider costs a process. */
-    snprintf(cnf_d, sizeof(cnf_d), "%s/floor-default-only.cnf", o->workdir);
+    /* setup_procs's openssl.cnf without the hsm section: the difference is
+     * what loading and activating the provider costs a process. */
+    snprintf(cnf_d, sizeof(cnf_d), "%s/software.cnf", o->workdir);
     snprintf(env_d, sizeof(env_d), "OPENSSL_CONF=%s", cnf_d);
-    f = fopen(cnf_d, "w");
-    if (f != NULL) {
-        fputs("openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
-              "[provider_sect]\ndefault = default_sect\n[default_sect]\nactivate = 1\n",
-              f);
-        fclose(f);
-    }
     setup_command_floor(o, env_d);
     name_it(&floor_default, 1, "process openssl version default only%s%s", "", "");
     snprintf(err, sizeof(err), "%s/version-default.err", o->workdir);

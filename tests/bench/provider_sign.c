@@ -5,10 +5,10 @@
  * are measured side by side in one process.
  */
 #include "tests/bench/bench.h"
+#include "token_key.h"
 
 #include <openssl/err.h>
 #include <openssl/provider.h>
-#include <openssl/store.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,21 +88,8 @@ OSSL_LIB_CTX *prov_libctx(const char *workdir, const char *name, const char *pro
 
 EVP_PKEY *prov_load_key(OSSL_LIB_CTX *ctx, const char *uri, char *why, size_t len)
 {
-    OSSL_STORE_CTX *sc = OSSL_STORE_open_ex(uri, ctx, NULL, NULL, NULL, NULL, NULL, NULL);
-    EVP_PKEY *pk = NULL;
+    EVP_PKEY *pk = test_load_private_key(uri, ctx);
 
-    if (sc != NULL && OSSL_STORE_expect(sc, OSSL_STORE_INFO_PKEY)) {
-        while (pk == NULL && !OSSL_STORE_eof(sc)) {
-            OSSL_STORE_INFO *info = OSSL_STORE_load(sc);
-
-            if (info == NULL)
-                break;
-            if (OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY)
-                pk = OSSL_STORE_INFO_get1_PKEY(info);
-            OSSL_STORE_INFO_free(info);
-        }
-    }
-    OSSL_STORE_close(sc);
     if (pk == NULL)
         bench_ssl_errors(why, len);
     else

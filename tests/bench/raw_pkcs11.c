@@ -194,13 +194,35 @@ static EVP_PKEY *pub_from_params(OSSL_PARAM_BLD *bld, const char *type)
     return pk;
 }
 
+static const unsigned char p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x03, 0x01, 0x07};
+
+/* An EC public key from CKA_EC_PARAMS and CKA_EC_POINT (P-256, P-384). */
+static EVP_PKEY *ec_public(const unsigned char *params, CK_ULONG params_len,
+                           const unsigned char *point, CK_ULONG point_len)
+{
+    static const unsigned char p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    const char *group = NULL;
+    EVP_PKEY *pk = NULL;
+
+    unwrap_point(&point, &point_len);
+    if (params_len == sizeof(p256_oid) && memcmp(params, p256_oid, sizeof(p256_oid)) == 0)
+        group = "P-256";
+    else if (params_len == sizeof(p384) && memcmp(params, p384, sizeof(p384)) == 0)
+        group = "P-384";
+    if (bld != NULL && group != NULL &&
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, point_len))
+        pk = pub_from_params(bld, "EC");
+    OSSL_PARAM_BLD_free(bld);
+    return pk;
+}
+
 /* The public key object's attributes as an EVP_PKEY of the default provider. */
 static EVP_PKEY *read_public(struct raw_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub,
                              CK_KEY_TYPE type, char *why, size_t len)
 {
-    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
-                                         0xce, 0x3d, 0x03, 0x01, 0x07};
-    static const unsigned char p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
     unsigned char a[1024], b[1024];
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     EVP_PKEY *pk = NULL;
@@ -219,20 +241,12 @@ static EVP_PKEY *read_public(struct raw_module *m, CK_SESSION_HANDLE s, CK_OBJEC
         if (m->fns->C_GetAttributeValue(s, pub, t, 2) == CKR_OK) {
             const unsigned char *pt = b;
             CK_ULONG ptlen = t[1].ulValueLen;
-            const char *group = NULL;
 
-            unwrap_point(&pt, &ptlen);
             if (type == CKK_EC_EDWARDS) {
+                unwrap_point(&pt, &ptlen);
                 pk = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", "provider=default", pt, ptlen);
             } else {
-                if (t[0].ulValueLen == sizeof(p256) && memcmp(a, p256, sizeof(p256)) == 0)
-                    group = "P-256";
-                else if (t[0].ulValueLen == sizeof(p384) && memcmp(a, p384, sizeof(p384)) == 0)
-                    group = "P-384";
-                if (group != NULL &&
-                    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
-                    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, ptlen))
-                    pk = pub_from_params(bld, "EC");
+                pk = ec_public(a, t[0].ulValueLen, pt, ptlen);
             }
         }
     }
@@ -382,26 +396,16 @@ bool raw_sign_op(void *state, char *why, size_t len)
     return true;
 }
 
-bool raw_sign_der(void *state, unsigned char *out, size_t *outlen)
+/* PKCS#11 returns ECDSA as r | s; OpenSSL verifies DER SEQUENCE { r, s }. */
+static bool ecdsa_der(const unsigned char *sig, size_t siglen, unsigned char *out,
+                      size_t *outlen)
 {
-    struct raw_sign *st = state;
-    ECDSA_SIG *es;
-    BIGNUM *r, *s;
-    size_t half = st->siglen / 2;
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, (int)(siglen / 2), NULL);
+    BIGNUM *s = BN_bin2bn(sig + siglen / 2, (int)(siglen / 2), NULL);
     unsigned char *p = out;
     int n;
 
-    if (st->k->type != CKK_EC) {
-        if (st->siglen > *outlen)
-            return false;
-        memcpy(out, st->sig, st->siglen);
-        *outlen = st->siglen;
-        return true;
-    }
-    /* PKCS#11 returns r | s; OpenSSL verifies DER SEQUENCE { r, s }. */
-    es = ECDSA_SIG_new();
-    r = BN_bin2bn(st->sig, (int)half, NULL);
-    s = BN_bin2bn(st->sig + half, (int)half, NULL);
     if (es == NULL || r == NULL || s == NULL || !ECDSA_SIG_set0(es, r, s)) {
         BN_free(r);
         BN_free(s);
@@ -416,6 +420,19 @@ bool raw_sign_der(void *state, unsigned char *out, size_t *outlen)
     ECDSA_SIG_free(es);
     *outlen = n > 0 ? (size_t)n : 0;
     return n > 0;
+}
+
+bool raw_sign_der(void *state, unsigned char *out, size_t *outlen)
+{
+    struct raw_sign *st = state;
+
+    if (st->k->type == CKK_EC)
+        return ecdsa_der(st->sig, st->siglen, out, outlen);
+    if (st->siglen > *outlen)
+        return false;
+    memcpy(out, st->sig, st->siglen);
+    *outlen = st->siglen;
+    return true;
 }
 
 bool raw_sign_check(void *state, char *why, size_t len)
@@ -506,41 +523,25 @@ static bool raw_prove_possession(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OB
                                  EVP_PKEY *pub)
 {
     CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
-    unsigned char challenge[32], sig[256], *der = NULL;
+    unsigned char challenge[32], sig[256], der[300];
     CK_ULONG siglen = sizeof(sig);
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r, *sv;
+    size_t derlen = sizeof(der);
     EVP_PKEY_CTX *pc = NULL;
-    int derlen = -1;
     bool ok = false;
 
-    if (es == NULL || RAND_bytes(challenge, sizeof(challenge)) != 1 ||
-        f->C_SignInit(s, &mech, priv) != CKR_OK ||
-        f->C_Sign(s, challenge, sizeof(challenge), sig, &siglen) != CKR_OK) {
-        ECDSA_SIG_free(es);
-        return false;
-    }
-    r = BN_bin2bn(sig, (int)(siglen / 2), NULL);
-    sv = BN_bin2bn(sig + siglen / 2, (int)(siglen / 2), NULL);
-    if (r != NULL && sv != NULL && ECDSA_SIG_set0(es, r, sv)) {
-        r = sv = NULL;
-        derlen = i2d_ECDSA_SIG(es, &der);
-    }
-    if (derlen > 0 && (pc = EVP_PKEY_CTX_new_from_pkey(NULL, pub, "provider=default")) != NULL &&
+    if (RAND_bytes(challenge, sizeof(challenge)) == 1 &&
+        f->C_SignInit(s, &mech, priv) == CKR_OK &&
+        f->C_Sign(s, challenge, sizeof(challenge), sig, &siglen) == CKR_OK &&
+        ecdsa_der(sig, siglen, der, &derlen) &&
+        (pc = EVP_PKEY_CTX_new_from_pkey(NULL, pub, "provider=default")) != NULL &&
         EVP_PKEY_verify_init(pc) > 0)
-        ok = EVP_PKEY_verify(pc, der, (size_t)derlen, challenge, sizeof(challenge)) == 1;
+        ok = EVP_PKEY_verify(pc, der, derlen, challenge, sizeof(challenge)) == 1;
     EVP_PKEY_CTX_free(pc);
-    OPENSSL_free(der);
-    BN_free(r);
-    BN_free(sv);
-    ECDSA_SIG_free(es);
     return ok;
 }
 
 bool raw_policy_load_op(void *state, char *why, size_t len)
 {
-    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
-                                         0xce, 0x3d, 0x03, 0x01, 0x07};
     struct raw_load *st = state;
     CK_FUNCTION_LIST *f = st->m->fns;
     CK_SLOT_ID slots[64];
@@ -581,22 +582,12 @@ bool raw_policy_load_op(void *state, char *why, size_t len)
         CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
                             {CKA_EC_PARAMS, params, sizeof(params)},
                             {CKA_EC_POINT, point, sizeof(point)}};
-        const unsigned char *pt = point;
-        CK_ULONG ptlen;
-        OSSL_PARAM_BLD *bld;
 
         if (views[i] == priv || f->C_GetAttributeValue(st->s, views[i], t, 3) != CKR_OK ||
-            cls != CKO_PUBLIC_KEY || t[1].ulValueLen != sizeof(p256) ||
-            memcmp(params, p256, sizeof(p256)) != 0 || pub != NULL)
+            cls != CKO_PUBLIC_KEY || t[1].ulValueLen != sizeof(p256_oid) ||
+            memcmp(params, p256_oid, sizeof(p256_oid)) != 0 || pub != NULL)
             continue;
-        ptlen = t[2].ulValueLen;
-        unwrap_point(&pt, &ptlen);
-        bld = OSSL_PARAM_BLD_new();
-        if (bld != NULL &&
-            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) &&
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, ptlen))
-            pub = pub_from_params(bld, "EC");
-        OSSL_PARAM_BLD_free(bld);
+        pub = ec_public(params, t[1].ulValueLen, point, t[2].ulValueLen);
     }
     ok = pub != NULL && raw_prove_possession(f, st->s, priv, pub);
     EVP_PKEY_free(pub);

@@ -5,9 +5,9 @@
 #include <openssl/store.h>
 #include <stdio.h>
 
-EVP_PKEY *test_load_private_key(const char *uri)
+EVP_PKEY *test_load_private_key(const char *uri, OSSL_LIB_CTX *libctx)
 {
-    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL);
     EVP_PKEY *key = NULL;
 
     if (store == NULL)

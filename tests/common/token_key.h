@@ -9,9 +9,10 @@
 
 #include <openssl/evp.h>
 
-/* The first private key |uri| gives, through whatever provider the default
- * library context has; NULL with OpenSSL's error queue set otherwise. */
-EVP_PKEY *test_load_private_key(const char *uri);
+/* The first private key |uri| gives, through whatever providers |libctx|
+ * (NULL: the default library context) has; NULL with OpenSSL's error queue
+ * set otherwise. */
+EVP_PKEY *test_load_private_key(const char *uri, OSSL_LIB_CTX *libctx);
 
 /* A PEM SubjectPublicKeyInfo from |path| in |libctx| (say, one with only
  * the default provider); prints why not on stderr. */

@@ -152,7 +152,7 @@ int main(void)
         if (strcmp(cmd, "quit") == 0) {
             break;
         } else if (strcmp(cmd, "load") == 0 && n >= 3) {
-            EVP_PKEY *key = test_load_private_key(b);
+            EVP_PKEY *key = test_load_private_key(b, NULL);
             int i;
 
             if (key == NULL) {

@@ -116,7 +116,7 @@ static int phase_one(void) {
 
             alarm(CHILD_ALARM);
             ok = sign_verify("child, inherited key", keys[k], pubs[k], k);
-            fresh = test_load_private_key(uris[k]);
+            fresh = test_load_private_key(uris[k], NULL);
             if (fresh == NULL) {
                 fprintf(stderr, "child: loading key %d afresh failed\n", k);
                 ERR_print_errors_fp(stderr);
@@ -223,7 +223,7 @@ int main(int argc, char **argv) {
         return 1;
     for (int i = 2; i < argc; i += 2) {
         uris[n_keys] = argv[i];
-        keys[n_keys] = test_load_private_key(argv[i]);
+        keys[n_keys] = test_load_private_key(argv[i], NULL);
         pubs[n_keys] = test_read_public_key(argv[i + 1], verify_ctx);
         if (keys[n_keys] == NULL || pubs[n_keys] == NULL) {
             fprintf(stderr, "cannot load key %d or %s\n", n_keys, argv[i + 1]);

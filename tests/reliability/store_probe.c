@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
     if (uri == NULL)
         return 2;
     fprintf(stderr, "store_probe: a URI of %zu bytes\n", strlen(uri));
-    key = test_load_private_key(uri);
+    key = test_load_private_key(uri, NULL);
     free(uri);
     if (key != NULL) {
         printf("loaded\n");

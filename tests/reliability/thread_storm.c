@@ -111,8 +111,8 @@ static void *worker(void *arg) {
         if (job->own && n % RELOAD_EVERY == 0) {
             EVP_PKEY_free(rsa);
             EVP_PKEY_free(ec);
-            rsa = job->rsa_sigs > 0 ? test_load_private_key(rsa_uri) : NULL;
-            ec = job->ec_sigs > 0 ? test_load_private_key(ec_uri) : NULL;
+            rsa = job->rsa_sigs > 0 ? test_load_private_key(rsa_uri, NULL) : NULL;
+            ec = job->ec_sigs > 0 ? test_load_private_key(ec_uri, NULL) : NULL;
             job->loads++;
             if ((job->rsa_sigs > 0 && rsa == NULL) || (job->ec_sigs > 0 && ec == NULL)) {
                 report(job, "loading the thread's own key failed", n);
@@ -161,8 +161,8 @@ int main(int argc, char **argv) {
     if (verify_ctx == NULL || OSSL_PROVIDER_load(verify_ctx, "default") == NULL ||
         (rsa_pub = test_read_public_key(argv[2], verify_ctx)) == NULL || (ec_pub = test_read_public_key(argv[4], verify_ctx)) == NULL)
         return 1;
-    rsa_shared = test_load_private_key(rsa_uri);
-    ec_shared = test_load_private_key(ec_uri);
+    rsa_shared = test_load_private_key(rsa_uri, NULL);
+    ec_shared = test_load_private_key(ec_uri, NULL);
     if (rsa_shared == NULL || ec_shared == NULL) {
         fprintf(stderr, "cannot load the shared keys\n");
         ERR_print_errors_fp(stderr);
