@@ -12,10 +12,7 @@ static size_t first_size(CK_ATTRIBUTE_TYPE type)
     switch (type) {
     case CKA_CLASS:
     case CKA_KEY_TYPE:
-    case CKA_CERTIFICATE_TYPE:
         return sizeof(CK_ULONG);
-    case CKA_TOKEN:
-    case CKA_PRIVATE:
     case CKA_SIGN:
     case CKA_DECRYPT:
     case CKA_DERIVE:
@@ -161,6 +158,19 @@ bool hsm_attr_set_ulong(const struct hsm_attr_set *set, CK_ATTRIBUTE_TYPE type, 
         return false;
     memcpy(out, a->value, sizeof(*out));
     return true;
+}
+
+char *hsm_attr_text(const struct hsm_attr *a)
+{
+    size_t len = a != NULL && a->value != NULL ? a->len : 0;
+    char *text = malloc(len + 1);
+
+    if (text != NULL) {
+        if (len > 0)
+            memcpy(text, a->value, len);
+        text[len] = '\0';
+    }
+    return text;
 }
 
 bool hsm_attr_set_bool(const struct hsm_attr_set *set, CK_ATTRIBUTE_TYPE type, bool dflt)

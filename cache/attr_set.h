@@ -42,6 +42,10 @@ const struct hsm_attr *hsm_attr_set_get(const struct hsm_attr_set *set, CK_ATTRI
 
 bool hsm_attr_set_ulong(const struct hsm_attr_set *set, CK_ATTRIBUTE_TYPE type, CK_ULONG *out);
 
+/* The attribute's value as a malloc'd C string ("" when |a| is absent or
+ * empty); NULL when out of memory. */
+char *hsm_attr_text(const struct hsm_attr *a);
+
 /* A CK_BBOOL attribute, |dflt| when absent. */
 bool hsm_attr_set_bool(const struct hsm_attr_set *set, CK_ATTRIBUTE_TYPE type, bool dflt);
 

@@ -57,19 +57,6 @@ char *hsm_key_canonical_uri(const struct hsm_token_identity *tok, const unsigned
     return text;
 }
 
-static char *text_of(const struct hsm_attr *a)
-{
-    size_t len = a != NULL ? a->len : 0;
-    char *text = malloc(len + 1);
-
-    if (text != NULL) {
-        if (len > 0)
-            memcpy(text, a->value, len);
-        text[len] = '\0';
-    }
-    return text;
-}
-
 /* A token can restrict an RSA key to PSS (CKA_ALLOWED_MECHANISMS). */
 static bool only_pss_allowed(const struct hsm_attr_set *attrs)
 {
@@ -165,7 +152,7 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
     if (known == NULL)
         rv = hsm_attr_set_read(fns, s, obj, hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS, &read);
     id = hsm_attr_set_get(attrs, CKA_ID);
-    key->label = text_of(hsm_attr_set_get(attrs, CKA_LABEL));
+    key->label = hsm_attr_text(hsm_attr_set_get(attrs, CKA_LABEL));
     if (id != NULL && id->value != NULL && (key->id = malloc(id->len)) != NULL) {
         memcpy(key->id, id->value, id->len);
         key->id_len = id->len;

@@ -39,15 +39,21 @@ static struct hsm_module *registry;
  * holds a key's or token's lock, or is half-way through an operation, in
  * the instant a child is made. */
 static pthread_rwlock_t fork_guard = PTHREAD_RWLOCK_INITIALIZER;
+/* A load's possession proof, and a refind's, is an operation inside an
+ * operation: only the outermost takes the read lock, which a waiting
+ * writer could otherwise hold back. */
+static _Thread_local int operation_depth;
 
 void hsm_operation_begin(void)
 {
-    pthread_rwlock_rdlock(&fork_guard);
+    if (operation_depth++ == 0)
+        pthread_rwlock_rdlock(&fork_guard);
 }
 
 void hsm_operation_end(void)
 {
-    pthread_rwlock_unlock(&fork_guard);
+    if (--operation_depth == 0)
+        pthread_rwlock_unlock(&fork_guard);
 }
 static bool exit_hook_installed;
 

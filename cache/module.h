@@ -42,7 +42,7 @@ bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation);
 /*
  * Bracket a whole key operation or load: fork() waits until none is under
  * way, so a child never inherits a key's or token's lock held by a thread
- * it does not have. Nestable within one thread only if no fork() waits.
+ * it does not have. Nestable within one thread.
  */
 void hsm_operation_begin(void);
 void hsm_operation_end(void);

@@ -99,26 +99,35 @@ bool hsm_views_of_key_object(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJE
 
 /* Only the key inside is compared: the certificate is walked to its
  * subjectPublicKeyInfo, not decoded whole (which decodes the key again
- * through OpenSSL's decoder chain). */
+ * through OpenSSL's decoder chain). CKA_VALUE is asked of certificates
+ * alone, never in the set every object gets: on a private key it is the
+ * secret itself. */
 static bool add_certificate(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                             OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
 {
-    unsigned char *value = NULL;
+    static const CK_ATTRIBUTE_TYPE value_only[] = {CKA_VALUE};
+    struct hsm_attr_set set;
+    const struct hsm_attr *value;
     const unsigned char *spki;
-    size_t len, spkilen;
+    size_t spkilen;
     char what[96];
     bool ok = true;
 
-    if (hsm_attr_alloc(fns, s, obj, CKA_VALUE, &value, &len) != CKR_OK || value == NULL)
+    if (hsm_attr_set_read(fns, s, obj, value_only, 1, &set) != CKR_OK)
         return true;
+    value = hsm_attr_set_get(&set, CKA_VALUE);
+    if (value == NULL || value->value == NULL) {
+        hsm_attr_set_clear(&set);
+        return true;
+    }
     snprintf(what, sizeof(what), "certificate (handle %lu)", (unsigned long)obj);
-    if (!hsm_cert_spki(value, len, &spki, &spkilen)) {
+    if (!hsm_cert_spki(value->value, value->len, &spki, &spkilen)) {
         hsm_error(HSM_R_PUBLIC_KEY_MISMATCH, "%s: the %s cannot be parsed", where, what);
         ok = false;
     } else {
         ok = add_der(views, what, spki, spkilen, libctx, where);
     }
-    free(value);
+    hsm_attr_set_clear(&set);
     return ok;
 }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-static bool parse_bool(const char *name, const char *value, bool dflt, bool *out)
+bool hsm_config_bool(const char *name, const char *value, bool dflt, bool *out)
 {
     if (value == NULL) {
         *out = dflt;
@@ -30,9 +30,9 @@ bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const cha
                       const char *verify, const char *possession, const char *allow_shared)
 {
     memset(cfg, 0, sizeof(*cfg));
-    if (!parse_bool("verify-signatures", verify, true, &cfg->verify_signatures) ||
-        !parse_bool("check-possession", possession, true, &cfg->check_possession) ||
-        !parse_bool("pin-file-allow-shared", allow_shared, false, &cfg->pin_file_allow_shared))
+    if (!hsm_config_bool("verify-signatures", verify, true, &cfg->verify_signatures) ||
+        !hsm_config_bool("check-possession", possession, true, &cfg->check_possession) ||
+        !hsm_config_bool("pin-file-allow-shared", allow_shared, false, &cfg->pin_file_allow_shared))
         return false;
     if (module_path != NULL && module_path[0] != '\0') {
         cfg->module_path = strdup(module_path);

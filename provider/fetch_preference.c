@@ -28,39 +28,13 @@
 #include "cache/error.h"
 
 #include <openssl/evp.h>
-#include <strings.h>
 
 #define PREFER_OTHERS "?provider!=" HSM_PROVIDER_PROPERTY
 
-static bool parse_yes_no(const char *value, bool *out)
+bool hsm_prefer_other_providers(OSSL_LIB_CTX *libctx)
 {
-    static const char *const yes[] = {"yes", "true", "on", "1"};
-    static const char *const no[] = {"no", "false", "off", "0"};
-
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcasecmp(value, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcasecmp(value, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
-
-bool hsm_prefer_other_providers(OSSL_LIB_CTX *libctx, const char *setting)
-{
-    bool prefer = true;
     const char *query;
 
-    if (setting != NULL && !parse_yes_no(setting, &prefer)) {
-        hsm_error(HSM_R_CONFIG, "prefer-other-providers = \"%s\": use yes or no", setting);
-        return false;
-    }
-    if (!prefer)
-        return true;
     /*
      * OpenSSL 3.0 cannot read the default query back, so this replaces it.
      * FIPS mode is the one a host is likely to have set, and it is kept.

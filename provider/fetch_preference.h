@@ -8,11 +8,11 @@
 #include <stdbool.h>
 
 /*
- * Applies the provider option prefer-other-providers (|setting|, NULL for
- * the default "yes"): makes any other provider's implementation preferred
- * to this provider's in |libctx| for fetches that do not ask for hsm.
- * Raises and returns false on a bad setting or a failed update.
+ * What the provider option prefer-other-providers (default yes) asks for:
+ * makes any other provider's implementation preferred to this provider's in
+ * |libctx| for fetches that do not ask for hsm. Raises and returns false
+ * when the default property query cannot be set.
  */
-bool hsm_prefer_other_providers(OSSL_LIB_CTX *libctx, const char *setting);
+bool hsm_prefer_other_providers(OSSL_LIB_CTX *libctx);
 
 #endif

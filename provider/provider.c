@@ -212,10 +212,13 @@ static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
         OSSL_PARAM_END,
     };
 
+    bool prefer = true;
+
     if (c_get_params == NULL || !c_get_params(handle, params))
         return false;
     return hsm_config_parse(&ctx->config, module, pin, verify, possession, shared) &&
-           hsm_prefer_other_providers(ctx->libctx, prefer_others);
+           hsm_config_bool("prefer-other-providers", prefer_others, true, &prefer) &&
+           (!prefer || hsm_prefer_other_providers(ctx->libctx));
 }
 
 OPENSSL_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,

@@ -31,6 +31,10 @@ bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const cha
                       const char *verify, const char *possession, const char *allow_shared);
 void hsm_config_clear(struct hsm_config *cfg);
 
+/* A yes/no option (yes, true, on, 1; no, false, off, 0), |dflt| when
+ * unset; raises "NAME = VALUE: use yes or no" and returns false otherwise. */
+bool hsm_config_bool(const char *name, const char *value, bool dflt, bool *out);
+
 /* The module named by the configuration, loaded on first use. */
 struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx);
 

@@ -25,9 +25,6 @@
 struct candidate {
     struct hsm_token *tok;
     CK_OBJECT_HANDLE handle;
-    unsigned char *id;
-    size_t id_len;
-    char *label;
     /* Read once here and handed to the key built from it (same load):
      * its own set, or one in |same_id| when the search was by id. */
     struct hsm_attr_set attrs;
@@ -115,9 +112,7 @@ static char *name_of(const struct hsm_token *tok, const struct hsm_attr_set *set
                      const char *type)
 {
     const struct hsm_attr *id = hsm_attr_set_get(set, CKA_ID);
-    const struct hsm_attr *label = hsm_attr_set_get(set, CKA_LABEL);
-    char *text = strndup(label != NULL && label->value != NULL ? (char *)label->value : "",
-                         label != NULL ? label->len : 0);
+    char *text = hsm_attr_text(hsm_attr_set_get(set, CKA_LABEL));
     char *uri = text == NULL ? NULL
                              : hsm_key_canonical_uri(&tok->id, id != NULL ? id->value : NULL,
                                                      id != NULL ? id->len : 0, text, type);
@@ -198,7 +193,6 @@ static struct candidate *add_candidate(struct store_ctx *ctx, struct hsm_token *
                                        struct candidate **cands, size_t *n_cands)
 {
     struct candidate *more = realloc(*cands, (*n_cands + 1) * sizeof(*more)), *c;
-    const struct hsm_attr *id, *label;
     CK_RV rv;
 
     if (more == NULL) {
@@ -219,18 +213,6 @@ static struct candidate *add_candidate(struct store_ctx *ctx, struct hsm_token *
                          ctx->uri->redacted);
             return NULL;
         }
-    }
-    id = hsm_attr_set_get(candidate_attrs(c), CKA_ID);
-    label = hsm_attr_set_get(candidate_attrs(c), CKA_LABEL);
-    if (id != NULL && id->value != NULL && (c->id = malloc(id->len)) != NULL) {
-        memcpy(c->id, id->value, id->len);
-        c->id_len = id->len;
-    }
-    if ((c->label = strndup(label != NULL && label->value != NULL ? (char *)label->value : "",
-                            label != NULL ? label->len : 0)) == NULL ||
-        (c->id_len == 0 && id != NULL && id->value != NULL)) {
-        hsm_error(HSM_R_INTERNAL, "out of memory");
-        return NULL;
     }
     return c;
 }
@@ -385,11 +367,15 @@ static char *ambiguity_text(const struct store_ctx *ctx, const struct candidate 
     list[0] = '\0';
     if (n_cands > 0 && ctx->n == 0) {
         for (size_t i = 0; i < n_cands && used < sizeof(list); i++) {
-            hsm_id_to_text(c[i].id, c[i].id_len, id, sizeof(id));
+            const struct hsm_attr *a = hsm_attr_set_get(candidate_attrs(&c[i]), CKA_ID);
+            const struct hsm_attr *l = hsm_attr_set_get(candidate_attrs(&c[i]), CKA_LABEL);
+
+            hsm_id_to_text(a != NULL ? a->value : NULL, a != NULL ? a->len : 0, id, sizeof(id));
             used += (size_t)snprintf(list + used, sizeof(list) - used,
-                                     "%s[token '%s' serial %s, id=%s, object='%s']", i ? " " : "",
-                                     c[i].tok->id.label, c[i].tok->id.serial, id,
-                                     c[i].label != NULL ? c[i].label : "");
+                                     "%s[token '%s' serial %s, id=%s, object='%.*s']",
+                                     i ? " " : "", c[i].tok->id.label, c[i].tok->id.serial, id,
+                                     l != NULL && l->value != NULL ? (int)l->len : 0,
+                                     l != NULL && l->value != NULL ? (char *)l->value : "");
         }
         return format_text("%s matches %zu private keys: %s; add id=... (or serial=... for the "
                            "token) to the URI to name one",
@@ -410,7 +396,7 @@ static bool add_candidate_names(struct store_ctx *ctx, const struct candidate *c
     for (size_t i = 0; i < n; i++) {
         struct store_result r = {.object_type = OSSL_OBJECT_PKEY};
 
-        r.desc = hsm_key_canonical_uri(&c[i].tok->id, c[i].id, c[i].id_len, c[i].label, "private");
+        r.desc = name_of(c[i].tok, candidate_attrs(&c[i]), "private");
         if (r.desc == NULL) {
             hsm_error(HSM_R_INTERNAL, "out of memory");
             return false;
@@ -518,8 +504,6 @@ bool hsm_store_search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, vo
     ok = true;
 done:
     for (size_t i = 0; i < n_cands; i++) {
-        free(cands[i].id);
-        free(cands[i].label);
         hsm_attr_set_clear(&cands[i].attrs);
     }
     free(cands);
