@@ -74,27 +74,10 @@ static bool add_views_of(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type,
     return add_der(views, what, info->value, info->len, libctx, label);
 }
 
-static const CK_ATTRIBUTE_TYPE KEY_VIEW_ATTRS[] = {
-    CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS, CKA_EC_POINT, CKA_PUBLIC_KEY_INFO,
-};
-
-bool hsm_views_of_key_object(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                             CK_KEY_TYPE key_type, const char *label, OSSL_LIB_CTX *libctx,
-                             struct hsm_views *views)
+bool hsm_views_of_key_attrs(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type,
+                            const char *label, OSSL_LIB_CTX *libctx, struct hsm_views *views)
 {
-    struct hsm_attr_set attrs;
-    CK_RV rv = hsm_attr_set_read(fns, s, obj, KEY_VIEW_ATTRS,
-                                 sizeof(KEY_VIEW_ATTRS) / sizeof(KEY_VIEW_ATTRS[0]), &attrs);
-    bool ok;
-
-    if (rv != CKR_OK) {
-        hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "%s: reading its public key",
-                     label);
-        return false;
-    }
-    ok = add_views_of(&attrs, key_type, label, libctx, views);
-    hsm_attr_set_clear(&attrs);
-    return ok;
+    return add_views_of(attrs, key_type, label, libctx, views);
 }
 
 /* Only the key inside is compared: the certificate is walked to its

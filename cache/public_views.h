@@ -65,11 +65,11 @@ EVP_PKEY *hsm_views_agree(const struct hsm_views *views, const char *where);
 
 void hsm_views_clear(struct hsm_views *views);
 
-/* Views of a single object (a public key or a private key's own
- * attributes); exposed for the listing of public keys. */
-bool hsm_views_of_key_object(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
-                             CK_KEY_TYPE key_type, const char *label, OSSL_LIB_CTX *libctx,
-                             struct hsm_views *views);
+/* Views a single key object gives from its attributes already read
+ * (modulus and exponent, EC parameters and point, CKA_PUBLIC_KEY_INFO);
+ * exposed for the listing of public keys. */
+bool hsm_views_of_key_attrs(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type,
+                            const char *label, OSSL_LIB_CTX *libctx, struct hsm_views *views);
 
 /* SHA-256 of the key's SubjectPublicKeyInfo in hex. */
 bool hsm_spki_fingerprint(EVP_PKEY *pkey, char hex[65]);

@@ -134,7 +134,8 @@ static bool add_certificates(struct store_ctx *ctx, struct hsm_token *tok,
         struct hsm_attr_set set;
         const struct hsm_attr *value;
 
-        if (hsm_attr_set_read(fns, s, objs[i], wanted, 3, &set) != CKR_OK)
+        if (hsm_attr_set_read(fns, s, objs[i], wanted, sizeof(wanted) / sizeof(wanted[0]),
+                              &set) != CKR_OK)
             continue;
         value = hsm_attr_set_get(&set, CKA_VALUE);
         if (value != NULL && value->value != NULL && (r.der = malloc(value->len)) != NULL) {
@@ -152,7 +153,11 @@ static bool add_certificates(struct store_ctx *ctx, struct hsm_token *tok,
 static bool add_public_keys(struct store_ctx *ctx, struct hsm_token *tok,
                             CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s)
 {
-    static const CK_ATTRIBUTE_TYPE wanted[] = {CKA_ID, CKA_LABEL, CKA_KEY_TYPE};
+    /* Its name and its public key, in one set. */
+    static const CK_ATTRIBUTE_TYPE wanted[] = {
+        CKA_ID,        CKA_LABEL,    CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT,
+        CKA_EC_PARAMS, CKA_EC_POINT, CKA_PUBLIC_KEY_INFO,
+    };
     CK_OBJECT_HANDLE *objs = NULL;
     size_t n = 0;
     bool ok = search_class(fns, s, ctx, CKO_PUBLIC_KEY, &objs, &n);
@@ -164,13 +169,13 @@ static bool add_public_keys(struct store_ctx *ctx, struct hsm_token *tok,
         struct hsm_attr_set set;
         CK_ULONG type = (CK_ULONG)-1;
 
-        if (hsm_attr_set_read(fns, s, objs[i], wanted, 3, &set) != CKR_OK)
+        if (hsm_attr_set_read(fns, s, objs[i], wanted, sizeof(wanted) / sizeof(wanted[0]),
+                              &set) != CKR_OK)
             continue;
         (void)hsm_attr_set_ulong(&set, CKA_KEY_TYPE, &type);
         if (type == CKK_RSA || type == CKK_EC || type == CKK_EC_EDWARDS) {
             r.desc = name_of(tok, &set, "public");
-            ok = hsm_views_of_key_object(fns, s, objs[i], type, "public key",
-                                         ctx->prov->libctx, &views);
+            ok = hsm_views_of_key_attrs(&set, type, "public key", ctx->prov->libctx, &views);
             if (ok && views.n > 0)
                 (void)hsm_spki_of_pkey(views.v[0].pkey, &r.der, &r.der_len);
             hsm_views_clear(&views);
