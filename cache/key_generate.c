@@ -153,6 +153,10 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
             return NULL;
         }
     }
+    /* The login first, outside the module call: the PIN may come from a
+     * terminal prompt or the application's callback. */
+    if (!hsm_token_login(tok, getter, arg))
+        return NULL;
     fns = hsm_module_enter(tok->module, NULL);
     if (fns == NULL)
         return NULL;
@@ -171,7 +175,7 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
                      desc);
         goto done;
     }
-    if (!hsm_token_login(tok, fns, s, getter, arg) || !names_free(fns, s, tok, req))
+    if (!names_free(fns, s, tok, req))
         goto done;
     if (!mechanism_ok(fns, tok,
                       req->type == CKK_RSA  ? CKM_RSA_PKCS_KEY_PAIR_GEN

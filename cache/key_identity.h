@@ -58,7 +58,9 @@ struct hsm_key {
     bool p256_claimed;
     unsigned p256_verified;
 
-    pthread_mutex_t lock; /* guards the hints below */
+    /* Guards the hints below; taken inside the fork gate, held for a few
+     * instructions, never across a module call. */
+    pthread_mutex_t lock;
     struct hsm_token *token;
     CK_OBJECT_HANDLE handle;
 };

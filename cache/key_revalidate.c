@@ -7,7 +7,9 @@
  */
 #include "cache/debug_log.h"
 #include "cache/error.h"
+#include "cache/fork_gate.h"
 #include "cache/key_identity.h"
+#include "cache/lock.h"
 #include "cache/objects.h"
 #include "cache/public_views.h"
 #include "uri/pin_source.h"
@@ -17,46 +19,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HSM_ID_MAX 256
-
-#define HSM_CONFIRM_MAX 1100 /* an RSA-8192 modulus, a P-521 point */
-
 /*
  * CKR_OK and *same set when the handle still names this key. Where the
  * private object carries its public key (RSA modulus, EC point), that one
  * attribute decides: it is the key material itself, and a handle number
  * reused for another key, under any id, shows a different value. Otherwise
  * class, key type and CKA_ID are compared. One C_GetAttributeValue either
- * way; on SoftHSMv2 each attribute read locks the object's file.
+ * way; on SoftHSMv2 each attribute read locks the object's file. The buffer
+ * is one byte longer than the remembered value, so a longer value is told
+ * apart (too small, or a different length) and a module's length is never
+ * read past what was allocated.
  */
-static CK_RV confirm_handle(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
-                            const struct hsm_key *key, CK_OBJECT_HANDLE handle, bool *same)
+static CK_RV confirm_handle(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const struct hsm_key *key,
+                            CK_OBJECT_HANDLE handle, bool *same)
 {
+    bool use_pub = key->confirm_type != 0;
+    size_t size = (use_pub ? key->confirm_len : key->id_len) + 1;
+    unsigned char *buf = malloc(size);
     CK_OBJECT_CLASS cls = 0;
     CK_KEY_TYPE type = 0;
-    unsigned char id[HSM_ID_MAX], pub[HSM_CONFIRM_MAX];
-    CK_ATTRIBUTE by_pub[1] = {{key->confirm_type, pub, sizeof(pub)}};
-    CK_ATTRIBUTE by_id[3] = {{CKA_CLASS, &cls, sizeof(cls)},
-                             {CKA_KEY_TYPE, &type, sizeof(type)},
-                             {CKA_ID, id, sizeof(id)}};
-    bool use_pub = key->confirm_type != 0;
-    CK_RV rv = use_pub ? fns->C_GetAttributeValue(s, handle, by_pub, 1)
-                       : fns->C_GetAttributeValue(s, handle, by_id, 3);
+    CK_ATTRIBUTE by_pub[1] = {{key->confirm_type, buf, size}};
+    CK_ATTRIBUTE by_id[3] = {
+        {CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &type, sizeof(type)}, {CKA_ID, buf, size}};
+    CK_RV rv;
 
     *same = false;
+    if (buf == NULL)
+        return CKR_HOST_MEMORY;
+    rv = use_pub ? fns->C_GetAttributeValue(s, handle, by_pub, 1)
+                 : fns->C_GetAttributeValue(s, handle, by_id, 3);
     if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-        rv == CKR_ATTRIBUTE_SENSITIVE)
-        return CKR_OK; /* not this key: ours has these, short enough */
-    if (rv != CKR_OK)
-        return rv;
-    if (use_pub)
+        rv == CKR_ATTRIBUTE_SENSITIVE) {
+        rv = CKR_OK; /* not this key: ours has these, short enough */
+    } else if (rv == CKR_OK && use_pub) {
         *same = by_pub[0].ulValueLen == key->confirm_len &&
-                memcmp(pub, key->confirm_value, key->confirm_len) == 0;
-    else
+                memcmp(buf, key->confirm_value, key->confirm_len) == 0;
+    } else if (rv == CKR_OK) {
         *same = cls == CKO_PRIVATE_KEY && type == key->key_type &&
                 by_id[2].ulValueLen == key->id_len &&
-                (key->id_len == 0 || memcmp(id, key->id, key->id_len) == 0);
-    return CKR_OK;
+                (key->id_len == 0 || memcmp(buf, key->id, key->id_len) == 0);
+    }
+    free(buf);
+    return rv;
 }
 
 static char *kept_pin(void *arg, const struct hsm_token *tok)
@@ -75,8 +79,7 @@ static char *kept_pin(void *arg, const struct hsm_token *tok)
 }
 
 /* Finds the key on |tok| by CKA_ID and type and checks its public key. */
-static bool refind_on_token(struct hsm_key *key, struct hsm_token *tok,
-                            CK_OBJECT_HANDLE *found)
+static bool refind_on_token(struct hsm_key *key, struct hsm_token *tok, CK_OBJECT_HANDLE *found)
 {
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE tmpl[3] = {{CKA_CLASS, &cls, sizeof(cls)},
@@ -92,6 +95,10 @@ static bool refind_on_token(struct hsm_key *key, struct hsm_token *tok,
     bool ok = false;
     CK_RV rv;
 
+    /* The login first, outside the module call (it may wait for another
+     * thread's). */
+    if (!hsm_token_login(tok, kept_pin, key))
+        return false;
     fns = hsm_module_enter(tok->module, NULL);
     if (fns == NULL)
         return false;
@@ -100,8 +107,6 @@ static bool refind_on_token(struct hsm_key *key, struct hsm_token *tok,
         hsm_error_rv(HSM_R_TOKEN_GONE, "C_OpenSession", rv, "finding %s again", key->uri);
         goto done;
     }
-    if (!hsm_token_login(tok, fns, s, kept_pin, key))
-        goto done;
     rv = hsm_find_objects(fns, s, tmpl, 3, &objs, &n);
     if (rv != CKR_OK) {
         hsm_error_rv(HSM_R_PKCS11, "C_FindObjects", rv, "finding %s again", key->uri);
@@ -114,8 +119,7 @@ static bool refind_on_token(struct hsm_key *key, struct hsm_token *tok,
                   key->uri, key->fingerprint, n);
         goto done;
     }
-    rv = hsm_attr_set_read(fns, s, objs[0], hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS,
-                           &attrs);
+    rv = hsm_attr_set_read(fns, s, objs[0], hsm_private_key_attrs, HSM_PRIVATE_KEY_ATTRS, &attrs);
     if (rv != CKR_OK) {
         hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv, "reading %s again", key->uri);
         goto done;
@@ -150,12 +154,27 @@ done:
 
 static bool refind(struct hsm_key *key);
 
+/* The hints' lock is a provider lock: taken inside the fork gate. */
+static void set_hints(struct hsm_key *key, struct hsm_token *tok, CK_OBJECT_HANDLE handle)
+{
+    struct hsm_token *old = NULL;
+
+    hsm_fork_gate_enter();
+    if (hsm_lock(&key->lock)) {
+        old = key->token;
+        key->token = tok;
+        key->handle = handle;
+        hsm_unlock(&key->lock);
+    } else {
+        old = tok;
+    }
+    hsm_fork_gate_leave();
+    hsm_token_put(old);
+}
+
 static void forget_all_hints(struct hsm_key *key)
 {
-    pthread_mutex_lock(&key->lock);
-    hsm_token_put(key->token);
-    key->token = NULL;
-    pthread_mutex_unlock(&key->lock);
+    set_hints(key, NULL, CK_INVALID_HANDLE);
 }
 
 /*
@@ -219,7 +238,9 @@ static bool refind(struct hsm_key *key)
     else
         ERR_clear_last_mark();
     if (n != 1) {
-        hsm_error(n == 0 ? HSM_R_TOKEN_GONE : n < 0 ? HSM_R_TOKEN_GONE : HSM_R_AMBIGUOUS_TOKEN,
+        hsm_error(n == 0  ? HSM_R_TOKEN_GONE
+                  : n < 0 ? HSM_R_TOKEN_GONE
+                          : HSM_R_AMBIGUOUS_TOKEN,
                   "%s: %s token with label '%s' and serial %s can be reached through %s; insert "
                   "the token, or bring its module or server back, and the key is found again",
                   key->uri, n > 1 ? "more than one" : "no", key->token_id.label,
@@ -231,12 +252,8 @@ static bool refind(struct hsm_key *key)
         hsm_tokens_put_all(toks, n);
         return false;
     }
-    pthread_mutex_lock(&key->lock);
-    hsm_token_put(key->token);
-    key->token = toks[0];
-    key->handle = handle;
-    pthread_mutex_unlock(&key->lock);
-    free(toks); /* the reference moved into the key */
+    set_hints(key, toks[0], handle); /* the reference moves into the key */
+    free(toks);
     return prove_again(key);
 }
 
@@ -253,9 +270,9 @@ static CK_RV derive(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_MECHANISM *me
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ULONG len = *outlen;
     CK_ATTRIBUTE tmpl[] = {
-        {CKA_CLASS, &cls, sizeof(cls)},         {CKA_KEY_TYPE, &type, sizeof(type)},
-        {CKA_TOKEN, &no, sizeof(no)},           {CKA_SENSITIVE, &no, sizeof(no)},
-        {CKA_EXTRACTABLE, &yes, sizeof(yes)},   {CKA_VALUE_LEN, &len, sizeof(len)},
+        {CKA_CLASS, &cls, sizeof(cls)},       {CKA_KEY_TYPE, &type, sizeof(type)},
+        {CKA_TOKEN, &no, sizeof(no)},         {CKA_SENSITIVE, &no, sizeof(no)},
+        {CKA_EXTRACTABLE, &yes, sizeof(yes)}, {CKA_VALUE_LEN, &len, sizeof(len)},
     };
     CK_OBJECT_HANDLE secret = CK_INVALID_HANDLE;
     CK_ATTRIBUTE value = {CKA_VALUE, out, *outlen};
@@ -274,49 +291,58 @@ static CK_RV derive(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_MECHANISM *me
 }
 
 /*
- * CKA_ALWAYS_AUTHENTICATE keys need the user's PIN again, as a
- * context-specific login, between C_SignInit and C_Sign.
+ * Where one attempt at an operation stands. Every attempt ends in one of
+ * the last three; STALE sends the key to be found again.
  */
-static CK_RV context_login(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const struct hsm_key *key,
-                           const char **what)
-{
+enum attempt_state {
+    ATTEMPT_DONE,    /* the token answered; the result is in the caller's buffer */
+    ATTEMPT_REFUSED, /* the token refused, or an error was raised: final */
+    ATTEMPT_STALE,   /* the hint, session or module generation is gone */
+};
+
+/* What the failure report needs: the call that failed and its code, and
+ * whether a more precise error was raised already. */
+struct attempt_outcome {
+    const char *what;
     CK_RV rv;
+    bool reported;
+};
 
-    *what = "C_Login(CKU_CONTEXT_SPECIFIC)";
-    if (key->pin == NULL)
-        return CKR_USER_NOT_LOGGED_IN;
-    rv = fns->C_Login(s, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR *)key->pin, strlen(key->pin));
-    if (rv != CKR_OK)
-        (void)fns->C_SignFinal(s, NULL, &(CK_ULONG){0}); /* end the operation */
-    return rv;
-}
-
+/*
+ * The PKCS#11 calls of one operation on |handle|. |*started| is set once
+ * the operation is initialised on the session: from then on a failure may
+ * leave it active there (a too-small buffer, a refused context login), so
+ * the session must not go back to the pool. CKA_ALWAYS_AUTHENTICATE keys
+ * get a context-specific login between the init and the operation, under
+ * the user login's rules (cache/token_login.c).
+ */
 static CK_RV run_operation(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, enum hsm_key_op op,
-                           const struct hsm_key *key, CK_MECHANISM *mech,
+                           const struct hsm_key *key, struct hsm_token *tok, CK_MECHANISM *mech,
                            CK_OBJECT_HANDLE handle, const unsigned char *in, size_t inlen,
-                           unsigned char *out, CK_ULONG *olen, const char **what)
+                           unsigned char *out, CK_ULONG *olen, struct attempt_outcome *res,
+                           bool *started)
 {
+    bool sign = op != HSM_OP_DECRYPT;
     CK_RV rv;
 
-    switch (op) {
-    case HSM_OP_SIGN:
-    case HSM_OP_SIGN_VERIFIED:
-        *what = "C_SignInit";
-        if ((rv = fns->C_SignInit(s, mech, handle)) != CKR_OK)
+    if (op == HSM_OP_DERIVE)
+        return derive(fns, s, mech, handle, out, olen, &res->what);
+    res->what = sign ? "C_SignInit" : "C_DecryptInit";
+    rv = sign ? fns->C_SignInit(s, mech, handle) : fns->C_DecryptInit(s, mech, handle);
+    if (rv != CKR_OK)
+        return rv;
+    *started = true;
+    if (key->always_authenticate) {
+        res->what = "C_Login(CKU_CONTEXT_SPECIFIC)";
+        rv = hsm_token_context_login(tok, fns, s, key->pin, key->uri);
+        if (rv != CKR_OK) {
+            res->reported = true;
             return rv;
-        if (key->always_authenticate && (rv = context_login(fns, s, key, what)) != CKR_OK)
-            return rv;
-        *what = "C_Sign";
-        return fns->C_Sign(s, (CK_BYTE_PTR)in, inlen, out, olen);
-    case HSM_OP_DECRYPT:
-        *what = "C_DecryptInit";
-        if ((rv = fns->C_DecryptInit(s, mech, handle)) != CKR_OK)
-            return rv;
-        *what = "C_Decrypt";
-        return fns->C_Decrypt(s, (CK_BYTE_PTR)in, inlen, out, olen);
-    default:
-        return derive(fns, s, mech, handle, out, olen, what);
+        }
     }
+    res->what = sign ? "C_Sign" : "C_Decrypt";
+    return sign ? fns->C_Sign(s, (CK_BYTE_PTR)in, inlen, out, olen)
+                : fns->C_Decrypt(s, (CK_BYTE_PTR)in, inlen, out, olen);
 }
 
 /*
@@ -327,8 +353,8 @@ static CK_RV run_operation(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, enum hsm_
  * only: a handle that names another object sends the key to be found
  * again; otherwise the refusal stands.
  */
-static CK_RV explain_refusal(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
-                             const struct hsm_key *key, CK_OBJECT_HANDLE handle, CK_RV refusal)
+static CK_RV explain_refusal(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const struct hsm_key *key,
+                             CK_OBJECT_HANDLE handle, CK_RV refusal)
 {
     bool same;
     CK_RV rv = confirm_handle(fns, s, key, handle, &same);
@@ -338,120 +364,163 @@ static CK_RV explain_refusal(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
     return hsm_rv_is_stale(rv) ? rv : refusal;
 }
 
-static void hints(struct hsm_key *key, struct hsm_token **tok, CK_OBJECT_HANDLE *handle)
+/* The hints, with a reference to the token; false when there are none or
+ * the token record was retired. */
+static bool hints(struct hsm_key *key, struct hsm_token **tok, CK_OBJECT_HANDLE *handle)
 {
-    pthread_mutex_lock(&key->lock);
-    *tok = key->token;
-    *handle = key->handle;
-    if (*tok != NULL)
-        hsm_token_ref(*tok);
-    pthread_mutex_unlock(&key->lock);
+    *tok = NULL;
+    hsm_fork_gate_enter();
+    if (hsm_lock(&key->lock)) {
+        *tok = key->token;
+        *handle = key->handle;
+        if (*tok != NULL)
+            hsm_token_ref(*tok);
+        hsm_unlock(&key->lock);
+    }
+    hsm_fork_gate_leave();
+    if (*tok != NULL && !hsm_token_gone(*tok))
+        return true;
+    hsm_token_put(*tok);
+    *tok = NULL;
+    return false;
 }
 
 static void forget_hints(struct hsm_key *key, const struct hsm_token *tok)
 {
-    pthread_mutex_lock(&key->lock);
-    if (key->token == tok) {
-        hsm_token_put(key->token);
-        key->token = NULL;
+    struct hsm_token *old = NULL;
+
+    hsm_fork_gate_enter();
+    if (hsm_lock(&key->lock)) {
+        if (key->token == tok) {
+            old = key->token;
+            key->token = NULL;
+        }
+        hsm_unlock(&key->lock);
     }
-    pthread_mutex_unlock(&key->lock);
+    hsm_fork_gate_leave();
+    hsm_token_put(old);
 }
 
-static bool operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
-                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen);
-
-bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
-                     const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen)
+/*
+ * One attempt with the hints |tok| and |handle|: the module entered, a
+ * pooled session, the handle confirmed (unless the caller verifies the
+ * signature), the operation, the session given back (or closed when the
+ * operation may still be active on it).
+ */
+static enum attempt_state attempt(struct hsm_key *key, struct hsm_token *tok,
+                                  CK_OBJECT_HANDLE handle, enum hsm_key_op op, CK_MECHANISM *mech,
+                                  const unsigned char *in, size_t inlen, unsigned char *out,
+                                  size_t *outlen, struct attempt_outcome *res)
 {
-    bool ok;
+    bool login_slot = key->always_authenticate && op != HSM_OP_DERIVE, started = false, same;
+    enum attempt_state state = ATTEMPT_REFUSED;
+    CK_SESSION_HANDLE s;
+    CK_FUNCTION_LIST *fns;
+    CK_ULONG olen = *outlen;
+    unsigned generation;
+    CK_RV rv;
 
-    hsm_operation_begin();
-    ok = operate(key, op, mech, in, inlen, out, outlen);
-    hsm_operation_end();
-    return ok;
+    /* A context login sends a PIN: one login on the token at a time. */
+    if (login_slot && !hsm_token_login_slot_take(tok)) {
+        res->reported = true;
+        return ATTEMPT_REFUSED;
+    }
+    fns = hsm_module_enter(key->module, &generation);
+    if (fns == NULL) {
+        res->reported = true;
+        goto give_slot;
+    }
+    res->what = "C_OpenSession";
+    rv = tok->generation != generation ? CKR_CRYPTOKI_NOT_INITIALIZED
+                                       : hsm_session_acquire(tok, fns, &s);
+    if (rv != CKR_OK)
+        goto leave;
+    if (op != HSM_OP_SIGN_VERIFIED) {
+        res->what = "C_GetAttributeValue";
+        rv = confirm_handle(fns, s, key, handle, &same);
+        hsm_debug(2, "C_GetAttributeValue (handle check) -> %s%s",
+                  rv == CKR_OK ? "CKR_OK" : "failed",
+                  rv == CKR_OK && !same ? ": the handle names another key" : "");
+        if (rv == CKR_OK && !same)
+            rv = CKR_OBJECT_HANDLE_INVALID;
+    }
+    if (rv == CKR_OK)
+        rv =
+            run_operation(fns, s, op, key, tok, mech, handle, in, inlen, out, &olen, res, &started);
+    if (rv != CKR_OK && !res->reported && !hsm_rv_is_stale(rv) && op == HSM_OP_SIGN_VERIFIED)
+        rv = explain_refusal(fns, s, key, handle, rv);
+    hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv) || (rv != CKR_OK && started));
+    if (hsm_debug_level() > 0)
+        hsm_debug(rv == CKR_OK ? 2 : 1, "%s -> %s (%s, handle %lu%s)", res->what,
+                  hsm_ckr_name(rv, (char[32]){0}), key->uri, (unsigned long)handle,
+                  op == HSM_OP_SIGN_VERIFIED ? ", checked by verification" : "");
+leave:
+    hsm_module_leave(key->module);
+    res->rv = rv;
+    if (rv == CKR_OK) {
+        *outlen = olen;
+        state = ATTEMPT_DONE;
+    } else if (!res->reported && hsm_rv_is_stale(rv)) {
+        state = ATTEMPT_STALE;
+    }
+give_slot:
+    if (login_slot)
+        hsm_token_login_slot_give(tok);
+    return state;
 }
 
-static bool operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
-                    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen)
+static void report_failure(const struct hsm_key *key, enum hsm_key_op op, const CK_MECHANISM *mech,
+                           const struct attempt_outcome *res)
 {
-    const char *what = "C_GetAttributeValue";
-    CK_RV rv = CKR_OK;
-
-    for (int attempt = 0; attempt < 3; attempt++) {
-        struct hsm_token *tok;
-        CK_OBJECT_HANDLE handle;
-        CK_SESSION_HANDLE s;
-        CK_FUNCTION_LIST *fns;
-        CK_ULONG olen = *outlen;
-        unsigned generation;
-        bool same;
-
-        hints(key, &tok, &handle);
-        if (tok == NULL || tok->gone) {
-            hsm_token_put(tok);
-            if (!refind(key))
-                return false;
-            continue;
-        }
-        fns = hsm_module_enter(key->module, &generation);
-        if (fns == NULL) {
-            hsm_token_put(tok);
-            return false;
-        }
-        if (tok->generation != generation) {
-            rv = CKR_CRYPTOKI_NOT_INITIALIZED;
-            goto stale;
-        }
-        rv = hsm_session_acquire(tok, fns, &s);
-        if (rv != CKR_OK)
-            goto stale;
-        if (op == HSM_OP_SIGN_VERIFIED) {
-            rv = CKR_OK;
-        } else {
-            rv = confirm_handle(fns, s, key, handle, &same);
-            hsm_debug(2, "C_GetAttributeValue (handle check) -> %s%s", rv == CKR_OK ? "CKR_OK" : "failed",
-                      rv == CKR_OK && !same ? ": the handle names another key" : "");
-            if (rv == CKR_OK && !same)
-                rv = CKR_OBJECT_HANDLE_INVALID;
-        }
-        if (rv == CKR_OK)
-            rv = run_operation(fns, s, op, key, mech, handle, in, inlen, out, &olen, &what);
-        if (rv != CKR_OK && !hsm_rv_is_stale(rv) && op == HSM_OP_SIGN_VERIFIED)
-            rv = explain_refusal(fns, s, key, handle, rv);
-        hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv));
-        if (hsm_debug_level() > 0)
-            hsm_debug(rv == CKR_OK ? 2 : 1, "%s -> %s (%s, handle %lu%s)", what,
-                      hsm_ckr_name(rv, (char[32]){0}), key->uri, (unsigned long)handle,
-                      op == HSM_OP_SIGN_VERIFIED ? ", checked by verification" : "");
-        if (rv == CKR_OK) {
-            hsm_module_leave(key->module);
-            hsm_token_put(tok);
-            *outlen = olen;
-            return true;
-        }
-        if (!hsm_rv_is_stale(rv)) {
-            hsm_module_leave(key->module);
-            hsm_token_put(tok);
-            break;
-        }
-    stale:
-        hsm_module_leave(key->module);
-        forget_hints(key, tok);
-        hsm_token_put(tok);
-    }
     char mech_name[32];
-    bool refused = rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
-                   rv == CKR_KEY_FUNCTION_NOT_PERMITTED || rv == CKR_KEY_TYPE_INCONSISTENT ||
-                   (rv == CKR_ARGUMENTS_BAD && strstr(what, "Init") != NULL);
+    bool refused = res->rv == CKR_MECHANISM_INVALID || res->rv == CKR_MECHANISM_PARAM_INVALID ||
+                   res->rv == CKR_KEY_FUNCTION_NOT_PERMITTED ||
+                   res->rv == CKR_KEY_TYPE_INCONSISTENT ||
+                   (res->rv == CKR_ARGUMENTS_BAD && strstr(res->what, "Init") != NULL);
 
-    hsm_error_rv(refused ? HSM_R_UNSUPPORTED : HSM_R_PKCS11, what, rv,
+    hsm_error_rv(refused ? HSM_R_UNSUPPORTED : HSM_R_PKCS11, res->what, res->rv,
                  "%s with %s on token '%s' (serial %s) using %s%s",
-                 op == HSM_OP_DECRYPT ? "decrypting" : op == HSM_OP_DERIVE ? "deriving" : "signing",
+                 op == HSM_OP_DECRYPT  ? "decrypting"
+                 : op == HSM_OP_DERIVE ? "deriving"
+                                       : "signing",
                  key->uri, key->token_id.label, key->token_id.serial,
                  hsm_ckm_name(mech->mechanism, mech_name),
                  refused ? ": the token does not offer this mechanism or these parameters for "
                            "this key"
                          : "");
+}
+
+/*
+ * Called outside every module call and outside the fork gate: finding the
+ * key again may initialise the module and log in. Three attempts: a stale
+ * hint, then a key found again, then once more for a module that was
+ * initialised again in between.
+ */
+bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech,
+                     const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen)
+{
+    struct attempt_outcome res = {.what = "C_GetAttributeValue", .rv = CKR_OK};
+
+    for (int n = 0; n < 3; n++) {
+        struct hsm_token *tok;
+        CK_OBJECT_HANDLE handle;
+        enum attempt_state state;
+
+        if (!hints(key, &tok, &handle)) {
+            if (!refind(key))
+                return false;
+            continue;
+        }
+        state = attempt(key, tok, handle, op, mech, in, inlen, out, outlen, &res);
+        if (state == ATTEMPT_STALE)
+            forget_hints(key, tok);
+        hsm_token_put(tok);
+        if (state == ATTEMPT_DONE)
+            return true;
+        if (state == ATTEMPT_REFUSED)
+            break;
+    }
+    if (!res.reported)
+        report_failure(key, op, mech, &res);
     return false;
 }

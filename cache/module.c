@@ -2,60 +2,93 @@
 
 #include "cache/debug_log.h"
 #include "cache/error.h"
+#include "cache/fork_gate.h"
+#include "cache/lock.h"
 #include "cache/token.h"
 
 #include <dlfcn.h>
 #include <p11-kit/p11-kit.h>
 #include <pthread.h>
 #include <signal.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+enum module_state {
+    MODULE_LOADING,      /* one thread is loading the library */
+    MODULE_UNLOADED,     /* the library could not be loaded; the next get tries again */
+    MODULE_NEEDS_INIT,   /* loaded, not initialised in this process (a child, a failure) */
+    MODULE_INITIALIZING, /* one thread is finalising and initialising it */
+    MODULE_READY,
+    MODULE_FINALIZED, /* at process exit; the record stays for keys freed later */
+};
 
 struct hsm_module {
     char *path;
     CK_FUNCTION_LIST *fns;
-    /* Readers: every PKCS#11 call. Writer: finalise + initialise. */
-    pthread_rwlock_t lock;
-    unsigned generation;
-    int refs;
     /* p11-kit will not load its own proxy as a module: the proxy is opened
      * directly, and finalised only if this provider initialised it. */
     void *dl;
     bool owns_init;
-    /* Set at process exit; the record itself stays, since keys freed later
-     * by OpenSSL's clean-up still point at it. */
-    bool finalized;
-    /* Set in a forked child: PKCS#11 requires C_Initialize there before
-     * any other call, and the parent's sessions are not the child's. */
-    bool needs_init;
+    /* Guards what follows. Held for a few instructions only, never across
+     * a call into the module; threads wait for a state change on |changed|,
+     * outside the fork gate. */
+    pthread_mutex_t mutex;
+    pthread_cond_t changed;
+    enum module_state state;
+    unsigned users; /* threads between enter and leave */
+    unsigned generation;
+    int refs;
+    /* Set once at insertion, never changed: the registry can be walked
+     * without its lock from a head read under it. */
     struct hsm_module *next;
 };
 
+/* Taken inside the fork gate only. Records are never freed. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hsm_module *registry;
-/* Readers: every key operation and load. Writer: fork(), so that no thread
- * holds a key's or token's lock, or is half-way through an operation, in
- * the instant a child is made. */
-static pthread_rwlock_t fork_guard = PTHREAD_RWLOCK_INITIALIZER;
-/* A load's possession proof, and a refind's, is an operation inside an
- * operation: only the outermost takes the read lock, which a waiting
- * writer could otherwise hold back. */
-static _Thread_local int operation_depth;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+static pthread_once_t exit_hook_once = PTHREAD_ONCE_INIT;
 
-void hsm_operation_begin(void)
+/*
+ * The modules this thread is inside. A nested enter goes on without
+ * waiting: an initialisation waits for this thread to leave first.
+ */
+#define NEST_MAX 4
+static _Thread_local struct {
+    struct hsm_module *mod;
+    unsigned depth, generation, epoch;
+} nest[NEST_MAX];
+
+static int nest_find(const struct hsm_module *mod)
 {
-    if (operation_depth++ == 0)
-        pthread_rwlock_rdlock(&fork_guard);
+    for (int i = 0; i < NEST_MAX; i++)
+        if (nest[i].mod == mod && nest[i].depth > 0)
+            return i;
+    return -1;
 }
 
-void hsm_operation_end(void)
+static int nest_free_slot(void)
 {
-    if (--operation_depth == 0)
-        pthread_rwlock_unlock(&fork_guard);
+    for (int i = 0; i < NEST_MAX; i++)
+        if (nest[i].depth == 0)
+            return i;
+    return -1;
 }
-static bool exit_hook_installed;
+
+static struct hsm_module *registry_head(void)
+{
+    struct hsm_module *head = NULL;
+
+    hsm_fork_gate_enter();
+    if (hsm_lock(&registry_lock)) {
+        head = registry;
+        hsm_unlock(&registry_lock);
+    }
+    hsm_fork_gate_leave();
+    return head;
+}
 
 static void finalize_at_exit(void)
 {
@@ -63,77 +96,50 @@ static void finalize_at_exit(void)
 }
 
 /*
- * fork(): the prepare handler waits until no thread is inside a module, so
- * the child never inherits a lock held by a thread it does not have; the
- * child then initialises each module again on first use.
+ * In a forked child: PKCS#11 requires C_Initialize before any other call,
+ * and the parent's sessions and logins are not the child's. Only this
+ * thread exists: the locks are made anew (glibc knows a lock's owner by a
+ * kernel thread id the child does not share), counts start from zero.
  */
-static void before_fork(void)
-{
-    pthread_rwlock_wrlock(&fork_guard);
-    pthread_mutex_lock(&registry_lock);
-    for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next)
-        pthread_rwlock_wrlock(&mod->lock);
-}
-
-static void after_fork_parent(void)
-{
-    for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next)
-        pthread_rwlock_unlock(&mod->lock);
-    pthread_mutex_unlock(&registry_lock);
-    pthread_rwlock_unlock(&fork_guard);
-}
-
-/*
- * ThreadSanitizer follows this thread into the child still holding what
- * before_fork locked; the locks are made anew rather than unlocked (see
- * after_fork_child), so it is told of the release.
- */
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#define RELEASED_BY_REMAKING(lock)                                                                 \
-    (__tsan_mutex_pre_unlock((lock), 0), __tsan_mutex_post_unlock((lock), 0))
-#else
-#define RELEASED_BY_REMAKING(lock) ((void)(lock))
-#endif
-
 static void after_fork_child(void)
 {
-    /* The child's only thread has a new kernel thread id, and glibc knows a
-     * rwlock's writer by that id: the locks the parent took in before_fork
-     * cannot be unlocked here, so they are made anew. */
+    (void)pthread_mutex_init(&registry_lock, NULL);
     for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next) {
-        if (!mod->finalized) {
-            mod->needs_init = true;
-            mod->generation++;
-        }
-        RELEASED_BY_REMAKING(&mod->lock);
-        pthread_rwlock_init(&mod->lock, NULL);
+        (void)pthread_mutex_init(&mod->mutex, NULL);
+        (void)pthread_cond_init(&mod->changed, NULL);
+        mod->users = 0;
+        if (mod->state == MODULE_LOADING)
+            mod->state = MODULE_UNLOADED;
+        else if (mod->state != MODULE_FINALIZED && mod->state != MODULE_UNLOADED)
+            mod->state = MODULE_NEEDS_INIT;
+        mod->owns_init = false;
+        mod->generation++;
     }
-    RELEASED_BY_REMAKING(&registry_lock);
-    pthread_mutex_init(&registry_lock, NULL);
-    RELEASED_BY_REMAKING(&fork_guard);
-    pthread_rwlock_init(&fork_guard, NULL);
     hsm_tokens_forget_all_after_fork();
 }
 
+static void install_fork_hook(void)
+{
+    hsm_fork_gate_on_child(after_fork_child);
+}
+
 /*
- * Modules must be finalised while libcrypto is still whole: SoftHSMv2 calls
- * libcrypto from C_Finalize and crashed when finalised from inside
- * OpenSSL's own clean-up. atexit handlers run in reverse order, and OpenSSL
- * registered its handler before any provider could load, so ours runs
- * first. The provider is pinned in memory so the handler cannot outlive it.
+ * Modules must be finalised while libcrypto and the module itself are
+ * still whole: SoftHSMv2 calls libcrypto from C_Finalize and crashed when
+ * finalised from inside OpenSSL's own clean-up, or after its own static
+ * destructors. atexit handlers run in reverse order: OpenSSL registered its
+ * handler before any provider could load, and the module registers its
+ * destructors when it is loaded and initialised, so the handler is
+ * registered after the first successful C_Initialize and runs before both.
+ * The provider is pinned in memory so the handler cannot outlive it.
  */
 static void install_exit_hook(void)
 {
     Dl_info info;
 
-    if (exit_hook_installed)
-        return;
     if (dladdr((void *)install_exit_hook, &info) != 0 && info.dli_fname != NULL)
         (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
-    if (atexit(finalize_at_exit) == 0)
-        exit_hook_installed = true;
-    (void)pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    (void)atexit(finalize_at_exit);
 }
 
 static bool is_proxy(const char *path)
@@ -143,6 +149,7 @@ static bool is_proxy(const char *path)
     return strcmp(base != NULL ? base + 1 : path, "p11-kit-proxy.so") == 0;
 }
 
+/* The calls into the module itself: made with no lock held. */
 static CK_RV initialize(struct hsm_module *mod)
 {
     CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
@@ -202,62 +209,180 @@ static CK_FUNCTION_LIST *load(struct hsm_module *mod, const char *path, char *wh
 
 static void unload(struct hsm_module *mod)
 {
-    if (mod->dl == NULL) {
-        p11_kit_module_release(mod->fns);
-    }
     /* The proxy stays mapped: p11-kit's own exit handlers may still run. */
+    if (mod->dl == NULL)
+        p11_kit_module_release(mod->fns);
+}
+
+/*
+ * Makes this thread the one that (re)initialises |mod|: waits until every
+ * call of the old generation has returned, then finalises (when it was
+ * initialised) and initialises with no lock held, inside the fork gate
+ * (a fork waits for the module's initialisation, except the module's own
+ * fork inside it). Called and returns with |mod->mutex| held; raises
+ * |reason| with |why| when C_Initialize fails.
+ */
+static bool initialize_locked(struct hsm_module *mod, enum hsm_reason reason, const char *why)
+{
+    bool was_ready = mod->state == MODULE_READY;
+    unsigned epoch = hsm_fork_epoch();
+    char name[32];
+    CK_RV rv;
+
+    mod->state = MODULE_INITIALIZING;
+    while (mod->users > 0) {
+        if (!hsm_wait(&mod->changed, &mod->mutex)) {
+            mod->state = was_ready ? MODULE_READY : MODULE_NEEDS_INIT;
+            hsm_wake_all(&mod->changed);
+            return false;
+        }
+    }
+    hsm_unlock(&mod->mutex);
+
+    hsm_fork_gate_enter();
+    hsm_tokens_forget_module(mod);
+    if (was_ready)
+        finalize(mod);
+    rv = initialize(mod);
+    hsm_fork_gate_leave();
+    if (rv == CKR_OK)
+        (void)pthread_once(&exit_hook_once, install_exit_hook);
+
+    if (!hsm_lock(&mod->mutex))
+        return false;
+    if (hsm_fork_epoch() != epoch)
+        return false; /* a child of a fork made inside C_Initialize: its state was reset */
+    mod->generation++;
+    mod->state = rv == CKR_OK ? MODULE_READY : MODULE_NEEDS_INIT;
+    hsm_wake_all(&mod->changed);
+    if (rv != CKR_OK)
+        hsm_error(reason, "PKCS#11 module %s: %s: C_Initialize failed with %s", mod->path, why,
+                  hsm_ckr_name(rv, name));
+    return rv == CKR_OK;
+}
+
+/*
+ * Waits, with |mod->mutex| held, until the module can be called, and
+ * initialises it when it needs it. Without |may_wait| (the thread is in the
+ * fork gate) it does neither and fails instead.
+ */
+static bool ready_locked(struct hsm_module *mod, bool may_wait)
+{
+    for (;;) {
+        switch (mod->state) {
+        case MODULE_READY:
+            return true;
+        case MODULE_FINALIZED:
+            hsm_error(HSM_R_TOKEN_GONE, "PKCS#11 module %s was finalised at process exit",
+                      mod->path);
+            return false;
+        case MODULE_UNLOADED:
+            hsm_error(HSM_R_MODULE_LOAD, "PKCS#11 module %s is not loaded", mod->path);
+            return false;
+        case MODULE_NEEDS_INIT:
+            if (!may_wait)
+                break;
+            if (!initialize_locked(mod, HSM_R_MODULE_LOAD, "initialising it"))
+                return false;
+            continue;
+        case MODULE_LOADING:
+        case MODULE_INITIALIZING:
+            if (!may_wait)
+                break;
+            if (!hsm_wait(&mod->changed, &mod->mutex))
+                return false;
+            continue;
+        }
+        hsm_error(HSM_R_INTERNAL,
+                  "PKCS#11 module %s is being initialised while this thread is inside a "
+                  "module call; try again",
+                  mod->path);
+        return false;
+    }
+}
+
+/* The registry's record for |path|, added in state LOADING when new. */
+static struct hsm_module *find_or_add(const char *path)
+{
+    struct hsm_module *mod = NULL;
+
+    hsm_fork_gate_enter();
+    if (!hsm_lock(&registry_lock))
+        goto done;
+    for (mod = registry; mod != NULL; mod = mod->next)
+        if (strcmp(mod->path, path) == 0)
+            break;
+    if (mod == NULL && (mod = calloc(1, sizeof(*mod))) != NULL) {
+        if ((mod->path = strdup(path)) == NULL) {
+            free(mod);
+            mod = NULL;
+        } else {
+            pthread_mutex_init(&mod->mutex, NULL);
+            pthread_cond_init(&mod->changed, NULL);
+            mod->state = MODULE_UNLOADED;
+            mod->next = registry;
+            registry = mod;
+        }
+    }
+    hsm_unlock(&registry_lock);
+    if (mod == NULL)
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+done:
+    hsm_fork_gate_leave();
+    return mod;
+}
+
+/* Loads the library, with |mod->mutex| held and the state UNLOADED. */
+static bool load_locked(struct hsm_module *mod)
+{
+    char why[300];
+    CK_FUNCTION_LIST *fns;
+
+    mod->state = MODULE_LOADING;
+    hsm_unlock(&mod->mutex);
+    /* Inside the gate: a fork waits for the loader (and the library's
+     * constructors) rather than copying it half-way. */
+    hsm_fork_gate_enter();
+    fns = load(mod, mod->path, why, sizeof(why));
+    hsm_fork_gate_leave();
+    if (!hsm_lock(&mod->mutex))
+        return false;
+    mod->fns = fns;
+    mod->state = fns != NULL ? MODULE_NEEDS_INIT : MODULE_UNLOADED;
+    hsm_wake_all(&mod->changed);
+    if (fns == NULL)
+        hsm_error(HSM_R_MODULE_LOAD,
+                  "PKCS#11 module %s: %s; check pkcs11-module-path in the provider "
+                  "configuration",
+                  mod->path, why);
+    return fns != NULL;
 }
 
 struct hsm_module *hsm_module_get(const char *path)
 {
     struct hsm_module *mod;
-    char name[32], why[300];
-    CK_RV rv;
+    bool ok;
 
     if (path == NULL)
         path = HSM_DEFAULT_MODULE;
-    pthread_mutex_lock(&registry_lock);
-    for (mod = registry; mod != NULL; mod = mod->next) {
-        if (strcmp(mod->path, path) == 0) {
-            mod->refs++;
-            pthread_mutex_unlock(&registry_lock);
-            return mod;
-        }
-    }
-    mod = calloc(1, sizeof(*mod));
-    if (mod == NULL || (mod->path = strdup(path)) == NULL) {
-        free(mod);
-        pthread_mutex_unlock(&registry_lock);
-        hsm_error(HSM_R_INTERNAL, "out of memory");
+    if (hsm_fork_gate_held()) {
+        hsm_error(HSM_R_INTERNAL, "PKCS#11 module %s asked for inside a module call", path);
         return NULL;
     }
-    mod->fns = load(mod, path, why, sizeof(why));
-    if (mod->fns == NULL) {
-        hsm_error(HSM_R_MODULE_LOAD,
-                  "PKCS#11 module %s: %s; check pkcs11-module-path in the provider "
-                  "configuration",
-                  path, why);
+    (void)pthread_once(&fork_hook_once, install_fork_hook);
+    if ((mod = find_or_add(path)) == NULL || !hsm_lock(&mod->mutex))
+        return NULL;
+    while (mod->state == MODULE_LOADING)
+        if (!hsm_wait(&mod->changed, &mod->mutex))
+            goto fail;
+    ok = mod->state != MODULE_UNLOADED || load_locked(mod);
+    if (!ok || !ready_locked(mod, true))
         goto fail;
-    }
-    rv = initialize(mod);
-    if (rv != CKR_OK) {
-        hsm_error(HSM_R_MODULE_LOAD, "PKCS#11 module %s: C_Initialize failed with %s", path,
-                  hsm_ckr_name(rv, name));
-        unload(mod);
-        goto fail;
-    }
-    pthread_rwlock_init(&mod->lock, NULL);
-    mod->refs = 1;
-    mod->next = registry;
-    registry = mod;
-    install_exit_hook();
-    pthread_mutex_unlock(&registry_lock);
+    mod->refs++;
+    hsm_unlock(&mod->mutex);
     return mod;
-
 fail:
-    free(mod->path);
-    free(mod);
-    pthread_mutex_unlock(&registry_lock);
+    hsm_unlock(&mod->mutex);
     return NULL;
 }
 
@@ -265,33 +390,15 @@ void hsm_module_put(struct hsm_module *mod)
 {
     /* Modules stay loaded until exit: unloading one under a host that may
      * still use it through p11-kit would gain nothing and risk a crash. */
-    if (mod == NULL)
+    if (mod == NULL || !hsm_lock(&mod->mutex))
         return;
-    pthread_mutex_lock(&registry_lock);
     mod->refs--;
-    pthread_mutex_unlock(&registry_lock);
+    hsm_unlock(&mod->mutex);
 }
 
 const char *hsm_module_path(const struct hsm_module *mod)
 {
     return mod->path;
-}
-
-/*
- * Initialise again before use: in a forked child (PKCS#11 requires it), or
- * after an initialisation that failed. Old token records and hints become
- * stale through the generation number.
- */
-static void init_again(struct hsm_module *mod)
-{
-    pthread_rwlock_wrlock(&mod->lock);
-    if (mod->needs_init && !mod->finalized) {
-        mod->owns_init = false;
-        hsm_tokens_forget_module(mod);
-        mod->needs_init = initialize(mod) != CKR_OK;
-        mod->generation++;
-    }
-    pthread_rwlock_unlock(&mod->lock);
 }
 
 /*
@@ -333,71 +440,139 @@ static void unblock_sigpipe(void)
 
 CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
 {
-    if (__atomic_load_n(&mod->needs_init, __ATOMIC_ACQUIRE))
-        init_again(mod);
-    pthread_rwlock_rdlock(&mod->lock);
+    int slot = nest_find(mod);
+    CK_FUNCTION_LIST *fns;
+    unsigned gen;
+
+    if (slot >= 0) {
+        /* Nested: the generation this thread entered cannot change until
+         * it leaves. */
+        nest[slot].depth++;
+        hsm_fork_gate_enter();
+        if (generation != NULL)
+            *generation = nest[slot].generation;
+        return mod->fns;
+    }
+    if ((slot = nest_free_slot()) < 0) {
+        hsm_error(HSM_R_INTERNAL, "too many PKCS#11 modules entered at once by one thread");
+        return NULL;
+    }
+    if (!hsm_lock(&mod->mutex))
+        return NULL;
+    if (!ready_locked(mod, !hsm_fork_gate_held())) {
+        hsm_unlock(&mod->mutex);
+        return NULL;
+    }
+    mod->users++;
+    gen = mod->generation;
+    fns = mod->fns;
+    hsm_unlock(&mod->mutex);
+    nest[slot].mod = mod;
+    nest[slot].depth = 1;
+    nest[slot].generation = gen;
+    nest[slot].epoch = hsm_fork_epoch();
+    hsm_fork_gate_enter();
     block_sigpipe();
     hsm_error_mark_push();
     if (generation != NULL)
-        *generation = mod->generation;
-    if (mod->finalized) {
-        hsm_error(HSM_R_TOKEN_GONE, "PKCS#11 module %s was finalised at process exit", mod->path);
-        hsm_error_mark_pop();
-        unblock_sigpipe();
-        pthread_rwlock_unlock(&mod->lock);
-        return NULL;
-    }
-    return mod->fns;
+        *generation = gen;
+    return fns;
 }
 
 void hsm_module_leave(struct hsm_module *mod)
 {
+    int slot = nest_find(mod);
+    bool stale;
+
+    if (slot < 0)
+        return;
+    if (--nest[slot].depth > 0) {
+        hsm_fork_gate_leave();
+        return;
+    }
     hsm_error_mark_pop();
     unblock_sigpipe();
-    pthread_rwlock_unlock(&mod->lock);
+    hsm_fork_gate_leave();
+    stale = nest[slot].epoch != hsm_fork_epoch();
+    nest[slot].mod = NULL;
+    if (stale || !hsm_lock(&mod->mutex))
+        return; /* a child: the counts were reset at the fork */
+    if (--mod->users == 0)
+        hsm_wake_all(&mod->changed);
+    hsm_unlock(&mod->mutex);
 }
 
 bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation)
 {
-    bool ok = true;
-    CK_RV rv;
+    bool ok;
 
-    pthread_rwlock_wrlock(&mod->lock);
-    if (mod->finalized) {
-        ok = false;
-    } else if (mod->generation == seen_generation) {
-        hsm_debug(1, "initialising %s again: a token is no longer in its slot list", mod->path);
-        hsm_tokens_forget_module(mod);
-        finalize(mod);
-        rv = initialize(mod);
-        if (rv != CKR_OK) {
-            hsm_error_rv(HSM_R_TOKEN_GONE, "C_Initialize", rv,
-                         "initialising PKCS#11 module %s again after its token vanished",
-                         mod->path);
-            /* Tried again at the next use, so the host recovers by itself
-             * once the module or its server is back. */
-            mod->needs_init = true;
-            ok = false;
-        }
-        mod->generation++;
+    if (hsm_fork_gate_held() || nest_find(mod) >= 0) {
+        hsm_error(HSM_R_INTERNAL,
+                  "PKCS#11 module %s cannot be initialised again from inside a module call",
+                  mod->path);
+        return false;
     }
-    pthread_rwlock_unlock(&mod->lock);
+    if (!hsm_lock(&mod->mutex))
+        return false;
+    while (mod->state == MODULE_LOADING || mod->state == MODULE_INITIALIZING)
+        if (!hsm_wait(&mod->changed, &mod->mutex))
+            goto fail;
+    if (mod->state == MODULE_FINALIZED || mod->state == MODULE_UNLOADED)
+        goto fail;
+    if (mod->generation != seen_generation && mod->state == MODULE_READY) {
+        hsm_unlock(&mod->mutex);
+        return true; /* another thread did it since */
+    }
+    hsm_debug(1,
+              "initialising %s again: a token is no longer in its slot list or the module "
+              "failed",
+              mod->path);
+    ok = initialize_locked(mod, HSM_R_TOKEN_GONE,
+                           "initialising it again after its token vanished or it failed");
+    hsm_unlock(&mod->mutex);
     return ok;
+fail:
+    hsm_unlock(&mod->mutex);
+    return false;
 }
 
+/*
+ * At exit, a module is finalised only once no call into it is running: a
+ * thread still inside a module (a dead network HSM) is given two seconds,
+ * then the module is left as it is rather than finalised under it.
+ */
 void hsm_module_finalize_all(void)
 {
-    pthread_mutex_lock(&registry_lock);
-    for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next) {
-        pthread_rwlock_wrlock(&mod->lock);
-        if (!mod->finalized) {
-            hsm_tokens_forget_module(mod);
-            finalize(mod);
-            unload(mod);
-            mod->fns = NULL;
-            mod->finalized = true;
+    for (struct hsm_module *mod = registry_head(); mod != NULL; mod = mod->next) {
+        struct timespec deadline;
+        bool loaded;
+
+        if (!hsm_lock(&mod->mutex))
+            continue;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 2;
+        while (mod->users > 0 || mod->state == MODULE_LOADING || mod->state == MODULE_INITIALIZING)
+            if (!hsm_wait_until(&mod->changed, &mod->mutex, &deadline))
+                break;
+        if (mod->users > 0 || mod->state == MODULE_LOADING || mod->state == MODULE_INITIALIZING ||
+            mod->state == MODULE_FINALIZED || mod->state == MODULE_UNLOADED) {
+            hsm_unlock(&mod->mutex);
+            continue;
         }
-        pthread_rwlock_unlock(&mod->lock);
+        loaded = mod->state == MODULE_READY;
+        mod->state = MODULE_INITIALIZING; /* keeps new callers out */
+        hsm_unlock(&mod->mutex);
+        hsm_fork_gate_enter();
+        hsm_tokens_forget_module(mod);
+        if (loaded)
+            finalize(mod);
+        unload(mod);
+        hsm_fork_gate_leave();
+        if (!hsm_lock(&mod->mutex))
+            continue;
+        mod->fns = NULL;
+        mod->state = MODULE_FINALIZED;
+        hsm_wake_all(&mod->changed);
+        hsm_unlock(&mod->mutex);
     }
-    pthread_mutex_unlock(&registry_lock);
 }

@@ -2,7 +2,14 @@
  * Loaded PKCS#11 modules. A module is loaded once per path, through
  * p11-kit (which copes with other users of the same module in the process),
  * and may be finalised and initialised again when a token has vanished
- * from its slot list: SoftHSMv2 fixes its slot list at C_Initialize.
+ * from its slot list (SoftHSMv2 fixes its slot list at C_Initialize), when
+ * its remote server died, and in a forked child.
+ *
+ * No lock is held while the module is initialised or finalised: one
+ * thread at a time does it, after every call of the old generation has
+ * returned, while the others wait outside every lock and outside the fork
+ * gate (a module may fork inside C_Initialize: p11-kit's remote transport
+ * does).
  */
 #ifndef HSM_CACHE_MODULE_H
 #define HSM_CACHE_MODULE_H
@@ -17,7 +24,11 @@ struct hsm_module;
 #define HSM_DEFAULT_MODULE "p11-kit-proxy.so"
 #endif
 
-/* Loads and initialises |path| or returns the one already loaded. */
+/*
+ * Loads and initialises |path| or returns the one already loaded; NULL
+ * after raising an error (a failed initialisation is tried again by the
+ * next call). Must be called outside the fork gate.
+ */
 struct hsm_module *hsm_module_get(const char *path);
 void hsm_module_put(struct hsm_module *mod);
 
@@ -25,27 +36,23 @@ const char *hsm_module_path(const struct hsm_module *mod);
 
 /*
  * Every PKCS#11 call runs between enter and leave, which returns the
- * function list valid for this generation of the module. Re-initialisation
- * waits until no thread is inside. Enter may be nested in one thread.
- * After exit-time finalisation enter raises an error and returns NULL;
- * leave must then not be called.
+ * function list valid for this generation of the module (|*generation|
+ * says which). The first enter of a thread may wait for an initialisation
+ * and must be made outside the fork gate; enter may be nested in one thread.
+ * Between enter and leave the thread is inside the fork gate: it must not
+ * wait for another thread nor run an application's callback there. After a
+ * failed initialisation or exit-time finalisation, enter raises an error and
+ * returns NULL; leave must then not be called.
  */
 CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation);
 void hsm_module_leave(struct hsm_module *mod);
 
 /*
  * Finalises and initialises the module again, unless another thread has
- * already done so since |seen_generation|. Must be called outside enter.
+ * already done so since |seen_generation|. Must be called outside enter and
+ * outside the fork gate. True when the module is initialised afterwards.
  */
 bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation);
-
-/*
- * Bracket a whole key operation or load: fork() waits until none is under
- * way, so a child never inherits a key's or token's lock held by a thread
- * it does not have. Nestable within one thread.
- */
-void hsm_operation_begin(void);
-void hsm_operation_end(void);
 
 /* Called from a process-exit hook, before OpenSSL's own clean-up. */
 void hsm_module_finalize_all(void);

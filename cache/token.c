@@ -2,6 +2,8 @@
 
 #include "cache/debug_log.h"
 #include "cache/error.h"
+#include "cache/fork_gate.h"
+#include "cache/lock.h"
 #include "uri/pin_source.h"
 #include "uri/uri.h"
 
@@ -9,8 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Taken inside the fork gate only (module calls and their callers). */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hsm_token *registry;
+
+bool hsm_token_gone(const struct hsm_token *tok)
+{
+    return __atomic_load_n(&tok->gone, __ATOMIC_ACQUIRE);
+}
+
+static void mark_gone(struct hsm_token *tok)
+{
+    __atomic_store_n(&tok->gone, true, __ATOMIC_RELEASE);
+}
 
 static void trim_copy(char *dst, const CK_UTF8CHAR *src, size_t len)
 {
@@ -54,7 +67,8 @@ void hsm_token_put(struct hsm_token *tok)
      * those of a live one are closed by hsm_session_release's callers. */
     hsm_pin_free(tok->pin);
     pthread_mutex_destroy(&tok->lock);
-    pthread_mutex_destroy(&tok->login_lock);
+    pthread_mutex_destroy(&tok->login_mutex);
+    pthread_cond_destroy(&tok->login_done);
     free(tok);
 }
 
@@ -71,7 +85,7 @@ static void unlink_locked(struct hsm_token *tok)
     for (struct hsm_token **p = &registry; *p != NULL; p = &(*p)->next) {
         if (*p == tok) {
             *p = tok->next;
-            tok->gone = true;
+            mark_gone(tok);
             return;
         }
     }
@@ -79,13 +93,18 @@ static void unlink_locked(struct hsm_token *tok)
 
 void hsm_tokens_forget_all_after_fork(void)
 {
-    /* Single-threaded here; the registry lock may have been held by a
-     * thread that the child does not have. */
+    /* Single-threaded here: the locks are made anew, since a thread the
+     * child does not have may have held one (a login slot is held across a
+     * passphrase prompt). A key that still refers to a record finds it gone
+     * and looks its token up again. */
     pthread_mutex_init(&registry_lock, NULL);
     for (struct hsm_token *tok = registry, *next; tok != NULL; tok = next) {
         next = tok->next;
-        tok->gone = true;
+        mark_gone(tok);
         pthread_mutex_init(&tok->lock, NULL);
+        pthread_mutex_init(&tok->login_mutex, NULL);
+        pthread_cond_init(&tok->login_done, NULL);
+        tok->login_busy = false;
         tok->n_idle = 0;
         hsm_token_put(tok);
     }
@@ -94,18 +113,24 @@ void hsm_tokens_forget_all_after_fork(void)
 
 void hsm_tokens_forget_module(struct hsm_module *mod)
 {
-    pthread_mutex_lock(&registry_lock);
+    hsm_fork_gate_enter();
+    if (!hsm_lock(&registry_lock)) {
+        hsm_fork_gate_leave();
+        return;
+    }
     for (struct hsm_token *tok = registry, *next; tok != NULL; tok = next) {
         next = tok->next;
         if (tok->module == mod) {
             unlink_locked(tok);
-            pthread_mutex_lock(&tok->lock);
-            tok->n_idle = 0;
-            pthread_mutex_unlock(&tok->lock);
+            if (hsm_lock(&tok->lock)) {
+                tok->n_idle = 0;
+                hsm_unlock(&tok->lock);
+            }
             hsm_token_put(tok);
         }
     }
-    pthread_mutex_unlock(&registry_lock);
+    hsm_unlock(&registry_lock);
+    hsm_fork_gate_leave();
 }
 
 /*
@@ -113,29 +138,33 @@ void hsm_tokens_forget_module(struct hsm_module *mod)
  * is still there, a new one otherwise (the old one is retired, so sessions
  * on a replaced token are never reused).
  */
-static struct hsm_token *record_for(struct hsm_module *mod, unsigned generation,
-                                    CK_SLOT_ID slot, const struct hsm_token_identity *id,
-                                    CK_FUNCTION_LIST *fns)
+static struct hsm_token *record_for(struct hsm_module *mod, unsigned generation, CK_SLOT_ID slot,
+                                    const struct hsm_token_identity *id, CK_FUNCTION_LIST *fns)
 {
+    CK_SESSION_HANDLE stale[HSM_POOL_MAX];
+    size_t n_stale = 0;
     struct hsm_token *tok, *next;
 
-    pthread_mutex_lock(&registry_lock);
+    if (!hsm_lock(&registry_lock))
+        return NULL;
     for (tok = registry; tok != NULL; tok = next) {
         next = tok->next;
         if (tok->module != mod || tok->slot != slot)
             continue;
         if (tok->generation == generation && hsm_token_identity_equal(&tok->id, id)) {
             hsm_token_ref(tok);
-            pthread_mutex_unlock(&registry_lock);
+            hsm_unlock(&registry_lock);
             return tok;
         }
         unlink_locked(tok);
-        pthread_mutex_lock(&tok->lock);
-        if (tok->generation == generation)
-            for (size_t i = 0; i < tok->n_idle; i++)
-                (void)fns->C_CloseSession(tok->idle[i]);
-        tok->n_idle = 0;
-        pthread_mutex_unlock(&tok->lock);
+        if (hsm_lock(&tok->lock)) {
+            /* Closed below, with no lock held. */
+            for (size_t i = 0; tok->generation == generation && i < tok->n_idle; i++)
+                if (n_stale < HSM_POOL_MAX)
+                    stale[n_stale++] = tok->idle[i];
+            tok->n_idle = 0;
+            hsm_unlock(&tok->lock);
+        }
         hsm_token_put(tok);
     }
     tok = calloc(1, sizeof(*tok));
@@ -146,11 +175,14 @@ static struct hsm_token *record_for(struct hsm_module *mod, unsigned generation,
         tok->slot = slot;
         tok->id = *id;
         pthread_mutex_init(&tok->lock, NULL);
-        pthread_mutex_init(&tok->login_lock, NULL);
+        pthread_mutex_init(&tok->login_mutex, NULL);
+        pthread_cond_init(&tok->login_done, NULL);
         tok->next = registry;
         registry = tok;
     }
-    pthread_mutex_unlock(&registry_lock);
+    hsm_unlock(&registry_lock);
+    for (size_t i = 0; i < n_stale; i++)
+        (void)fns->C_CloseSession(stale[i]);
     return tok;
 }
 
@@ -236,7 +268,10 @@ done:
     *out = found;
     if (hsm_debug_level() > 0)
         hsm_debug(1, "C_GetSlotList: %lu slots with a token, %d match %s", (unsigned long)n_slots,
-                  n_found, uri != NULL ? uri->redacted : want != NULL ? want->serial : "all");
+                  n_found,
+                  uri != NULL    ? uri->redacted
+                  : want != NULL ? want->serial
+                                 : "all");
     return n_found;
 fail:
     hsm_module_leave(mod);

@@ -31,17 +31,28 @@ struct hsm_token {
     unsigned generation;
     CK_SLOT_ID slot;
     struct hsm_token_identity id;
+    /* Guards the idle sessions; taken inside the fork gate, held for a few
+     * instructions, never across a module call. */
     pthread_mutex_t lock;
     CK_SESSION_HANDLE idle[HSM_POOL_MAX];
     size_t n_idle;
-    /* Serialises logins so two threads never both send a PIN. */
-    pthread_mutex_t login_lock;
+    /* One login on this token at a time, so two threads never both send a
+     * PIN: |login_busy| is the slot, taken and waited for outside the fork
+     * gate and outside every module call (a login may wait for an operator).
+     * |login_mutex| guards it and |pin|. */
+    pthread_mutex_t login_mutex;
+    pthread_cond_t login_done;
+    bool login_busy;
     /* Secure heap: the PIN of the last successful login, so keys loaded
      * while already logged in can log in again after a re-insertion. */
     char *pin;
+    /* Read and written atomically: set once, when the record is retired. */
     bool gone;
     struct hsm_token *next;
 };
+
+/* Has the record been retired (module initialised again, token replaced)? */
+bool hsm_token_gone(const struct hsm_token *tok);
 
 /* Fills |id| from a CK_TOKEN_INFO. */
 void hsm_token_identity_from_info(struct hsm_token_identity *id, const CK_TOKEN_INFO *info);
@@ -71,23 +82,42 @@ void hsm_tokens_forget_module(struct hsm_module *mod);
 void hsm_token_describe(const struct hsm_token *tok, char *buf, size_t len);
 
 /* Session pool. acquire opens a session when none is idle. */
-CK_RV hsm_session_acquire(struct hsm_token *tok, CK_FUNCTION_LIST *fns,
-                          CK_SESSION_HANDLE *out);
+CK_RV hsm_session_acquire(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE *out);
 /* |broken|: the session failed and must not be reused. */
 void hsm_session_release(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
                          bool broken);
 
-/* Returns a PIN in the secure heap, or NULL after raising an error. */
+/*
+ * Returns a PIN in the secure heap, or NULL after raising an error. It may
+ * run the application's passphrase callback: it is always called with no
+ * lock held, outside the fork gate and outside every module call.
+ */
 typedef char *hsm_pin_getter(void *arg, const struct hsm_token *tok);
 
 /*
- * Logs in as the user if the token needs it and the session is not yet
- * logged in. Never sends a PIN that already failed, and refuses when the
- * token reports a locked PIN or its final try. A PIN that worked is kept
- * on the token record (secure heap) for keys to log in again later.
+ * Logs in as the user if the token needs it and is not logged in yet.
+ * Called outside every module call and outside the fork gate. One login
+ * per token at a time: the others wait for it, then find the token logged
+ * in and send nothing. Never sends a PIN that already failed, and sends
+ * none when the token reports a locked PIN or its final try (read again
+ * just before the PIN would go). A PIN that worked is kept on the token
+ * record (secure heap) for keys to log in again later.
  */
-bool hsm_token_login(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
-                     hsm_pin_getter *getter, void *arg);
+bool hsm_token_login(struct hsm_token *tok, hsm_pin_getter *getter, void *arg);
+
+/* The token's login slot, for a caller that sends a PIN inside a module
+ * call (a context-specific login): taken outside the fork gate. */
+bool hsm_token_login_slot_take(struct hsm_token *tok);
+void hsm_token_login_slot_give(struct hsm_token *tok);
+
+/*
+ * The context-specific login a CKA_ALWAYS_AUTHENTICATE key needs between
+ * C_SignInit (or C_DecryptInit) and the operation, under the user login's
+ * rules: with the login slot held, inside the module call. Raises the
+ * error and returns the failing code; |uri| names the key.
+ */
+CK_RV hsm_token_context_login(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
+                              const char *pin, const char *uri);
 
 /* A secure-heap copy of the token's kept PIN, or NULL. */
 char *hsm_token_kept_pin(struct hsm_token *tok);

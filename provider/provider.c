@@ -173,7 +173,6 @@ static void teardown(void *provctx)
 
     hsm_module_put(ctx->module);
     hsm_config_clear(&ctx->config);
-    pthread_mutex_destroy(&ctx->lock);
     OPENSSL_free(ctx);
 }
 
@@ -186,15 +185,24 @@ static const OSSL_DISPATCH provider_functions[] = {
     {0, NULL},
 };
 
+/*
+ * The module is loaded and initialised with no lock held (it may fork
+ * inside C_Initialize); two threads that race here get the same record
+ * from the module registry, and one reference is kept.
+ */
 struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
 {
-    struct hsm_module *mod;
+    struct hsm_module *mod = __atomic_load_n(&ctx->module, __ATOMIC_ACQUIRE), *none = NULL;
 
-    pthread_mutex_lock(&ctx->lock);
-    if (ctx->module == NULL)
-        ctx->module = hsm_module_get(ctx->config.module_path);
-    mod = ctx->module;
-    pthread_mutex_unlock(&ctx->lock);
+    if (mod != NULL)
+        return mod;
+    if ((mod = hsm_module_get(ctx->config.module_path)) == NULL)
+        return NULL;
+    if (!__atomic_compare_exchange_n(&ctx->module, &none, mod, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        hsm_module_put(mod);
+        mod = none;
+    }
     return mod;
 }
 
@@ -271,7 +279,6 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
     ctx = OPENSSL_zalloc(sizeof(*ctx));
     if (ctx == NULL)
         return 0;
-    pthread_mutex_init(&ctx->lock, NULL);
     ctx->handle = handle;
     /* Linked against libcrypto, the core's context is the library context. */
     ctx->libctx = c_get_libctx != NULL ? (OSSL_LIB_CTX *)c_get_libctx(handle) : NULL;

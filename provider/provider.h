@@ -22,8 +22,7 @@ struct hsm_provctx {
     const OSSL_CORE_HANDLE *handle;
     OSSL_LIB_CTX *libctx;
     struct hsm_config config;
-    pthread_mutex_t lock;
-    struct hsm_module *module; /* loaded on first use */
+    struct hsm_module *module; /* loaded on first use; read and set atomically */
 };
 
 /* Parses the provider's configuration; raises and returns false on error. */

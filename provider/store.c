@@ -115,9 +115,7 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
         bool found;
 
         ctx->searched = true;
-        hsm_operation_begin();
         found = hsm_store_search(ctx, pw_cb, pw_cbarg);
-        hsm_operation_end();
         if (!found) {
             ctx->next = ctx->n; /* nothing from a failed search is handed out */
             return 0;

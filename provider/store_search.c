@@ -108,8 +108,7 @@ static const char *data_type_of(const struct hsm_key *key)
 }
 
 /* The canonical URI of an object from its CKA_ID and CKA_LABEL in |set|. */
-static char *name_of(const struct hsm_token *tok, const struct hsm_attr_set *set,
-                     const char *type)
+static char *name_of(const struct hsm_token *tok, const struct hsm_attr_set *set, const char *type)
 {
     const struct hsm_attr *id = hsm_attr_set_get(set, CKA_ID);
     char *text = hsm_attr_text(hsm_attr_set_get(set, CKA_LABEL));
@@ -121,8 +120,8 @@ static char *name_of(const struct hsm_token *tok, const struct hsm_attr_set *set
     return uri;
 }
 
-static bool add_certificates(struct store_ctx *ctx, struct hsm_token *tok,
-                             CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s)
+static bool add_certificates(struct store_ctx *ctx, struct hsm_token *tok, CK_FUNCTION_LIST *fns,
+                             CK_SESSION_HANDLE s)
 {
     static const CK_ATTRIBUTE_TYPE wanted[] = {CKA_ID, CKA_LABEL, CKA_VALUE};
     CK_OBJECT_HANDLE *objs = NULL;
@@ -134,8 +133,8 @@ static bool add_certificates(struct store_ctx *ctx, struct hsm_token *tok,
         struct hsm_attr_set set;
         const struct hsm_attr *value;
 
-        if (hsm_attr_set_read(fns, s, objs[i], wanted, sizeof(wanted) / sizeof(wanted[0]),
-                              &set) != CKR_OK)
+        if (hsm_attr_set_read(fns, s, objs[i], wanted, sizeof(wanted) / sizeof(wanted[0]), &set) !=
+            CKR_OK)
             continue;
         value = hsm_attr_set_get(&set, CKA_VALUE);
         if (value != NULL && value->value != NULL && (r.der = malloc(value->len)) != NULL) {
@@ -150,12 +149,12 @@ static bool add_certificates(struct store_ctx *ctx, struct hsm_token *tok,
     return ok;
 }
 
-static bool add_public_keys(struct store_ctx *ctx, struct hsm_token *tok,
-                            CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s)
+static bool add_public_keys(struct store_ctx *ctx, struct hsm_token *tok, CK_FUNCTION_LIST *fns,
+                            CK_SESSION_HANDLE s)
 {
     /* Its name and its public key, in one set. */
     static const CK_ATTRIBUTE_TYPE wanted[] = {
-        CKA_ID,        CKA_LABEL,    CKA_KEY_TYPE, CKA_MODULUS, CKA_PUBLIC_EXPONENT,
+        CKA_ID,        CKA_LABEL,    CKA_KEY_TYPE,        CKA_MODULUS, CKA_PUBLIC_EXPONENT,
         CKA_EC_PARAMS, CKA_EC_POINT, CKA_PUBLIC_KEY_INFO,
     };
     CK_OBJECT_HANDLE *objs = NULL;
@@ -169,8 +168,8 @@ static bool add_public_keys(struct store_ctx *ctx, struct hsm_token *tok,
         struct hsm_attr_set set;
         CK_ULONG type = (CK_ULONG)-1;
 
-        if (hsm_attr_set_read(fns, s, objs[i], wanted, sizeof(wanted) / sizeof(wanted[0]),
-                              &set) != CKR_OK)
+        if (hsm_attr_set_read(fns, s, objs[i], wanted, sizeof(wanted) / sizeof(wanted[0]), &set) !=
+            CKR_OK)
             continue;
         (void)hsm_attr_set_ulong(&set, CKA_KEY_TYPE, &type);
         if (type == CKK_RSA || type == CKK_EC || type == CKK_EC_EDWARDS) {
@@ -222,8 +221,7 @@ static struct candidate *add_candidate(struct store_ctx *ctx, struct hsm_token *
     return c;
 }
 
-static const CK_ATTRIBUTE *template_attr(const CK_ATTRIBUTE *tmpl, size_t n,
-                                         CK_ATTRIBUTE_TYPE type)
+static const CK_ATTRIBUTE *template_attr(const CK_ATTRIBUTE *tmpl, size_t n, CK_ATTRIBUTE_TYPE type)
 {
     for (size_t i = 0; i < n; i++)
         if (tmpl[i].type == type)
@@ -235,8 +233,7 @@ static bool same_bytes(const struct hsm_attr *a, const CK_ATTRIBUTE *want)
 {
     size_t len = a != NULL ? a->len : 0;
 
-    return len == want->ulValueLen &&
-           (len == 0 || memcmp(a->value, want->pValue, len) == 0);
+    return len == want->ulValueLen && (len == 0 || memcmp(a->value, want->pValue, len) == 0);
 }
 
 /*
@@ -263,8 +260,7 @@ static bool collect_private_by_id(struct store_ctx *ctx, struct hsm_token *tok,
         return false;
     }
     ctx->same_id[ctx->n_same_id++] = found;
-    rv = hsm_id_objects_find(fns, s, id->pValue, id->ulValueLen, CK_INVALID_HANDLE, found,
-                             &call);
+    rv = hsm_id_objects_find(fns, s, id->pValue, id->ulValueLen, CK_INVALID_HANDLE, found, &call);
     if (rv != CKR_OK) {
         hsm_error_rv(HSM_R_PKCS11, call, rv, "searching %s", ctx->uri->redacted);
         return false;
@@ -285,9 +281,8 @@ static bool collect_private_by_id(struct store_ctx *ctx, struct hsm_token *tok,
     return true;
 }
 
-static bool collect_private(struct store_ctx *ctx, struct hsm_token *tok,
-                            CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, struct candidate **cands,
-                            size_t *n_cands)
+static bool collect_private(struct store_ctx *ctx, struct hsm_token *tok, CK_FUNCTION_LIST *fns,
+                            CK_SESSION_HANDLE s, struct candidate **cands, size_t *n_cands)
 {
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE tmpl[4];
@@ -310,14 +305,21 @@ static bool collect_private(struct store_ctx *ctx, struct hsm_token *tok,
 
 /* Searches one token for every class the request wants. */
 static bool search_token(struct store_ctx *ctx, struct hsm_module *mod, struct hsm_token *tok,
-                         struct hsm_pin_request *pinreq, struct candidate **cands,
-                         size_t *n_cands)
+                         struct hsm_pin_request *pinreq, struct candidate **cands, size_t *n_cands)
 {
-    CK_FUNCTION_LIST *fns = hsm_module_enter(mod, NULL);
+    CK_FUNCTION_LIST *fns;
     CK_SESSION_HANDLE s;
     CK_RV rv;
     bool ok = true;
 
+    /* Private keys are looked for with a login when they were asked for;
+     * a plain listing shows the ones the token shows without one. The
+     * login comes first, outside the module call: its PIN may come from
+     * the application's passphrase callback. */
+    if (wants(ctx, CKO_PRIVATE_KEY) && (ctx->uri->has_class || ctx->expect != 0) &&
+        !hsm_token_login(tok, hsm_pin_for_login, pinreq))
+        return false;
+    fns = hsm_module_enter(mod, NULL);
     if (fns == NULL)
         return false;
     rv = hsm_session_acquire(tok, fns, &s);
@@ -330,12 +332,7 @@ static bool search_token(struct store_ctx *ctx, struct hsm_module *mod, struct h
         hsm_module_leave(mod);
         return false;
     }
-    /* Private keys are looked for with a login when they were asked for;
-     * a plain listing shows the ones the token shows without one. */
-    if (wants(ctx, CKO_PRIVATE_KEY) && (ctx->uri->has_class || ctx->expect != 0))
-        ok = hsm_token_login(tok, fns, s, hsm_pin_for_login, pinreq) &&
-             collect_private(ctx, tok, fns, s, cands, n_cands);
-    else if (wants(ctx, CKO_PRIVATE_KEY))
+    if (wants(ctx, CKO_PRIVATE_KEY))
         ok = collect_private(ctx, tok, fns, s, cands, n_cands);
     if (ok && wants(ctx, CKO_PUBLIC_KEY))
         ok = add_public_keys(ctx, tok, fns, s);
@@ -363,8 +360,7 @@ static char *format_text(const char *fmt, ...)
 
 /* Why several matches name no object: the candidates and what tells them
  * apart. */
-static char *ambiguity_text(const struct store_ctx *ctx, const struct candidate *c,
-                            size_t n_cands)
+static char *ambiguity_text(const struct store_ctx *ctx, const struct candidate *c, size_t n_cands)
 {
     char list[900], id[100];
     size_t used = 0;
@@ -377,8 +373,8 @@ static char *ambiguity_text(const struct store_ctx *ctx, const struct candidate 
 
             hsm_id_to_text(a != NULL ? a->value : NULL, a != NULL ? a->len : 0, id, sizeof(id));
             used += (size_t)snprintf(list + used, sizeof(list) - used,
-                                     "%s[token '%s' serial %s, id=%s, object='%.*s']",
-                                     i ? " " : "", c[i].tok->id.label, c[i].tok->id.serial, id,
+                                     "%s[token '%s' serial %s, id=%s, object='%.*s']", i ? " " : "",
+                                     c[i].tok->id.label, c[i].tok->id.serial, id,
                                      l != NULL && l->value != NULL ? (int)l->len : 0,
                                      l != NULL && l->value != NULL ? (char *)l->value : "");
         }
@@ -470,8 +466,11 @@ bool hsm_store_search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, vo
     struct hsm_token **toks = NULL;
     struct candidate *cands = NULL;
     size_t n_cands = 0;
-    struct hsm_pin_request pinreq = {ctx->uri, ctx->prov->config.token_pin,
-                                     ctx->prov->config.pin_file_allow_shared, pw_cb, pw_cbarg,
+    struct hsm_pin_request pinreq = {ctx->uri,
+                                     ctx->prov->config.token_pin,
+                                     ctx->prov->config.pin_file_allow_shared,
+                                     pw_cb,
+                                     pw_cbarg,
                                      false};
     bool ok = false;
     int n_toks = 0;
@@ -502,7 +501,7 @@ bool hsm_store_search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, vo
         hsm_error(HSM_R_NO_OBJECT, "%s: no %s matches on token %s", ctx->uri->redacted,
                   ctx->expect == OSSL_STORE_INFO_CERT     ? "certificate"
                   : ctx->expect == OSSL_STORE_INFO_PUBKEY ? "public key"
-                                                           : "private key",
+                                                          : "private key",
                   list);
         goto done;
     }
