@@ -33,6 +33,41 @@ static void trim_copy(char *dst, const CK_UTF8CHAR *src, size_t len)
     dst[len] = '\0';
 }
 
+/*
+ * PKCS#11 pads text fields with spaces; some modules pad with NUL bytes
+ * (tpm2-pkcs11's model) or end a field with a NUL and leave bytes behind
+ * it. Matching (p11-kit's, on space-padded URI fields) and every URI the
+ * provider writes see the field as it reads: up to the first NUL, then
+ * spaces.
+ */
+static void pad_with_spaces(CK_UTF8CHAR *field, size_t len)
+{
+    const CK_UTF8CHAR *nul = memchr(field, '\0', len);
+
+    if (nul != NULL)
+        memset(field + (nul - field), ' ', len - (size_t)(nul - field));
+}
+
+static void normalize_module_info(CK_INFO *info)
+{
+    pad_with_spaces(info->manufacturerID, sizeof(info->manufacturerID));
+    pad_with_spaces(info->libraryDescription, sizeof(info->libraryDescription));
+}
+
+static void normalize_slot_info(CK_SLOT_INFO *info)
+{
+    pad_with_spaces(info->slotDescription, sizeof(info->slotDescription));
+    pad_with_spaces(info->manufacturerID, sizeof(info->manufacturerID));
+}
+
+static void normalize_token_info(CK_TOKEN_INFO *info)
+{
+    pad_with_spaces(info->label, sizeof(info->label));
+    pad_with_spaces(info->manufacturerID, sizeof(info->manufacturerID));
+    pad_with_spaces(info->model, sizeof(info->model));
+    pad_with_spaces(info->serialNumber, sizeof(info->serialNumber));
+}
+
 void hsm_token_identity_from_info(struct hsm_token_identity *id, const CK_TOKEN_INFO *info)
 {
     trim_copy(id->label, info->label, sizeof(info->label));
@@ -208,6 +243,7 @@ int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
                      hsm_module_path(mod));
         goto fail;
     }
+    normalize_module_info(&info);
     if (uri != NULL && !hsm_uri_match_module(uri, &info))
         goto done;
     /* Ask twice as the standard says: the slot list can change in between. */
@@ -247,6 +283,8 @@ int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
         /* A token pulled out between the two calls is simply not there. */
         if (fns->C_GetTokenInfo(slots[i], &tinfo) != CKR_OK)
             continue;
+        normalize_slot_info(&sinfo);
+        normalize_token_info(&tinfo);
         if ((tinfo.flags & CKF_TOKEN_INITIALIZED) == 0)
             continue;
         hsm_token_identity_from_info(&id, &tinfo);

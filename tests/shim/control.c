@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum kind { K_FAIL, K_LATENCY, K_WRONG_PUBKEY, K_SNAP_SAVE, K_SNAP_SERVE, K_REUSE, K_FLAGS };
+enum kind { K_FAIL, K_LATENCY, K_WRONG_PUBKEY, K_SNAP_SAVE, K_SNAP_SERVE, K_REUSE, K_FLAGS, K_NUL_PAD };
 enum save_state { SAVE_PENDING, SAVE_RUNNING, SAVE_DONE };
 
 struct directive {
@@ -207,6 +207,10 @@ static const char *parse_directive(char **w, int nw, struct directive *d)
         d->kind = K_REUSE;
         if (nw != 1)
             return "reuse-handles takes no argument";
+    } else if (strcmp(k, "nul-pad") == 0) {
+        d->kind = K_NUL_PAD;
+        if (nw != 1)
+            return "nul-pad takes no argument";
     } else if (strcmp(k, "token-flags") == 0) {
         d->kind = K_FLAGS;
         if (nw < 2)
@@ -391,6 +395,16 @@ bool control_reuse_handles(void)
     shim_lock();
     for (size_t i = 0; i < ndirs && !on; i++)
         on = dirs[i].kind == K_REUSE;
+    shim_unlock();
+    return on;
+}
+
+bool control_nul_pad(void)
+{
+    bool on = false;
+    shim_lock();
+    for (size_t i = 0; i < ndirs && !on; i++)
+        on = dirs[i].kind == K_NUL_PAD;
     shim_unlock();
     return on;
 }

@@ -45,3 +45,37 @@ void faults_apply_token_flags(CK_TOKEN_INFO *info)
     control_token_flags(&set, &clear);
     info->flags = (info->flags | set) & ~clear;
 }
+
+/* `nul-pad`: text fields padded with NUL bytes instead of spaces, as
+ * tpm2-pkcs11 pads its token model. */
+static void nul_pad(CK_UTF8CHAR *field, size_t len)
+{
+    while (len > 0 && field[len - 1] == ' ')
+        field[--len] = '\0';
+}
+
+void faults_nul_pad_module(CK_INFO *info)
+{
+    if (!control_nul_pad())
+        return;
+    nul_pad(info->manufacturerID, sizeof(info->manufacturerID));
+    nul_pad(info->libraryDescription, sizeof(info->libraryDescription));
+}
+
+void faults_nul_pad_slot(CK_SLOT_INFO *info)
+{
+    if (!control_nul_pad())
+        return;
+    nul_pad(info->slotDescription, sizeof(info->slotDescription));
+    nul_pad(info->manufacturerID, sizeof(info->manufacturerID));
+}
+
+void faults_nul_pad_token(CK_TOKEN_INFO *info)
+{
+    if (!control_nul_pad())
+        return;
+    nul_pad(info->label, sizeof(info->label));
+    nul_pad(info->manufacturerID, sizeof(info->manufacturerID));
+    nul_pad(info->model, sizeof(info->model));
+    nul_pad(info->serialNumber, sizeof(info->serialNumber));
+}

@@ -28,6 +28,8 @@ static CK_RV shim_C_GetInfo(CK_INFO_PTR info)
 {
     SHIM_BEGIN(C_GetInfo);
     rv = R->C_GetInfo(info);
+    if (rv == CKR_OK && info)
+        faults_nul_pad_module(info);
     SHIM_RETURN(C_GetInfo);
 }
 
@@ -42,6 +44,8 @@ static CK_RV shim_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 {
     SHIM_BEGIN(C_GetSlotInfo);
     rv = R->C_GetSlotInfo(slot, info);
+    if (rv == CKR_OK && info)
+        faults_nul_pad_slot(info);
     SHIM_RETURN(C_GetSlotInfo);
 }
 
@@ -49,8 +53,10 @@ static CK_RV shim_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
     SHIM_BEGIN(C_GetTokenInfo);
     rv = R->C_GetTokenInfo(slot, info);
-    if (rv == CKR_OK && info)
+    if (rv == CKR_OK && info) {
         faults_apply_token_flags(info);
+        faults_nul_pad_token(info);
+    }
     SHIM_RETURN(C_GetTokenInfo);
 }
 

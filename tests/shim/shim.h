@@ -65,6 +65,7 @@ void control_reset(void); /* forget every directive (unload) */
 void control_on_call(enum shim_fn fn, unsigned long *latency_us, bool *fail, CK_RV *code);
 bool control_reuse_handles(void);
 void control_token_flags(CK_FLAGS *set, CK_FLAGS *clear);
+bool control_nul_pad(void);
 bool control_any_wrong_pubkey(void);
 /* Which attributes (a mask of WRONG_* bits) to alter for objects with this
  * CKA_ID; 0 if none. */
@@ -85,6 +86,9 @@ char *control_snapshot_serve_path(void); /* malloc'ed, or NULL */
 bool shim_begin(enum shim_fn fn, CK_RV *rv);
 CK_RV shim_end(enum shim_fn fn, CK_RV rv);
 void faults_apply_token_flags(CK_TOKEN_INFO *info);
+void faults_nul_pad_module(CK_INFO *info);
+void faults_nul_pad_slot(CK_SLOT_INFO *info);
+void faults_nul_pad_token(CK_TOKEN_INFO *info);
 
 /* ---- sessions.c: what the shim knows about each open session ---- */
 bool sessions_slot(CK_SESSION_HANDLE s, CK_SLOT_ID *slot); /* asks the real module if unknown */
