@@ -3,7 +3,9 @@
 
 #include "cache/module.h"
 #include "provider/fetch_preference.h"
+#include "provider/core_bio.h"
 #include "provider/key_reference_pem.h"
+#include "provider/key_text.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -87,12 +89,17 @@ static const OSSL_ALGORITHM keyexch_algs[] = {
  * that block loads the key from the token again. */
 #define HSM_REF_ENC HSM_PROPS ",output=pem,structure=PrivateKeyInfo"
 #define HSM_REF_DEC HSM_PROPS ",input=der,structure=PrivateKeyInfo"
+#define HSM_TEXT_ENC HSM_PROPS ",output=text"
 static const OSSL_ALGORITHM encoder_algs[] = {
     {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_REF_ENC, hsm_key_reference_encoder_functions,
      NULL},
     {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
     {"ED25519:1.3.101.112", HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
     {"ED448:1.3.101.113", HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
+    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
+    {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
+    {"ED25519:1.3.101.112", HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
+    {"ED448:1.3.101.113", HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
     {NULL, NULL, NULL, NULL},
 };
 static const OSSL_ALGORITHM decoder_algs[] = {
@@ -276,6 +283,7 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
     if (!CRYPTO_secure_malloc_initialized())
         (void)CRYPTO_secure_malloc_init(32 * 1024, 32);
     hsm_key_reference_pem_set_bio(bio_read, bio_write);
+    hsm_core_bio_set(bio_read, bio_write);
     ctx = OPENSSL_zalloc(sizeof(*ctx));
     if (ctx == NULL)
         return 0;

@@ -2,8 +2,11 @@
  * OSSL_STORE for the pkcs11: scheme: what each open hands out, and in
  * which form (the search is store_search.c).
  *
- * A listing (nothing expected) hands out every object, each preceded by
- * its canonical URI as a name. Where one kind is expected
+ * A listing of a token (nothing expected, and a URI that names no object:
+ * no id, object or type) hands out every object, each preceded by its
+ * canonical URI as a name. A URI that names objects hands out the objects
+ * alone, private keys first, so that a program that takes the first key it
+ * gets finds it. Where one kind is expected
  * (OSSL_STORE_expect: `storeutl -keys` or `-certs`, and every single-object
  * load: `req -key`, `x509 -in`, `s_server -key`, load_key_certs_crls() in
  * general) and exactly one object matches, that object is handed out.
@@ -19,12 +22,22 @@
 #include "provider/provider.h"
 #include "provider/store_ctx.h"
 #include "provider/store_load.h"
+#include "provider/token_select.h"
 
 #include <openssl/core_names.h>
 #include <openssl/core_object.h>
 #include <openssl/store.h>
 #include <stdlib.h>
 
+static int store_close(void *loaderctx);
+
+/*
+ * The URI is parsed and its tokens found here: a module that cannot be
+ * loaded, or no token that matches, fails the open, so that a caller that
+ * loads until the end (storeutl) learns that it failed. The search itself
+ * waits for the first load, which brings the expected kind and the
+ * passphrase callback.
+ */
 static void *store_open(void *provctx, const char *uri)
 {
     struct store_ctx *ctx = OPENSSL_zalloc(sizeof(*ctx));
@@ -33,8 +46,10 @@ static void *store_open(void *provctx, const char *uri)
         return NULL;
     ctx->prov = provctx;
     ctx->uri = hsm_uri_parse(uri);
-    if (ctx->uri == NULL) {
-        OPENSSL_free(ctx);
+    if (ctx->uri == NULL || !hsm_uri_module_allowed(ctx->prov->config.module_path, ctx->uri) ||
+        (ctx->module = hsm_provctx_module(ctx->prov)) == NULL ||
+        (ctx->n_toks = hsm_select_tokens(ctx->module, ctx->uri, false, &ctx->toks)) <= 0) {
+        store_close(ctx);
         return NULL;
     }
     return ctx;
@@ -45,6 +60,7 @@ static const OSSL_PARAM *store_settable_ctx_params(void *provctx)
     static const OSSL_PARAM params[] = {
         OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, NULL),
         OSSL_PARAM_octet_string(OSSL_STORE_PARAM_SUBJECT, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_STORE_PARAM_ALIAS, NULL, 0),
         OSSL_PARAM_END,
     };
     (void)provctx;
@@ -68,6 +84,17 @@ static int store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
         OPENSSL_free(ctx->subject);
         ctx->subject = der;
         ctx->subject_len = len;
+    }
+    p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_ALIAS);
+    if (p != NULL) {
+        char *alias = NULL;
+
+        if (!OSSL_PARAM_get_utf8_string(p, &alias, 0)) {
+            hsm_error(HSM_R_BAD_INPUT, "the store's alias is not a string");
+            return 0;
+        }
+        OPENSSL_free(ctx->alias);
+        ctx->alias = alias;
     }
     return 1;
 }
@@ -136,7 +163,7 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
         ctx->next++;
         return r->desc != NULL && give_name(r->desc, object_cb, object_cbarg);
     }
-    if (ctx->expect == 0 && !ctx->name_given && r->desc != NULL) {
+    if (hsm_store_gives_names(ctx) && !ctx->name_given && r->desc != NULL) {
         ctx->name_given = true;
         return give_name(r->desc, object_cb, object_cbarg);
     }
@@ -160,8 +187,10 @@ static int store_close(void *loaderctx)
         hsm_store_result_clear(&ctx->results[i]);
     free(ctx->results);
     free(ctx->ambiguity);
+    hsm_tokens_put_all(ctx->toks, ctx->n_toks < 0 ? 0 : ctx->n_toks);
     hsm_uri_free(ctx->uri);
     OPENSSL_free(ctx->subject);
+    OPENSSL_free(ctx->alias);
     OPENSSL_free(ctx);
     return 1;
 }

@@ -23,17 +23,24 @@ struct store_result {
 struct store_ctx {
     struct hsm_provctx *prov;
     struct hsm_uri *uri;
+    /* The tokens the URI matches, found at open: a URI that reaches no
+     * module or no token fails there, where the caller learns of it. */
+    struct hsm_module *module;
+    struct hsm_token **toks;
+    int n_toks;
     int expect; /* OSSL_STORE_INFO_*, 0 for anything */
     unsigned char *subject; /* DER X509_NAME from OSSL_STORE_find, or NULL */
     size_t subject_len;
+    char *alias; /* CKA_LABEL from OSSL_STORE_SEARCH_by_alias, or NULL */
     /* The provider's own loads (a key reference PEM) take one key and never
      * read names: several matches are an error at once. */
     bool strict;
     bool searched;
     struct store_result *results;
     size_t n, next;
-    /* Listing (nothing expected): each object is preceded by its URI as a
-     * name, which opens exactly that object again. */
+    /* A listing (nothing expected, and a URI that names a token but no
+     * object): each object is preceded by its URI as a name, which opens
+     * exactly that object again. */
     bool name_given;
     /* Several objects where one kind was expected: only their names are
      * handed out, then this error, so that a caller that takes the first
@@ -47,6 +54,9 @@ struct store_ctx {
 
 /* Exactly one object is wanted: OSSL_STORE_expect() named a kind. */
 bool hsm_store_one_kind(const struct store_ctx *ctx);
+
+/* Objects are handed out with their names: a listing of a token. */
+bool hsm_store_gives_names(const struct store_ctx *ctx);
 
 /*
  * Searches the tokens the URI names afresh and fills ctx->results, or

@@ -64,6 +64,33 @@ bool hsm_store_one_kind(const struct store_ctx *ctx)
            ctx->expect == OSSL_STORE_INFO_CERT;
 }
 
+/* A URI with neither id nor label lists what it matches (of a type, if it
+ * has one); one with either names objects, handed out alone. */
+bool hsm_store_gives_names(const struct store_ctx *ctx)
+{
+    return ctx->expect == 0 && !ctx->uri->has_id && !ctx->uri->has_label;
+}
+
+/*
+ * The search template: the URI's class, id and label, and the alias of
+ * OSSL_STORE_SEARCH_by_alias as the label. False when the alias and the
+ * URI's label differ: then nothing can match.
+ */
+static bool object_template(const struct store_ctx *ctx, const CK_OBJECT_CLASS *cls,
+                            CK_ATTRIBUTE tmpl[4], size_t *n)
+{
+    size_t len = ctx->alias != NULL ? strlen(ctx->alias) : 0;
+
+    *n = hsm_uri_object_template(ctx->uri, cls, tmpl);
+    if (ctx->alias == NULL)
+        return true;
+    for (size_t i = 0; i < *n; i++)
+        if (tmpl[i].type == CKA_LABEL)
+            return tmpl[i].ulValueLen == len && memcmp(tmpl[i].pValue, ctx->alias, len) == 0;
+    tmpl[(*n)++] = (CK_ATTRIBUTE){CKA_LABEL, ctx->alias, len};
+    return true;
+}
+
 static bool wants(const struct store_ctx *ctx, CK_OBJECT_CLASS cls)
 {
     if (ctx->uri->has_class)
@@ -83,13 +110,18 @@ static bool wants(const struct store_ctx *ctx, CK_OBJECT_CLASS cls)
 static bool search_class(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, struct store_ctx *ctx,
                          CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE **objs, size_t *n)
 {
-    CK_ATTRIBUTE tmpl[4];
-    size_t nt = hsm_uri_object_template(ctx->uri, &cls, tmpl);
+    CK_ATTRIBUTE tmpl[5];
+    size_t nt;
+    CK_RV rv;
 
+    *objs = NULL;
+    *n = 0;
+    if (!object_template(ctx, &cls, tmpl, &nt))
+        return true;
     /* -subject: the token compares the certificate's CKA_SUBJECT. */
     if (cls == CKO_CERTIFICATE && ctx->subject != NULL)
         tmpl[nt++] = (CK_ATTRIBUTE){CKA_SUBJECT, ctx->subject, ctx->subject_len};
-    CK_RV rv = hsm_find_objects(fns, s, tmpl, nt, objs, n);
+    rv = hsm_find_objects(fns, s, tmpl, nt, objs, n);
 
     if (rv != CKR_OK) {
         hsm_error_rv(HSM_R_PKCS11, "C_FindObjects", rv, "searching %s", ctx->uri->redacted);
@@ -285,13 +317,16 @@ static bool collect_private(struct store_ctx *ctx, struct hsm_token *tok, CK_FUN
                             CK_SESSION_HANDLE s, struct candidate **cands, size_t *n_cands)
 {
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE tmpl[4];
-    size_t nt = hsm_uri_object_template(ctx->uri, &cls, tmpl);
-    const CK_ATTRIBUTE *id = template_attr(tmpl, nt, CKA_ID);
+    CK_ATTRIBUTE tmpl[5];
+    size_t nt;
+    const CK_ATTRIBUTE *id;
     CK_OBJECT_HANDLE *objs = NULL;
     size_t n = 0;
     bool ok = true;
 
+    if (!object_template(ctx, &cls, tmpl, &nt))
+        return true;
+    id = template_attr(tmpl, nt, CKA_ID);
     if (id != NULL)
         return collect_private_by_id(ctx, tok, fns, s, id, template_attr(tmpl, nt, CKA_LABEL),
                                      cands, n_cands);
@@ -303,6 +338,13 @@ static bool collect_private(struct store_ctx *ctx, struct hsm_token *tok, CK_FUN
     return ok;
 }
 
+/* A PIN that needs no prompt: in the URI or the configuration. */
+static bool pin_at_hand(const struct store_ctx *ctx)
+{
+    return hsm_uri_pin_value(ctx->uri) != NULL || hsm_uri_pin_source(ctx->uri) != NULL ||
+           ctx->prov->config.token_pin != NULL;
+}
+
 /* Searches one token for every class the request wants. */
 static bool search_token(struct store_ctx *ctx, struct hsm_module *mod, struct hsm_token *tok,
                          struct hsm_pin_request *pinreq, struct candidate **cands, size_t *n_cands)
@@ -312,11 +354,13 @@ static bool search_token(struct store_ctx *ctx, struct hsm_module *mod, struct h
     CK_RV rv;
     bool ok = true;
 
-    /* Private keys are looked for with a login when they were asked for;
-     * a plain listing shows the ones the token shows without one. The
-     * login comes first, outside the module call: its PIN may come from
-     * the application's passphrase callback. */
-    if (wants(ctx, CKO_PRIVATE_KEY) && (ctx->uri->has_class || ctx->expect != 0) &&
+    /* Private keys are looked for with a login when they were asked for,
+     * or when a PIN is at hand without asking anyone (in the URI or the
+     * configuration: a listing never prompts); otherwise a listing shows
+     * the ones the token shows without one. The login comes first, outside
+     * the module call: its PIN may come from the application's callback. */
+    if (wants(ctx, CKO_PRIVATE_KEY) &&
+        (ctx->uri->has_class || ctx->expect != 0 || pin_at_hand(ctx)) &&
         !hsm_token_login(tok, hsm_pin_for_login, pinreq))
         return false;
     fns = hsm_module_enter(mod, NULL);
@@ -460,10 +504,25 @@ static bool handle_ambiguity(struct store_ctx *ctx, const struct candidate *cand
     return true;
 }
 
+/* Private keys first, the rest in the order found: a program that takes
+ * the first key it gets from a URI that names a key pair gets the key. */
+static void private_keys_first(struct store_ctx *ctx)
+{
+    size_t keys = 0;
+
+    for (size_t i = 0; i < ctx->n; i++) {
+        if (ctx->results[i].key != NULL) {
+            struct store_result r = ctx->results[i];
+
+            memmove(&ctx->results[keys + 1], &ctx->results[keys],
+                    (i - keys) * sizeof(ctx->results[0]));
+            ctx->results[keys++] = r;
+        }
+    }
+}
+
 bool hsm_store_search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
-    struct hsm_module *mod;
-    struct hsm_token **toks = NULL;
     struct candidate *cands = NULL;
     size_t n_cands = 0;
     struct hsm_pin_request pinreq = {ctx->uri,
@@ -473,18 +532,15 @@ bool hsm_store_search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, vo
                                      pw_cbarg,
                                      false};
     bool ok = false;
-    int n_toks = 0;
 
-    if (!hsm_uri_module_allowed(ctx->prov->config.module_path, ctx->uri) ||
-        (mod = hsm_provctx_module(ctx->prov)) == NULL)
-        return false;
     /* One kind expected: the URI must name one token, as for any single
      * object. */
-    n_toks = hsm_select_tokens(mod, ctx->uri, hsm_store_one_kind(ctx), &toks);
-    if (n_toks <= 0)
-        goto done;
-    for (int i = 0; i < n_toks; i++) {
-        if (!search_token(ctx, mod, toks[i], &pinreq, &cands, &n_cands))
+    if (hsm_store_one_kind(ctx) && ctx->n_toks > 1) {
+        hsm_refuse_several_tokens(ctx->uri, ctx->toks, ctx->n_toks);
+        return false;
+    }
+    for (int i = 0; i < ctx->n_toks; i++) {
+        if (!search_token(ctx, ctx->module, ctx->toks[i], &pinreq, &cands, &n_cands))
             goto done;
     }
     /* Several keys, even on one token, are never resolved by picking one. */
@@ -492,17 +548,19 @@ bool hsm_store_search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, vo
         ok = handle_ambiguity(ctx, cands, n_cands);
         goto done;
     }
-    if (!add_private_keys(ctx, mod, cands, n_cands))
+    if (!add_private_keys(ctx, ctx->module, cands, n_cands))
         goto done;
+    private_keys_first(ctx);
     if (hsm_store_one_kind(ctx) && ctx->n == 0) {
         char list[600];
 
-        hsm_describe_tokens(toks, n_toks, list, sizeof(list));
-        hsm_error(HSM_R_NO_OBJECT, "%s: no %s matches on token %s", ctx->uri->redacted,
+        hsm_describe_tokens(ctx->toks, ctx->n_toks, list, sizeof(list));
+        hsm_error(HSM_R_NO_OBJECT, "%s: no %s%s%s matches on token %s", ctx->uri->redacted,
                   ctx->expect == OSSL_STORE_INFO_CERT     ? "certificate"
                   : ctx->expect == OSSL_STORE_INFO_PUBKEY ? "public key"
                                                           : "private key",
-                  list);
+                  ctx->alias != NULL ? " with the label " : "",
+                  ctx->alias != NULL ? ctx->alias : "", list);
         goto done;
     }
     ok = true;
@@ -518,6 +576,5 @@ done:
     free(ctx->same_id);
     ctx->same_id = NULL;
     ctx->n_same_id = 0;
-    hsm_tokens_put_all(toks, n_toks < 0 ? 0 : n_toks);
     return ok;
 }

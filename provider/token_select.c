@@ -54,15 +54,22 @@ int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool si
         return -1;
     }
     if (n > 1 && single) {
-        hsm_describe_tokens(*toks, n, list, sizeof(list));
-        hsm_error(HSM_R_AMBIGUOUS_TOKEN,
-                  "%s matches %d tokens: %s; add serial=... to the URI to choose one",
-                  uri->redacted, n, list);
+        hsm_refuse_several_tokens(uri, *toks, n);
         hsm_tokens_put_all(*toks, n);
         *toks = NULL;
         return -1;
     }
     return n;
+}
+
+void hsm_refuse_several_tokens(const struct hsm_uri *uri, struct hsm_token **toks, int n)
+{
+    char list[600];
+
+    hsm_describe_tokens(toks, n, list, sizeof(list));
+    hsm_error(HSM_R_AMBIGUOUS_TOKEN,
+              "%s matches %d tokens: %s; add serial=... to the URI to choose one", uri->redacted,
+              n, list);
 }
 
 

@@ -19,6 +19,10 @@ void hsm_describe_tokens(struct hsm_token **toks, int n, char *buf, size_t len);
 int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool single,
                       struct hsm_token ***toks);
 
+/* Raises the error for a URI that matches the |n| tokens |toks| where one
+ * is wanted: it lists them and says which attribute tells them apart. */
+void hsm_refuse_several_tokens(const struct hsm_uri *uri, struct hsm_token **toks, int n);
+
 /* A URI's module-path must be the configured module: a URI never makes the
  * provider load a library. Raises and returns false otherwise. */
 bool hsm_uri_module_allowed(const char *configured, const struct hsm_uri *uri);

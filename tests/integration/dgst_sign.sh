@@ -62,7 +62,7 @@ save_token_pubkey ca 05 long.pub.pem
 expect_success hsm_openssl dgst -sha256 \
     -sign "pkcs11:token=ca;id=%05;type=private?pin-value=$USER_PIN" -out long.sig data &&
     expect_success plain_openssl dgst -sha256 -verify long.pub.pem -signature long.sig data
-expect_success hsm_openssl storeutl \
+expect_success hsm_openssl storeutl -noout -text \
     "pkcs11:token=ca;id=%05;type=private?pin-value=$USER_PIN"
 assert_output_contains "object=$long_label;"
 

@@ -330,6 +330,17 @@ cnf_openssl() {
         timeout -k 10 "$WRAP_TIMEOUT" "${WRAP[@]}" "$OPENSSL_BIN" "$@"
 }
 
+# cnf_program CNF PROGRAM ARGS... : a C test program with the provider
+# activated by an openssl.cnf, like cnf_openssl.
+cnf_program() {
+    local cnf=$1
+    shift
+    provider_wrap "OPENSSL_CONF=$cnf" "$@"
+    # shellcheck disable=SC2046
+    env $(_preload_env) OPENSSL_CONF="$cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
+        timeout -k 10 "$WRAP_TIMEOUT" "${WRAP[@]}" "$@"
+}
+
 # plain_openssl ARGS... : OpenSSL without the provider, for verification.
 plain_openssl() {
     env -u OPENSSL_CONF -u OPENSSL_MODULES -u LD_PRELOAD \
