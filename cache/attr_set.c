@@ -1,6 +1,7 @@
 #include "cache/attr_set.h"
 
 #include "cache/debug_log.h"
+#include "cache/module.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ static CK_RV read_unknown(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_
                           struct hsm_attr_set *set, const bool *unknown)
 {
     CK_ATTRIBUTE q[HSM_ATTR_SET_MAX];
+    CK_ULONG sizes[HSM_ATTR_SET_MAX];
     size_t idx[HSM_ATTR_SET_MAX], m = 0, big = 0;
     CK_RV rv;
 
@@ -74,10 +76,17 @@ static CK_RV read_unknown(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_
                 set_value(&set->a[idx[j]], NULL, 0);
             continue;
         }
+        if (q[j].ulValueLen > HSM_MODULE_VALUE_MAX)
+            return hsm_module_misbehaved("C_GetAttributeValue",
+                                         "a size of %lu bytes for attribute 0x%lx (at most %d "
+                                         "are accepted)",
+                                         (unsigned long)q[j].ulValueLen, (unsigned long)q[j].type,
+                                         HSM_MODULE_VALUE_MAX);
         set->grown[idx[j]] = malloc(q[j].ulValueLen);
         if (set->grown[idx[j]] == NULL)
             return CKR_HOST_MEMORY;
         q[big] = (CK_ATTRIBUTE){q[j].type, set->grown[idx[j]], q[j].ulValueLen};
+        sizes[big] = q[j].ulValueLen;
         idx[big++] = idx[j];
     }
     if (big == 0)
@@ -85,8 +94,15 @@ static CK_RV read_unknown(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_
     rv = fns->C_GetAttributeValue(s, obj, q, (CK_ULONG)big);
     if (rv != CKR_OK)
         return rv; /* the value changed size between the calls: the load fails, nothing guessed */
-    for (size_t j = 0; j < big; j++)
+    for (size_t j = 0; j < big; j++) {
+        if (q[j].ulValueLen > sizes[j])
+            return hsm_module_misbehaved("C_GetAttributeValue",
+                                         "CKR_OK and a length of %lu bytes for attribute 0x%lx "
+                                         "in a buffer of %lu",
+                                         (unsigned long)q[j].ulValueLen, (unsigned long)q[j].type,
+                                         (unsigned long)sizes[j]);
         set_value(&set->a[idx[j]], set->grown[idx[j]], q[j].ulValueLen);
+    }
     return CKR_OK;
 }
 
@@ -120,6 +136,16 @@ CK_RV hsm_attr_set_read(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HA
         return rv;
     }
     for (size_t i = 0; i < n; i++) {
+        if (rv == CKR_OK && t[i].ulValueLen != (CK_ULONG)-1 &&
+            t[i].ulValueLen > first_size(types[i])) {
+            rv = hsm_module_misbehaved("C_GetAttributeValue",
+                                       "CKR_OK and a length of %lu bytes for attribute 0x%lx in "
+                                       "a buffer of %zu",
+                                       (unsigned long)t[i].ulValueLen, (unsigned long)types[i],
+                                       first_size(types[i]));
+            hsm_attr_set_clear(set);
+            return rv;
+        }
         /* The standard lets a module report a too-small buffer as any of the
          * three codes, and some modules stop at the first attribute they
          * cannot serve (leaving the rest untouched): after a failed call, a

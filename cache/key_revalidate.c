@@ -285,6 +285,10 @@ static CK_RV derive(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_MECHANISM *me
     *what = "C_GetAttributeValue";
     rv = fns->C_GetAttributeValue(s, secret, &value, 1);
     (void)fns->C_DestroyObject(s, secret);
+    if (rv == CKR_OK && value.ulValueLen > *outlen)
+        return hsm_module_misbehaved("C_GetAttributeValue",
+                                     "a shared secret of %lu bytes in a buffer of %lu",
+                                     (unsigned long)value.ulValueLen, (unsigned long)*outlen);
     if (rv == CKR_OK)
         *outlen = value.ulValueLen;
     return rv;

@@ -10,6 +10,7 @@
 #include <p11-kit/p11-kit.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,6 +501,27 @@ void hsm_module_leave(struct hsm_module *mod)
     if (--mod->users == 0)
         hsm_wake_all(&mod->changed);
     hsm_unlock(&mod->mutex);
+}
+
+CK_RV hsm_module_misbehaved(const char *func, const char *fmt, ...)
+{
+    const char *path = "(unknown)";
+    char detail[300];
+    va_list ap;
+
+    for (int i = NEST_MAX - 1; i >= 0; i--)
+        if (nest[i].depth > 0) {
+            path = nest[i].mod->path;
+            break;
+        }
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    hsm_error(HSM_R_PKCS11,
+              "PKCS#11 module %s answered %s with %s; the answer was not used. The module is "
+              "broken or not a PKCS#11 module: report it to its vendor",
+              path, func, detail);
+    return CKR_GENERAL_ERROR;
 }
 
 bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation)

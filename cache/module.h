@@ -54,6 +54,20 @@ void hsm_module_leave(struct hsm_module *mod);
  */
 bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation);
 
+/*
+ * A module answered out of bounds (a length past the buffer it was given,
+ * more handles than asked for, an absurd size): raises an error naming the
+ * module this thread is inside and |func|, with the detail in |fmt|. The
+ * answer is never used. Returns CKR_GENERAL_ERROR for the caller to pass on.
+ */
+CK_RV hsm_module_misbehaved(const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Sizes no module answer may exceed: larger is a misbehaving module. */
+#define HSM_MODULE_VALUE_MAX (1024 * 1024) /* one attribute value */
+#define HSM_MODULE_OBJECTS_MAX 1000000     /* objects one search finds */
+#define HSM_MODULE_SLOTS_MAX 4096          /* slots in a slot list */
+
 /* Called from a process-exit hook, before OpenSSL's own clean-up. */
 void hsm_module_finalize_all(void);
 

@@ -1,6 +1,7 @@
 #include "cache/objects.h"
 
 #include "cache/debug_log.h"
+#include "cache/module.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,16 @@ CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE 
         rv = fns->C_FindObjects(s, batch, 64, &got);
         if (rv != CKR_OK)
             break;
+        if (got > 64) {
+            rv = hsm_module_misbehaved("C_FindObjects", "%lu handles for room for 64",
+                                       (unsigned long)got);
+            break;
+        }
+        if (total + got > HSM_MODULE_OBJECTS_MAX) {
+            rv = hsm_module_misbehaved("C_FindObjects", "more than %d objects for one search",
+                                       HSM_MODULE_OBJECTS_MAX);
+            break;
+        }
         if (got > 0) {
             CK_OBJECT_HANDLE *more = realloc(all, (total + got) * sizeof(*all));
             if (more == NULL) {

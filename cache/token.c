@@ -225,7 +225,7 @@ int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
                     const struct hsm_token_identity *want, struct hsm_token ***out)
 {
     CK_SLOT_ID *slots = NULL;
-    CK_ULONG n_slots = 0;
+    CK_ULONG n_slots = 0, allocated = 0;
     struct hsm_token **found = NULL;
     int n_found = 0;
     unsigned generation;
@@ -251,6 +251,12 @@ int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
         rv = fns->C_GetSlotList(CK_TRUE, NULL, &n_slots);
         if (rv != CKR_OK)
             break;
+        if (n_slots > HSM_MODULE_SLOTS_MAX) {
+            rv = hsm_module_misbehaved("C_GetSlotList", "%lu slots (at most %d are accepted)",
+                                       (unsigned long)n_slots, HSM_MODULE_SLOTS_MAX);
+            goto fail;
+        }
+        allocated = n_slots;
         free(slots);
         slots = calloc(n_slots + 1, sizeof(*slots));
         if (slots == NULL) {
@@ -258,6 +264,11 @@ int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
             goto fail;
         }
         rv = fns->C_GetSlotList(CK_TRUE, slots, &n_slots);
+        if (rv == CKR_OK && n_slots > allocated) {
+            rv = hsm_module_misbehaved("C_GetSlotList", "CKR_OK and %lu slots in room for %lu",
+                                       (unsigned long)n_slots, (unsigned long)allocated);
+            goto fail;
+        }
         if (rv != CKR_BUFFER_TOO_SMALL)
             break;
     }

@@ -37,6 +37,15 @@ issue client client
 issue service 127.0.0.1 -extfile server.ext
 require
 
+# curl and stunnel are not instrumented: with AddressSanitizer's runtime
+# preloaded, curl deadlocks in glibc's setlocale before it loads anything,
+# and without it the instrumented provider cannot run inside them. Their
+# part runs in the plain build (and under valgrind through cnf_program).
+if [ -n "${HSM_TEST_PRELOAD:-}" ]; then
+    echo "note: curl and stunnel are not run in the sanitized build"
+    finish
+fi
+
 # curl: a client certificate whose key is on the token.
 plain_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout web.key \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 10 -out web.pem 2>/dev/null
@@ -45,9 +54,8 @@ timeout -k 5 40 "$OPENSSL_BIN" s_server -accept "127.0.0.1:$port" -key web.key -
     -Verify 1 -CAfile ca.pem -verify_return_error -naccept 1 -www >web.out 2>&1 </dev/null &
 srv=$!
 for _ in $(seq 100); do grep -q '^ACCEPT' web.out 2>/dev/null && break; sleep 0.1; done
-expect_success env OPENSSL_CONF="$TMP/hsm.cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
-    timeout 30 curl -sS --fail --cacert web.pem --cert client.pem --key client.ref.pem \
-    -o page.html "https://127.0.0.1:$port/"
+expect_success cnf_program hsm.cnf curl -sS --fail --cacert web.pem --cert client.pem \
+    --key client.ref.pem -o page.html "https://127.0.0.1:$port/"
 wait "$srv"
 check "the server required and verified the client certificate (s_server exited 0)" test $? -eq 0
 check "the server saw the token key's certificate" grep -q "CN *= *client" page.html
@@ -57,7 +65,8 @@ port=$(free_port)
 printf '%s\n' "foreground = yes" "pid =" "[service]" "accept = 127.0.0.1:$port" \
     "cert = $TMP/service.pem" "key = $TMP/service.ref.pem" "exec = /bin/echo" \
     "execArgs = echo served-by-stunnel" >stunnel.conf
-env OPENSSL_CONF="$TMP/hsm.cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
+# shellcheck disable=SC2046
+env $(_preload_env) OPENSSL_CONF="$TMP/hsm.cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
     timeout -k 5 60 stunnel4 "$TMP/stunnel.conf" >stunnel.log 2>&1 </dev/null &
 st=$!
 BACKGROUND_PIDS+=("$st")

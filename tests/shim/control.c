@@ -21,7 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum kind { K_FAIL, K_LATENCY, K_WRONG_PUBKEY, K_SNAP_SAVE, K_SNAP_SERVE, K_REUSE, K_FLAGS, K_NUL_PAD };
+enum kind { K_FAIL, K_LATENCY, K_WRONG_PUBKEY, K_SNAP_SAVE, K_SNAP_SERVE, K_REUSE, K_FLAGS, K_NUL_PAD, K_OVERLONG };
 enum save_state { SAVE_PENDING, SAVE_RUNNING, SAVE_DONE };
 
 struct directive {
@@ -207,6 +207,13 @@ static const char *parse_directive(char **w, int nw, struct directive *d)
         d->kind = K_REUSE;
         if (nw != 1)
             return "reuse-handles takes no argument";
+    } else if (strcmp(k, "overlong") == 0) {
+        d->kind = K_OVERLONG;
+        if (nw != 2)
+            return "expected: overlong <C_GetAttributeValue|C_FindObjects|C_GetSlotList|C_Sign|"
+                   "C_Decrypt>";
+        if (!parse_fn(w[1], &d->fn) || d->fn < 0)
+            return "unknown function";
     } else if (strcmp(k, "nul-pad") == 0) {
         d->kind = K_NUL_PAD;
         if (nw != 1)
@@ -395,6 +402,16 @@ bool control_reuse_handles(void)
     shim_lock();
     for (size_t i = 0; i < ndirs && !on; i++)
         on = dirs[i].kind == K_REUSE;
+    shim_unlock();
+    return on;
+}
+
+bool control_overlong(enum shim_fn fn)
+{
+    bool on = false;
+    shim_lock();
+    for (size_t i = 0; i < ndirs && !on; i++)
+        on = dirs[i].kind == K_OVERLONG && dirs[i].fn == (int)fn;
     shim_unlock();
     return on;
 }

@@ -75,6 +75,13 @@ static CK_RV shim_C_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
         struct real_getter_ctx ctx = {s, real};
         pubkey_alter_template(tmpl, n, real_getter, &ctx);
     }
+    /* `overlong`: lengths past the caller's buffers, for every value the
+     * module wrote (whatever the call returned). */
+    if ((rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID) &&
+        tmpl && control_overlong(SHIM_C_GetAttributeValue))
+        for (CK_ULONG i = 0; i < n; i++)
+            if (tmpl[i].pValue != NULL && tmpl[i].ulValueLen != (CK_ULONG)-1)
+                tmpl[i].ulValueLen += 4096;
     objects_after(s, rv, &obj, 1);
     SHIM_RETURN(C_GetAttributeValue);
 }
@@ -115,6 +122,9 @@ static CK_RV shim_C_FindObjects(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR out, C
     rv = R->C_FindObjects(s, out, max, count);
     if (rv == CKR_OK && out && count)
         handles_from_real(s, out, *count);
+    /* `overlong`: more handles than there was room for. */
+    if (rv == CKR_OK && count && *count > 0 && control_overlong(SHIM_C_FindObjects))
+        *count = max + 1;
     SHIM_RETURN(C_FindObjects);
 }
 

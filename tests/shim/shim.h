@@ -66,6 +66,7 @@ void control_on_call(enum shim_fn fn, unsigned long *latency_us, bool *fail, CK_
 bool control_reuse_handles(void);
 void control_token_flags(CK_FLAGS *set, CK_FLAGS *clear);
 bool control_nul_pad(void);
+bool control_overlong(enum shim_fn fn);
 bool control_any_wrong_pubkey(void);
 /* Which attributes (a mask of WRONG_* bits) to alter for objects with this
  * CKA_ID; 0 if none. */
