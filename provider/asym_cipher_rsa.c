@@ -2,8 +2,9 @@
  * RSA decryption on the token (PKCS#1 v1.5, OAEP); encryption, a public
  * operation, in software with the remembered public key.
  */
-#include "provider/provider.h"
 #include "cache/provider_property.h"
+#include "provider/provider.h"
+#include "provider/rsa_params.h"
 #include "provider/sign_on_token.h"
 
 #include <openssl/core_names.h>
@@ -23,6 +24,9 @@ struct rsa_cipher_ctx {
     size_t label_len;
     unsigned int tls_client_version;
     unsigned int tls_negotiated_version;
+    /* OpenSSL 3.2's "implicit-rejection": 1 (the default) answers a bad
+     * PKCS#1 v1.5 padding with a synthetic plaintext, 0 with an error. */
+    unsigned int implicit_rejection;
 };
 
 static void *rsa_cipher_newctx(void *provctx)
@@ -32,6 +36,7 @@ static void *rsa_cipher_newctx(void *provctx)
     if (ctx != NULL) {
         ctx->prov = provctx;
         ctx->padding = RSA_PKCS1_PADDING;
+        ctx->implicit_rejection = 1;
     }
     return ctx;
 }
@@ -230,53 +235,56 @@ static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct rsa_cipher_ctx *ctx = vctx;
     const OSSL_PARAM *p;
-    char name[64], *np = name;
 
     if (params == NULL)
         return 1;
+    /* Digests' properties are the provider's own: hashing stays in software. */
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL &&
+        !hsm_md_param_get(ctx->prov->libctx, p, "OAEP digest", &ctx->oaep_md))
+        return 0;
     if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE)) != NULL) {
-        if (p->data_type == OSSL_PARAM_INTEGER) {
-            if (!OSSL_PARAM_get_int(p, &ctx->padding))
-                return 0;
-        } else if (OSSL_PARAM_get_utf8_string(p, &np, sizeof(name))) {
-            ctx->padding = strcmp(name, "oaep") == 0    ? RSA_PKCS1_OAEP_PADDING
-                           : strcmp(name, "pkcs1") == 0 ? RSA_PKCS1_PADDING
-                                                        : -1;
-        } else {
+        int mode;
+
+        if (!hsm_rsa_pad_mode_get(p, &mode))
+            return 0;
+        if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_OAEP_PADDING && mode != RSA_NO_PADDING &&
+            mode != RSA_PKCS1_WITH_TLS_PADDING) {
+            hsm_error(HSM_R_UNSUPPORTED,
+                      "RSA padding mode %s is not one for encryption (pkcs1, oaep, none are)",
+                      hsm_rsa_pad_mode_name(mode));
             return 0;
         }
+        ctx->padding = mode;
     }
-    const char *md_params[2] = {OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
-                                OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST};
-    EVP_MD **targets[2] = {&ctx->oaep_md, &ctx->mgf1_md};
-    for (int i = 0; i < 2; i++) {
-        if ((p = OSSL_PARAM_locate_const(params, md_params[i])) != NULL) {
-            EVP_MD *md;
-
-            np = name;
-            if (!OSSL_PARAM_get_utf8_string(p, &np, sizeof(name)) ||
-                (md = EVP_MD_fetch(ctx->prov->libctx, name, HSM_SOFTWARE_PROPQ)) == NULL)
-                return 0;
-            EVP_MD_free(*targets[i]);
-            *targets[i] = md;
-        }
-    }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION)) != NULL &&
-        !OSSL_PARAM_get_uint(p, &ctx->tls_client_version))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION)) !=
-            NULL &&
-        !OSSL_PARAM_get_uint(p, &ctx->tls_negotiated_version))
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST)) != NULL &&
+        !hsm_md_param_get(ctx->prov->libctx, p, "MGF1 digest", &ctx->mgf1_md))
         return 0;
     if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL)) != NULL) {
         void *label = NULL;
         size_t len = 0;
 
-        if (!OSSL_PARAM_get_octet_string(p, &label, 0, &len))
+        if (!OSSL_PARAM_get_octet_string(p, &label, 0, &len)) {
+            hsm_error(HSM_R_BAD_INPUT, "parameter %s must be an octet string", p->key);
             return 0;
+        }
         OPENSSL_free(ctx->label);
         ctx->label = label;
         ctx->label_len = len;
+    }
+    const struct {
+        const char *name;
+        unsigned int *value;
+    } uints[] = {
+        {OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, &ctx->tls_client_version},
+        {OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, &ctx->tls_negotiated_version},
+        {OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, &ctx->implicit_rejection},
+    };
+    for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
+        if ((p = OSSL_PARAM_locate_const(params, uints[i].name)) != NULL &&
+            !OSSL_PARAM_get_uint(p, uints[i].value)) {
+            hsm_error(HSM_R_BAD_INPUT, "parameter %s must be an unsigned integer", p->key);
+            return 0;
+        }
     }
     return 1;
 }
@@ -284,12 +292,15 @@ static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 static const OSSL_PARAM *rsa_cipher_settable_ctx_params(void *ctx, void *provctx)
 {
     static const OSSL_PARAM params[] = {
-        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL, 0),
         OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST_PROPS, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL, 0),
         OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST_PROPS, NULL, 0),
         OSSL_PARAM_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, NULL, 0),
         OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, NULL),
         OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, NULL),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, NULL),
         OSSL_PARAM_END,
     };
     (void)ctx;
@@ -297,18 +308,62 @@ static const OSSL_PARAM *rsa_cipher_settable_ctx_params(void *ctx, void *provctx
     return params;
 }
 
+/* OAEP's digest: the one set, else SHA-1 (PKCS#1's default, and OpenSSL's). */
+static const EVP_MD *oaep_digest(const struct rsa_cipher_ctx *ctx)
+{
+    return ctx->oaep_md != NULL ? ctx->oaep_md : EVP_sha1();
+}
+
 static int rsa_cipher_get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
     struct rsa_cipher_ctx *ctx = vctx;
-    OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
+    OSSL_PARAM *p;
 
-    return p == NULL || OSSL_PARAM_set_int(p, ctx->padding);
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE)) != NULL &&
+        !hsm_rsa_pad_mode_set(p, ctx->padding))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL &&
+        !hsm_md_param_set(p, oaep_digest(ctx), "OAEP digest"))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST)) != NULL &&
+        !hsm_md_param_set(p, ctx->mgf1_md != NULL ? ctx->mgf1_md : oaep_digest(ctx), "MGF1 digest"))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL)) != NULL &&
+        !(p->data_type == OSSL_PARAM_OCTET_PTR
+              ? OSSL_PARAM_set_octet_ptr(p, ctx->label, ctx->label_len)
+              : OSSL_PARAM_set_octet_string(p, ctx->label, ctx->label_len))) {
+        hsm_error(HSM_R_BAD_INPUT, "parameter %s: the %zu-byte OAEP label cannot be given as asked",
+                  p->key, ctx->label_len);
+        return 0;
+    }
+    const struct {
+        const char *name;
+        unsigned int value;
+    } uints[] = {
+        {OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, ctx->tls_client_version},
+        {OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, ctx->tls_negotiated_version},
+        {OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, ctx->implicit_rejection},
+    };
+    for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
+        if ((p = OSSL_PARAM_locate(params, uints[i].name)) != NULL &&
+            !OSSL_PARAM_set_uint(p, uints[i].value)) {
+            hsm_error(HSM_R_BAD_INPUT, "parameter %s must be an unsigned integer", p->key);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static const OSSL_PARAM *rsa_cipher_gettable_ctx_params(void *ctx, void *provctx)
 {
     static const OSSL_PARAM params[] = {
-        OSSL_PARAM_int(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, OSSL_PARAM_OCTET_PTR, NULL, 0),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, NULL),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, NULL),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, NULL),
         OSSL_PARAM_END,
     };
     (void)ctx;
