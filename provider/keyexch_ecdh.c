@@ -126,21 +126,26 @@ static int cofactor_mode(const struct ecdh_ctx *ctx)
     return mode != 0;
 }
 
+/*
+ * As OpenSSL's provider: a buffer shorter than the shared secret gets its
+ * leading bytes (the secret is not an error to truncate, unlike DH). The
+ * token always derives the whole secret, into memory of the key's size.
+ */
 static int ecdh_derive(void *vctx, unsigned char *secret, size_t *secretlen, size_t outlen)
 {
     struct ecdh_ctx *ctx = vctx;
-    size_t field = ctx->key != NULL ? (size_t)(EVP_PKEY_get_bits(ctx->key->pub) + 7) / 8 : 0;
-    unsigned char point[256];
-    size_t point_len = 0, len = field;
+    size_t field, point_len = 0, len;
+    unsigned char point[256], *whole;
     CK_ECDH1_DERIVE_PARAMS dp = {CKD_NULL, 0, NULL, 0, NULL};
     CK_MECHANISM mech = {CKM_ECDH1_DERIVE, &dp, sizeof(dp)};
+    bool ok;
 
-    /* Where the cofactor is 1 both modes are the same derivation. */
-    if (ctx->key != NULL && cofactor_mode(ctx) == 1 && cofactor_matters(ctx->key))
-        mech.mechanism = CKM_ECDH1_COFACTOR_DERIVE;
-
-    if (ctx->key == NULL || ctx->peer == NULL)
+    if (ctx->key == NULL || ctx->peer == NULL) {
+        hsm_error(HSM_R_BAD_INPUT, "ECDH with %s: %s", ctx->key != NULL ? ctx->key->uri : "no key",
+                  ctx->key == NULL ? "no key was given" : "no peer key was set");
         return 0;
+    }
+    field = (size_t)(EVP_PKEY_get_bits(ctx->key->pub) + 7) / 8;
     if (secret == NULL) {
         *secretlen = field;
         return 1;
@@ -150,16 +155,40 @@ static int ecdh_derive(void *vctx, unsigned char *secret, size_t *secretlen, siz
                   ctx->key->uri != NULL ? ctx->key->uri : "the key");
         return 0;
     }
-    if (outlen < field ||
-        !EVP_PKEY_get_octet_string_param(ctx->peer->pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                         point, sizeof(point), &point_len))
+    if (outlen == 0) {
+        hsm_error(HSM_R_BAD_INPUT, "ECDH with %s: the output buffer has no room", ctx->key->uri);
         return 0;
+    }
+    if (!EVP_PKEY_get_octet_string_param(ctx->peer->pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                         point, sizeof(point), &point_len)) {
+        hsm_error(HSM_R_BAD_INPUT, "ECDH with %s: the peer's public point cannot be encoded",
+                  ctx->key->uri);
+        return 0;
+    }
+    /* Where the cofactor is 1 both modes are the same derivation. */
+    if (cofactor_mode(ctx) == 1 && cofactor_matters(ctx->key))
+        mech.mechanism = CKM_ECDH1_COFACTOR_DERIVE;
     dp.pPublicData = point;
     dp.ulPublicDataLen = point_len;
-    if (!hsm_key_operate(ctx->key, HSM_OP_DERIVE, &mech, NULL, 0, secret, &len))
+    if ((whole = OPENSSL_secure_malloc(field)) == NULL) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
         return 0;
-    *secretlen = len;
-    return 1;
+    }
+    len = field;
+    ok = hsm_key_operate(ctx->key, HSM_OP_DERIVE, &mech, NULL, 0, whole, &len);
+    if (ok && len != field) {
+        hsm_error(HSM_R_PKCS11,
+                  "ECDH with %s: the token returned a %zu-byte secret where the curve's is %zu "
+                  "bytes; nothing was returned",
+                  ctx->key->uri, len, field);
+        ok = false;
+    }
+    if (ok) {
+        *secretlen = outlen < field ? outlen : field;
+        memcpy(secret, whole, *secretlen);
+    }
+    OPENSSL_secure_clear_free(whole, field);
+    return ok;
 }
 
 static const OSSL_PARAM *ecdh_settable_ctx_params(void *ctx, void *provctx)
