@@ -1,13 +1,18 @@
 /*
- * RSA decryption on the token (PKCS#1 v1.5, OAEP); encryption, a public
+ * RSA decryption on the token: OAEP by the token; PKCS#1 v1.5 (with
+ * implicit rejection), the TLS premaster secret and no padding over raw RSA
+ * (CKM_RSA_X_509), unpadded here in constant time. Encryption, a public
  * operation, in software with the remembered public key.
  */
-#include "provider/provider.h"
 #include "cache/provider_property.h"
+#include "provider/provider.h"
+#include "provider/rsa_params.h"
+#include "provider/rsa_raw_decrypt.h"
 #include "provider/sign_on_token.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -23,6 +28,9 @@ struct rsa_cipher_ctx {
     size_t label_len;
     unsigned int tls_client_version;
     unsigned int tls_negotiated_version;
+    /* OpenSSL 3.2's "implicit-rejection": 1 (the default) answers a bad
+     * PKCS#1 v1.5 padding with a synthetic plaintext, 0 with an error. */
+    unsigned int implicit_rejection;
 };
 
 static void *rsa_cipher_newctx(void *provctx)
@@ -32,6 +40,7 @@ static void *rsa_cipher_newctx(void *provctx)
     if (ctx != NULL) {
         ctx->prov = provctx;
         ctx->padding = RSA_PKCS1_PADDING;
+        ctx->implicit_rejection = 1;
     }
     return ctx;
 }
@@ -84,22 +93,7 @@ static int rsa_cipher_init(void *vctx, void *vkey, const OSSL_PARAM params[])
     return rsa_cipher_set_ctx_params(ctx, params);
 }
 
-/* Constant-time helpers: all ones when true, zero when false. */
-static unsigned int ct_is_zero(unsigned int a)
-{
-    return 0u - ((~a & (a - 1)) >> (sizeof(a) * 8 - 1));
-}
-
-static unsigned int ct_eq(unsigned int a, unsigned int b)
-{
-    return ct_is_zero(a ^ b);
-}
-
-/* a < b, for values below 2^31. */
-static unsigned int ct_lt(unsigned int a, unsigned int b)
-{
-    return 0u - ((a - b) >> (sizeof(a) * 8 - 1));
-}
+static const EVP_MD *oaep_digest(const struct rsa_cipher_ctx *ctx);
 
 /*
  * TLS 1.2 RSA key exchange (RFC 5246, 7.4.7.1): the token decrypts without
@@ -110,41 +104,152 @@ static unsigned int ct_lt(unsigned int a, unsigned int b)
 static int rsa_decrypt_tls(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
                            size_t outsize, const unsigned char *in, size_t inlen, size_t k)
 {
-    CK_MECHANISM mech = {CKM_RSA_X_509, NULL, 0};
-    unsigned char em[1024], fallback[48];
-    size_t len = k;
-    unsigned int good, found = 0, zero_at = 0, alt;
+    unsigned char *em, fallback[48];
+    enum hsm_raw_result raw;
 
-    if (outsize < 48 || k > sizeof(em) || k < 48 + 11 || ctx->tls_client_version == 0 ||
-        RAND_priv_bytes_ex(ctx->prov->libctx, fallback, sizeof(fallback), 0) <= 0)
+    if (outsize < 48 || k < 48 + 11 || ctx->tls_client_version == 0) {
+        hsm_error(HSM_R_BAD_INPUT,
+                  "TLS premaster decryption with %s needs a 48-byte buffer, a key of at least "
+                  "59 bytes and the client's version",
+                  ctx->key->uri);
         return 0;
-    if (!hsm_key_operate(ctx->key, HSM_OP_DECRYPT, &mech, in, inlen, em, &len))
+    }
+    if (RAND_priv_bytes_ex(ctx->prov->libctx, fallback, sizeof(fallback), 0) <= 0 ||
+        (em = OPENSSL_secure_malloc(k)) == NULL) {
+        hsm_error(HSM_R_INTERNAL, "no random bytes or memory for the TLS premaster secret");
         return 0;
-    if (len < k) { /* left-pad to the modulus length */
-        memmove(em + (k - len), em, len);
-        memset(em, 0, k - len);
     }
-    good = ct_eq(em[0], 0) & ct_eq(em[1], 2);
-    for (size_t i = 2; i < k; i++) {
-        unsigned int z = ct_is_zero(em[i]);
-
-        zero_at = (~found & z & (unsigned int)i) | (~(~found & z) & zero_at);
-        found |= z;
-    }
-    /* at least 8 non-zero padding bytes, then a zero, then 48 bytes */
-    good &= found & ~ct_lt(zero_at, 10) & ct_eq((unsigned int)(k - zero_at - 1), 48);
-    alt = ctx->tls_negotiated_version != 0
-              ? ct_eq(em[k - 48], (ctx->tls_negotiated_version >> 8) & 0xff) &
-                    ct_eq(em[k - 47], ctx->tls_negotiated_version & 0xff)
-              : 0;
-    good &= (ct_eq(em[k - 48], (ctx->tls_client_version >> 8) & 0xff) &
-             ct_eq(em[k - 47], ctx->tls_client_version & 0xff)) |
-            alt;
-    for (size_t i = 0; i < 48; i++)
-        out[i] = (unsigned char)((good & em[k - 48 + i]) | (~good & fallback[i]));
-    OPENSSL_cleanse(em, sizeof(em));
+    raw = hsm_rsa_raw_decrypt(ctx->key, in, inlen, em, k);
+    if (raw == HSM_RAW_OK)
+        hsm_rsa_tls_premaster_unpad(em, k, ctx->tls_client_version, ctx->tls_negotiated_version,
+                                    fallback, out);
+    OPENSSL_secure_clear_free(em, k);
     OPENSSL_cleanse(fallback, sizeof(fallback));
+    if (raw != HSM_RAW_OK)
+        return 0;
     *outlen = 48;
+    return 1;
+}
+
+/* The token's own PKCS#1 v1.5 decryption (the configuration allowed it
+ * where raw RSA is not offered): its answer to a bad padding is its own. */
+static int rsa_decrypt_token_pkcs1(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
+                                   const unsigned char *in, size_t inlen, size_t k) {
+    CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+    size_t len = k;
+
+    if (!hsm_key_operate(ctx->key, HSM_OP_DECRYPT, &mech, in, inlen, out, &len))
+        return 0;
+    if (len > k) {
+        OPENSSL_cleanse(out, k);
+        hsm_error(HSM_R_PKCS11, "decryption with %s returned %zu bytes for a %zu-byte modulus",
+                  ctx->key->uri, len, k);
+        return 0;
+    }
+    *outlen = len;
+    return 1;
+}
+
+/*
+ * PKCS#1 v1.5 with implicit rejection: raw RSA on the token, the padding
+ * checked here in constant time, a bad padding answered with a synthetic
+ * plaintext derived from the key's secret and the ciphertext. Whether the
+ * padding was good changes neither the result's form, the error queue, nor
+ * the work done. |out| has room for |k| bytes.
+ */
+static int rsa_decrypt_pkcs1(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
+                             const unsigned char *in, size_t inlen, size_t k) {
+    enum hsm_pkcs1_decryption policy = ctx->prov->config.pkcs1_decryption;
+    unsigned char secret[HSM_REJECTION_SECRET_LEN], *em = NULL, *c = NULL;
+    enum hsm_raw_result raw;
+    size_t good = 0;
+    int ok = 0;
+
+    if (policy == HSM_PKCS1_DECRYPTION_REFUSE) {
+        hsm_error(HSM_R_UNSUPPORTED,
+                  "PKCS#1 v1.5 decryption with %s is turned off (rsa-pkcs1-decryption = refuse); "
+                  "use OAEP",
+                  ctx->key->uri);
+        return 0;
+    }
+    ERR_set_mark();
+    raw = hsm_rsa_rejection_secret(ctx->prov->libctx, ctx->key, secret);
+    if (raw == HSM_RAW_NOT_OFFERED && policy == HSM_PKCS1_DECRYPTION_IMPLICIT_OR_TOKEN) {
+        ERR_pop_to_mark();
+        return rsa_decrypt_token_pkcs1(ctx, out, outlen, in, inlen, k);
+    }
+    ERR_clear_last_mark();
+    if (raw == HSM_RAW_NOT_OFFERED) {
+        hsm_error(HSM_R_UNSUPPORTED,
+                  "PKCS#1 v1.5 decryption with %s is refused: the token does not offer raw RSA "
+                  "(CKM_RSA_X_509) for this key, and its own v1.5 decryption tells a bad padding "
+                  "from a good one (a padding oracle). Use OAEP, or accept the token's behaviour "
+                  "with rsa-pkcs1-decryption = implicit-rejection-or-token",
+                  ctx->key->uri);
+        return 0;
+    }
+    if (raw != HSM_RAW_OK)
+        return 0;
+    if ((em = OPENSSL_secure_malloc(k)) == NULL || (c = OPENSSL_zalloc(k)) == NULL) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (hsm_rsa_raw_decrypt(ctx->key, in, inlen, em, k) != HSM_RAW_OK)
+        goto done;
+    memcpy(c + (k - inlen), in, inlen); /* inlen <= k: checked by the raw decryption */
+    if (!hsm_rsa_pkcs1_unpad(ctx->prov->libctx, secret, c, em, k, out, outlen, &good))
+        goto done;
+    ok = 1;
+    /* Explicit rejection, when the application asked for it (OpenSSL 3.2's
+     * implicit-rejection = 0), tells a bad padding as OpenSSL's provider
+     * does: that application has chosen to see it. */
+    if (ctx->implicit_rejection == 0 && good == 0) {
+        OPENSSL_cleanse(out, k);
+        hsm_error(HSM_R_BAD_INPUT, "PKCS#1 v1.5 decryption with %s: the padding is not valid",
+                  ctx->key->uri);
+        ok = 0;
+    }
+done:
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (em != NULL)
+        OPENSSL_secure_clear_free(em, k);
+    OPENSSL_free(c);
+    return ok;
+}
+
+/* RSA without padding: the raw block, left-padded to the modulus length. */
+static int rsa_decrypt_none(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
+                            const unsigned char *in, size_t inlen, size_t k) {
+    if (hsm_rsa_raw_decrypt(ctx->key, in, inlen, out, k) != HSM_RAW_OK)
+        return 0;
+    *outlen = k;
+    return 1;
+}
+
+static int rsa_decrypt_oaep(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
+                            const unsigned char *in, size_t inlen, size_t k) {
+    CK_RSA_PKCS_OAEP_PARAMS oaep = {0};
+    CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+    const EVP_MD *md = oaep_digest(ctx);
+    size_t len = k;
+
+    if (!hsm_ck_digest(md, &oaep.hashAlg, NULL) ||
+        !hsm_ck_digest(ctx->mgf1_md != NULL ? ctx->mgf1_md : md, NULL, &oaep.mgf)) {
+        hsm_error(HSM_R_UNSUPPORTED, "OAEP with %s is not supported", EVP_MD_get0_name(md));
+        return 0;
+    }
+    oaep.source = CKZ_DATA_SPECIFIED;
+    oaep.pSourceData = ctx->label;
+    oaep.ulSourceDataLen = ctx->label_len;
+    if (!hsm_key_operate(ctx->key, HSM_OP_DECRYPT, &mech, in, inlen, out, &len))
+        return 0;
+    if (len > k) {
+        OPENSSL_cleanse(out, k);
+        hsm_error(HSM_R_PKCS11, "decryption with %s returned %zu bytes for a %zu-byte modulus",
+                  ctx->key->uri, len, k);
+        return 0;
+    }
+    *outlen = len;
     return 1;
 }
 
@@ -152,12 +257,14 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
                        const unsigned char *in, size_t inlen)
 {
     struct rsa_cipher_ctx *ctx = vctx;
-    size_t k = (size_t)EVP_PKEY_get_size(ctx->key->pub), len = k;
-    CK_RSA_PKCS_OAEP_PARAMS oaep = {0};
-    CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
-    unsigned char buf[1024];
-    const EVP_MD *md;
+    size_t k = (size_t)EVP_PKEY_get_size(ctx->key->pub);
+    unsigned char *buf;
+    int ok;
 
+    if (ctx->padding == RSA_PKCS1_WITH_TLS_PADDING && out == NULL) {
+        *outlen = 48;
+        return 1;
+    }
     if (out == NULL) {
         *outlen = k;
         return 1;
@@ -170,34 +277,38 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
     }
     if (ctx->padding == RSA_PKCS1_WITH_TLS_PADDING)
         return rsa_decrypt_tls(ctx, out, outlen, outsize, in, inlen, k);
-    if (ctx->padding == RSA_PKCS1_OAEP_PADDING) {
-        md = ctx->oaep_md != NULL ? ctx->oaep_md : EVP_sha1();
-        if (!hsm_ck_digest(md, &oaep.hashAlg, NULL) ||
-            !hsm_ck_digest(ctx->mgf1_md != NULL ? ctx->mgf1_md : md, NULL, &oaep.mgf)) {
-            hsm_error(HSM_R_UNSUPPORTED, "OAEP with %s is not supported", EVP_MD_get0_name(md));
-            return 0;
-        }
-        oaep.source = CKZ_DATA_SPECIFIED;
-        oaep.pSourceData = ctx->label;
-        oaep.ulSourceDataLen = ctx->label_len;
-        mech = (CK_MECHANISM){CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
-    } else if (ctx->padding != RSA_PKCS1_PADDING) {
+    /* As OpenSSL's provider: room for the modulus length, whatever the
+     * message turns out to be (a public check, before any decryption). */
+    if (outsize < k) {
+        hsm_error(HSM_R_BAD_INPUT,
+                  "decrypting with %s needs an output buffer of %zu bytes, %zu were given",
+                  ctx->key->uri, k, outsize);
+        return 0;
+    }
+    if ((buf = OPENSSL_secure_malloc(k)) == NULL) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return 0;
+    }
+    switch (ctx->padding) {
+    case RSA_PKCS1_PADDING:
+        ok = rsa_decrypt_pkcs1(ctx, buf, outlen, in, inlen, k);
+        break;
+    case RSA_PKCS1_OAEP_PADDING:
+        ok = rsa_decrypt_oaep(ctx, buf, outlen, in, inlen, k);
+        break;
+    case RSA_NO_PADDING:
+        ok = rsa_decrypt_none(ctx, buf, outlen, in, inlen, k);
+        break;
+    default:
         hsm_error(HSM_R_UNSUPPORTED,
-                  "RSA decryption padding %d is not supported (pkcs1, oaep, TLS premaster)",
-                  ctx->padding);
-        return 0;
+                  "RSA decryption padding %s is not supported (pkcs1, oaep, none, TLS premaster)",
+                  hsm_rsa_pad_mode_name(ctx->padding));
+        ok = 0;
     }
-    if (k > sizeof(buf) || !hsm_key_operate(ctx->key, HSM_OP_DECRYPT, &mech, in, inlen, buf, &len))
-        return 0;
-    if (len > outsize) {
-        OPENSSL_cleanse(buf, sizeof(buf));
-        hsm_error(HSM_R_BAD_INPUT, "output buffer too small");
-        return 0;
-    }
-    memcpy(out, buf, len);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    *outlen = len;
-    return 1;
+    if (ok)
+        memcpy(out, buf, *outlen);
+    OPENSSL_secure_clear_free(buf, k);
+    return ok;
 }
 
 /* Encryption needs only the public key: done in software. */
@@ -230,53 +341,56 @@ static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct rsa_cipher_ctx *ctx = vctx;
     const OSSL_PARAM *p;
-    char name[64], *np = name;
 
     if (params == NULL)
         return 1;
+    /* Digests' properties are the provider's own: hashing stays in software. */
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL &&
+        !hsm_md_param_get(ctx->prov->libctx, p, "OAEP digest", &ctx->oaep_md))
+        return 0;
     if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE)) != NULL) {
-        if (p->data_type == OSSL_PARAM_INTEGER) {
-            if (!OSSL_PARAM_get_int(p, &ctx->padding))
-                return 0;
-        } else if (OSSL_PARAM_get_utf8_string(p, &np, sizeof(name))) {
-            ctx->padding = strcmp(name, "oaep") == 0    ? RSA_PKCS1_OAEP_PADDING
-                           : strcmp(name, "pkcs1") == 0 ? RSA_PKCS1_PADDING
-                                                        : -1;
-        } else {
+        int mode;
+
+        if (!hsm_rsa_pad_mode_get(p, &mode))
+            return 0;
+        if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_OAEP_PADDING && mode != RSA_NO_PADDING &&
+            mode != RSA_PKCS1_WITH_TLS_PADDING) {
+            hsm_error(HSM_R_UNSUPPORTED,
+                      "RSA padding mode %s is not one for encryption (pkcs1, oaep, none are)",
+                      hsm_rsa_pad_mode_name(mode));
             return 0;
         }
+        ctx->padding = mode;
     }
-    const char *md_params[2] = {OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
-                                OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST};
-    EVP_MD **targets[2] = {&ctx->oaep_md, &ctx->mgf1_md};
-    for (int i = 0; i < 2; i++) {
-        if ((p = OSSL_PARAM_locate_const(params, md_params[i])) != NULL) {
-            EVP_MD *md;
-
-            np = name;
-            if (!OSSL_PARAM_get_utf8_string(p, &np, sizeof(name)) ||
-                (md = EVP_MD_fetch(ctx->prov->libctx, name, HSM_SOFTWARE_PROPQ)) == NULL)
-                return 0;
-            EVP_MD_free(*targets[i]);
-            *targets[i] = md;
-        }
-    }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION)) != NULL &&
-        !OSSL_PARAM_get_uint(p, &ctx->tls_client_version))
-        return 0;
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION)) !=
-            NULL &&
-        !OSSL_PARAM_get_uint(p, &ctx->tls_negotiated_version))
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST)) != NULL &&
+        !hsm_md_param_get(ctx->prov->libctx, p, "MGF1 digest", &ctx->mgf1_md))
         return 0;
     if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL)) != NULL) {
         void *label = NULL;
         size_t len = 0;
 
-        if (!OSSL_PARAM_get_octet_string(p, &label, 0, &len))
+        if (!OSSL_PARAM_get_octet_string(p, &label, 0, &len)) {
+            hsm_error(HSM_R_BAD_INPUT, "parameter %s must be an octet string", p->key);
             return 0;
+        }
         OPENSSL_free(ctx->label);
         ctx->label = label;
         ctx->label_len = len;
+    }
+    const struct {
+        const char *name;
+        unsigned int *value;
+    } uints[] = {
+        {OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, &ctx->tls_client_version},
+        {OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, &ctx->tls_negotiated_version},
+        {OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, &ctx->implicit_rejection},
+    };
+    for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
+        if ((p = OSSL_PARAM_locate_const(params, uints[i].name)) != NULL &&
+            !OSSL_PARAM_get_uint(p, uints[i].value)) {
+            hsm_error(HSM_R_BAD_INPUT, "parameter %s must be an unsigned integer", p->key);
+            return 0;
+        }
     }
     return 1;
 }
@@ -284,12 +398,15 @@ static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 static const OSSL_PARAM *rsa_cipher_settable_ctx_params(void *ctx, void *provctx)
 {
     static const OSSL_PARAM params[] = {
-        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL, 0),
         OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST_PROPS, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL, 0),
         OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST_PROPS, NULL, 0),
         OSSL_PARAM_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, NULL, 0),
         OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, NULL),
         OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, NULL),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, NULL),
         OSSL_PARAM_END,
     };
     (void)ctx;
@@ -297,18 +414,62 @@ static const OSSL_PARAM *rsa_cipher_settable_ctx_params(void *ctx, void *provctx
     return params;
 }
 
+/* OAEP's digest: the one set, else SHA-1 (PKCS#1's default, and OpenSSL's). */
+static const EVP_MD *oaep_digest(const struct rsa_cipher_ctx *ctx)
+{
+    return ctx->oaep_md != NULL ? ctx->oaep_md : EVP_sha1();
+}
+
 static int rsa_cipher_get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
     struct rsa_cipher_ctx *ctx = vctx;
-    OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE);
+    OSSL_PARAM *p;
 
-    return p == NULL || OSSL_PARAM_set_int(p, ctx->padding);
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_PAD_MODE)) != NULL &&
+        !hsm_rsa_pad_mode_set(p, ctx->padding))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL &&
+        !hsm_md_param_set(p, oaep_digest(ctx), "OAEP digest"))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST)) != NULL &&
+        !hsm_md_param_set(p, ctx->mgf1_md != NULL ? ctx->mgf1_md : oaep_digest(ctx), "MGF1 digest"))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL)) != NULL &&
+        !(p->data_type == OSSL_PARAM_OCTET_PTR
+              ? OSSL_PARAM_set_octet_ptr(p, ctx->label, ctx->label_len)
+              : OSSL_PARAM_set_octet_string(p, ctx->label, ctx->label_len))) {
+        hsm_error(HSM_R_BAD_INPUT, "parameter %s: the %zu-byte OAEP label cannot be given as asked",
+                  p->key, ctx->label_len);
+        return 0;
+    }
+    const struct {
+        const char *name;
+        unsigned int value;
+    } uints[] = {
+        {OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, ctx->tls_client_version},
+        {OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, ctx->tls_negotiated_version},
+        {OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, ctx->implicit_rejection},
+    };
+    for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
+        if ((p = OSSL_PARAM_locate(params, uints[i].name)) != NULL &&
+            !OSSL_PARAM_set_uint(p, uints[i].value)) {
+            hsm_error(HSM_R_BAD_INPUT, "parameter %s must be an unsigned integer", p->key);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static const OSSL_PARAM *rsa_cipher_gettable_ctx_params(void *ctx, void *provctx)
 {
     static const OSSL_PARAM params[] = {
-        OSSL_PARAM_int(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_PAD_MODE, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, NULL, 0),
+        OSSL_PARAM_DEFN(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, OSSL_PARAM_OCTET_PTR, NULL, 0),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_CLIENT_VERSION, NULL),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_TLS_NEGOTIATED_VERSION, NULL),
+        OSSL_PARAM_uint(OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION, NULL),
         OSSL_PARAM_END,
     };
     (void)ctx;
@@ -330,3 +491,21 @@ const OSSL_DISPATCH hsm_asym_cipher_rsa_functions[] = {
     {OSSL_FUNC_ASYM_CIPHER_GETTABLE_CTX_PARAMS, (void (*)(void))rsa_cipher_gettable_ctx_params},
     {0, NULL},
 };
+
+bool hsm_config_pkcs1_decryption(const char *value, enum hsm_pkcs1_decryption *out)
+{
+    if (value == NULL || strcmp(value, "implicit-rejection") == 0)
+        *out = HSM_PKCS1_DECRYPTION_IMPLICIT;
+    else if (strcmp(value, "implicit-rejection-or-token") == 0)
+        *out = HSM_PKCS1_DECRYPTION_IMPLICIT_OR_TOKEN;
+    else if (strcmp(value, "refuse") == 0)
+        *out = HSM_PKCS1_DECRYPTION_REFUSE;
+    else {
+        hsm_error(HSM_R_CONFIG,
+                  "rsa-pkcs1-decryption = \"%s\": use implicit-rejection, "
+                  "implicit-rejection-or-token or refuse",
+                  value);
+        return false;
+    }
+    return true;
+}

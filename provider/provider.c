@@ -216,7 +216,7 @@ struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
 static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
 {
     char *module = NULL, *pin = NULL, *verify = NULL, *possession = NULL, *shared = NULL,
-         *prefer_others = NULL;
+         *prefer_others = NULL, *pkcs1 = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr("pkcs11-module-path", &module, 0),
         OSSL_PARAM_utf8_ptr("pkcs11-module-token-pin", &pin, 0),
@@ -224,6 +224,7 @@ static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
         OSSL_PARAM_utf8_ptr("check-possession", &possession, 0),
         OSSL_PARAM_utf8_ptr("pin-file-allow-shared", &shared, 0),
         OSSL_PARAM_utf8_ptr("prefer-other-providers", &prefer_others, 0),
+        OSSL_PARAM_utf8_ptr("rsa-pkcs1-decryption", &pkcs1, 0),
         OSSL_PARAM_END,
     };
 
@@ -232,6 +233,7 @@ static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
     if (c_get_params == NULL || !c_get_params(handle, params))
         return false;
     return hsm_config_parse(&ctx->config, module, pin, verify, possession, shared) &&
+           hsm_config_pkcs1_decryption(pkcs1, &ctx->config.pkcs1_decryption) &&
            hsm_config_bool("prefer-other-providers", prefer_others, true, &prefer) &&
            (!prefer || hsm_prefer_other_providers(ctx->libctx));
 }

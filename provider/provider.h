@@ -10,12 +10,27 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+/* rsa-pkcs1-decryption: what PKCS#1 v1.5 decryption may do. */
+enum hsm_pkcs1_decryption {
+    /* implicit-rejection (default): over raw RSA on the token, a bad
+     * padding answered with a synthetic plaintext; refused where the
+     * token does not offer raw RSA for the key. */
+    HSM_PKCS1_DECRYPTION_IMPLICIT = 0,
+    /* implicit-rejection-or-token: the same, and where raw RSA is not
+     * offered, the token's own v1.5 decryption (its padding answers are
+     * its own: a possible padding oracle). */
+    HSM_PKCS1_DECRYPTION_IMPLICIT_OR_TOKEN,
+    /* refuse: no PKCS#1 v1.5 decryption at all (OAEP only). */
+    HSM_PKCS1_DECRYPTION_REFUSE,
+};
+
 struct hsm_config {
     char *module_path;      /* NULL: p11-kit's proxy */
     char *token_pin;        /* secure heap; from pkcs11-module-token-pin */
     bool verify_signatures; /* verify-after-sign */
     bool check_possession;  /* sign a challenge on load */
     bool pin_file_allow_shared; /* accept PIN files others can read */
+    enum hsm_pkcs1_decryption pkcs1_decryption;
 };
 
 struct hsm_provctx {
@@ -29,6 +44,10 @@ struct hsm_provctx {
 bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const char *token_pin,
                       const char *verify, const char *possession, const char *allow_shared);
 void hsm_config_clear(struct hsm_config *cfg);
+
+/* rsa-pkcs1-decryption = implicit-rejection | implicit-rejection-or-token |
+ * refuse (NULL: implicit-rejection); raises and returns false otherwise. */
+bool hsm_config_pkcs1_decryption(const char *value, enum hsm_pkcs1_decryption *out);
 
 /* A yes/no option (yes, true, on, 1; no, false, off, 0), |dflt| when
  * unset; raises "NAME = VALUE: use yes or no" and returns false otherwise. */

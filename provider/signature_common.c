@@ -1,5 +1,6 @@
 #include "provider/signature_common.h"
 #include "cache/provider_property.h"
+#include "provider/rsa_params.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -80,6 +81,11 @@ static bool set_md(struct hsm_sigctx *ctx, const char *mdname)
         hsm_error(HSM_R_UNSUPPORTED, "digest %s is too weak for ECDSA", mdname);
         return false;
     }
+    if (ctx->want_type == CKK_RSA && ctx->params.rsa_padding == RSA_NO_PADDING) {
+        EVP_MD_free(md);
+        hsm_error(HSM_R_BAD_INPUT, "RSA without padding takes no digest (%s was given)", mdname);
+        return false;
+    }
     EVP_MD_free(ctx->md);
     ctx->md = md;
     ctx->params.md = md;
@@ -114,6 +120,27 @@ int hsm_sig_verify_init(void *ctx, void *key, const OSSL_PARAM params[])
     return init(ctx, key, params);
 }
 
+/*
+ * The parameters an operation runs with: "auto-digestmax" (OpenSSL 3.1's
+ * default for signing) is the digest's length, or less when the key is too
+ * small for it; a verification detects the salt.
+ */
+static struct hsm_sign_params effective(const struct hsm_sigctx *ctx, bool signing)
+{
+    struct hsm_sign_params p = ctx->params;
+
+    if (p.pss_saltlen == RSA_PSS_SALTLEN_AUTO_DIGEST_MAX) {
+        p.pss_saltlen = RSA_PSS_SALTLEN_AUTO;
+        if (signing && p.md != NULL && ctx->key != NULL) {
+            int hlen = EVP_MD_get_size(p.md);
+            int max = (EVP_PKEY_get_bits(ctx->key->pub) - 1 + 7) / 8 - hlen - 2;
+
+            p.pss_saltlen = hlen < max ? hlen : RSA_PSS_SALTLEN_MAX;
+        }
+    }
+    return p;
+}
+
 int hsm_sig_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
                  const unsigned char *tbs, size_t tbslen)
 {
@@ -129,8 +156,9 @@ int hsm_sig_sign(void *vctx, unsigned char *sig, size_t *siglen, size_t sigsize,
                   max);
         return 0;
     }
-    return hsm_sign_on_token(ctx->prov, ctx->key, &ctx->params, tbs, tbslen, sig, siglen,
-                             sigsize);
+    struct hsm_sign_params p = effective(ctx, true);
+
+    return hsm_sign_on_token(ctx->prov, ctx->key, &p, tbs, tbslen, sig, siglen, sigsize);
 }
 
 int hsm_sig_verify(void *vctx, const unsigned char *sig, size_t siglen, const unsigned char *tbs,
@@ -138,7 +166,9 @@ int hsm_sig_verify(void *vctx, const unsigned char *sig, size_t siglen, const un
 {
     struct hsm_sigctx *ctx = vctx;
 
-    return hsm_verify_in_software(ctx->prov, ctx->key, &ctx->params, tbs, tbslen, sig, siglen);
+    struct hsm_sign_params p = effective(ctx, false);
+
+    return hsm_verify_in_software(ctx->prov, ctx->key, &p, tbs, tbslen, sig, siglen);
 }
 
 static int digest_init(struct hsm_sigctx *ctx, const char *mdname, void *key,
@@ -212,7 +242,8 @@ static X509_ALGOR *digest_algor(const EVP_MD *md)
 static int pss_algorithm_id(const struct hsm_sigctx *ctx, OSSL_PARAM *p)
 {
     const EVP_MD *mgf1 = ctx->mgf1 != NULL ? ctx->mgf1 : ctx->md;
-    int salt = hsm_pss_salt_length(ctx->key, &ctx->params);
+    struct hsm_sign_params params = effective(ctx, true);
+    int salt = hsm_pss_salt_length(ctx->key, &params);
     RSA_PSS_PARAMS *pss = RSA_PSS_PARAMS_new();
     X509_ALGOR *alg = X509_ALGOR_new(), *mgf1_hash = NULL;
     ASN1_STRING *packed = NULL, *mgf1_packed = NULL;
@@ -279,114 +310,94 @@ static int algorithm_id(const struct hsm_sigctx *ctx, OSSL_PARAM *p)
 int hsm_sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
 {
     struct hsm_sigctx *ctx = vctx;
+    bool rsa = ctx->want_type == CKK_RSA;
     OSSL_PARAM *p;
 
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID)) != NULL &&
-        !algorithm_id(ctx, p))
+        !algorithm_id(ctx, p)) {
+        hsm_error(HSM_R_BAD_INPUT, "no signature algorithm identifier for %s with %s",
+                  ctx->key != NULL ? ctx->key->uri : "a key not yet set",
+                  ctx->md != NULL ? EVP_MD_get0_name(ctx->md) : "no digest");
         return 0;
+    }
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL &&
-        (ctx->md == NULL || !OSSL_PARAM_set_utf8_string(p, EVP_MD_get0_name(ctx->md))))
+        !hsm_md_param_set(p, ctx->md, "digest"))
         return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST_SIZE)) != NULL && !rsa &&
+        !OSSL_PARAM_set_size_t(p, ctx->md != NULL ? (size_t)EVP_MD_get_size(ctx->md) : 0)) {
+        hsm_error(HSM_R_BAD_INPUT, "parameter %s must be a size_t", p->key);
+        return 0;
+    }
+    if (!rsa)
+        return 1;
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL &&
-        ctx->want_type == CKK_RSA && !OSSL_PARAM_set_int(p, ctx->params.rsa_padding))
+        !hsm_rsa_pad_mode_set(p, ctx->params.rsa_padding))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) != NULL &&
-        (ctx->mgf1 != NULL || ctx->md != NULL) &&
-        !OSSL_PARAM_set_utf8_string(p, EVP_MD_get0_name(ctx->mgf1 != NULL ? ctx->mgf1 : ctx->md)))
+        !hsm_md_param_set(p, ctx->mgf1 != NULL ? ctx->mgf1 : ctx->md, "MGF1 digest"))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) != NULL &&
-        !OSSL_PARAM_set_int(p, ctx->params.pss_saltlen))
+        !hsm_rsa_saltlen_set(p, ctx->params.pss_saltlen))
         return 0;
     return 1;
 }
 
-const OSSL_PARAM *hsm_sig_gettable_ctx_params(void *ctx, void *provctx)
+const OSSL_PARAM *hsm_sig_gettable_ctx_params(void *vctx, void *provctx)
 {
-    static const OSSL_PARAM params[] = {
+    /* The forms OpenSSL's own provider lists: names, which it also gives
+     * as integers when asked so. */
+    static const OSSL_PARAM rsa[] = {
         OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL, 0),
         OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
-        OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL),
         OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, NULL, 0),
-        OSSL_PARAM_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, NULL),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, NULL, 0),
         OSSL_PARAM_END,
     };
-    (void)ctx;
-    (void)provctx;
-    return params;
-}
+    static const OSSL_PARAM ecdsa[] = {
+        OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
+        OSSL_PARAM_size_t(OSSL_SIGNATURE_PARAM_DIGEST_SIZE, NULL),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    struct hsm_sigctx *ctx = vctx;
 
-static bool utf8_param(const OSSL_PARAM *p, char *buf, size_t len)
-{
-    return OSSL_PARAM_get_utf8_string(p, &buf, len) != 0;
+    (void)provctx;
+    return ctx != NULL && ctx->want_type == CKK_EC ? ecdsa : rsa;
 }
 
 static bool set_rsa_params(struct hsm_sigctx *ctx, const OSSL_PARAM params[])
 {
     const OSSL_PARAM *p;
-    char text[64];
 
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) != NULL) {
-        int mode = -1;
+        int mode;
 
-        if (p->data_type == OSSL_PARAM_INTEGER) {
-            if (!OSSL_PARAM_get_int(p, &mode))
-                return false;
-        } else if (utf8_param(p, text, sizeof(text))) {
-            mode = strcmp(text, "pkcs1") == 0 ? RSA_PKCS1_PADDING
-                   : strcmp(text, "pss") == 0 ? RSA_PKCS1_PSS_PADDING
-                   : strcmp(text, "none") == 0 ? RSA_NO_PADDING
-                                               : -1;
-        }
+        if (!hsm_rsa_pad_mode_get(p, &mode))
+            return false;
         if (mode != RSA_PKCS1_PADDING && mode != RSA_PKCS1_PSS_PADDING && mode != RSA_NO_PADDING) {
-            hsm_error(HSM_R_UNSUPPORTED, "RSA padding mode is not supported (pkcs1, pss, none are)");
+            hsm_error(HSM_R_UNSUPPORTED,
+                      "RSA padding mode %s is not one for signatures here (pkcs1, pss, none are)",
+                      hsm_rsa_pad_mode_name(mode));
+            return false;
+        }
+        /* As OpenSSL's provider: raw RSA signs what it is given. */
+        if (mode == RSA_NO_PADDING && ctx->md != NULL) {
+            hsm_error(HSM_R_BAD_INPUT, "RSA without padding takes no digest (%s is set)",
+                      EVP_MD_get0_name(ctx->md));
             return false;
         }
         ctx->params.rsa_padding = mode;
     }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) != NULL) {
-        int salt;
-
-        if (p->data_type == OSSL_PARAM_INTEGER) {
-            if (!OSSL_PARAM_get_int(p, &salt))
-                return false;
-        } else if (!utf8_param(p, text, sizeof(text))) {
-            return false;
-        } else if (strcmp(text, "digest") == 0) {
-            salt = RSA_PSS_SALTLEN_DIGEST;
-        } else if (strcmp(text, "max") == 0) {
-            salt = RSA_PSS_SALTLEN_MAX;
-        } else if (strcmp(text, "auto") == 0) {
-            salt = RSA_PSS_SALTLEN_AUTO;
-        } else {
-            char *end;
-            long v = strtol(text, &end, 10);
-
-            if (*end != '\0' || v < 0 || v > 100000) {
-                hsm_error(HSM_R_BAD_INPUT, "PSS salt length \"%s\" is not digest, max, auto or "
-                          "a number", text);
-                return false;
-            }
-            salt = (int)v;
-        }
-        if (salt < RSA_PSS_SALTLEN_MAX) {
-            hsm_error(HSM_R_BAD_INPUT, "PSS salt length %d is not valid", salt);
-            return false;
-        }
-        ctx->params.pss_saltlen = salt;
-    }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) != NULL &&
+        !hsm_rsa_saltlen_get(p, &ctx->params.pss_saltlen))
+        return false;
+    /* The MGF1 digest's properties are the provider's own: hashing stays in
+     * software whatever an application asks. */
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) != NULL) {
-        EVP_MD *md;
-
-        if (!utf8_param(p, text, sizeof(text)))
+        if (!hsm_md_param_get(ctx->prov->libctx, p, "MGF1 digest", &ctx->mgf1))
             return false;
-        md = EVP_MD_fetch(ctx->prov->libctx, text, HSM_SOFTWARE_PROPQ);
-        if (md == NULL) {
-            hsm_error(HSM_R_UNSUPPORTED, "MGF1 digest %s is not available", text);
-            return false;
-        }
-        EVP_MD_free(ctx->mgf1);
-        ctx->mgf1 = md;
-        ctx->params.mgf1 = md;
+        ctx->params.mgf1 = ctx->mgf1;
     }
     return true;
 }
@@ -401,7 +412,12 @@ int hsm_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL) {
         char mdname[64] = "", *name = mdname;
 
-        if (!OSSL_PARAM_get_utf8_string(p, &name, sizeof(mdname)) || !set_md(ctx, mdname))
+        if (!OSSL_PARAM_get_utf8_string(p, &name, sizeof(mdname))) {
+            hsm_error(HSM_R_BAD_INPUT, "parameter %s must be a digest name of at most %zu bytes",
+                      p->key, sizeof(mdname) - 1);
+            return 0;
+        }
+        if (!set_md(ctx, mdname))
             return 0;
     }
     if (ctx->want_type == CKK_RSA && !set_rsa_params(ctx, params))

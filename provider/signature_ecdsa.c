@@ -11,6 +11,7 @@ static const OSSL_PARAM *ecdsa_settable_ctx_params(void *ctx, void *provctx)
 {
     static const OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PROPERTIES, NULL, 0),
         OSSL_PARAM_END,
     };
     (void)ctx;
