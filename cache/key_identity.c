@@ -1,6 +1,7 @@
 #include "cache/key_identity.h"
 
 #include "cache/error.h"
+#include "cache/fork_gate.h"
 #include "cache/objects.h"
 #include "cache/p256_verify.h"
 #include "cache/public_views.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void pad_copy(CK_UTF8CHAR *dst, size_t dstlen, const char *src)
 {
@@ -145,6 +147,8 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
         return NULL;
     }
     key->refs = 1;
+    key->loaded_fork_epoch = hsm_fork_epoch();
+    key->loaded_euid = geteuid();
     key->pin = pin != NULL ? pin : hsm_token_kept_pin(tok);
     key->libctx = libctx;
     key->token_id = tok->id;

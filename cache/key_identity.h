@@ -9,11 +9,13 @@
 #define HSM_CACHE_KEY_IDENTITY_H
 
 #include "cache/attr_set.h"
+#include "cache/backoff.h"
 #include "cache/token.h"
 
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdbool.h>
 
 struct hsm_key {
@@ -63,6 +65,13 @@ struct hsm_key {
     pthread_mutex_t lock;
     struct hsm_token *token;
     CK_OBJECT_HANDLE handle;
+    /* Who loaded it: a forked child of the loader, running as another user,
+     * that cannot reach the token is told it may lack permission. */
+    unsigned loaded_fork_epoch;
+    uid_t loaded_euid;
+    /* When the key, once lost (deleted, replaced), may be looked for again:
+     * until then each use fails at once with the error the search gave. */
+    struct hsm_backoff backoff;
 };
 
 struct hsm_id_objects;

@@ -16,8 +16,10 @@
 
 #include <openssl/err.h>
 
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * CKR_OK and *same set when the handle still names this key. Where the
@@ -207,11 +209,58 @@ void hsm_key_explain_bad_signature(struct hsm_key *key)
     proving--;
 }
 
+/*
+ * Why the key's token cannot be reached, sending the operator the right
+ * way: a module that fails, a module that failed to describe a slot, a
+ * child process (of the one that loaded the key) running as another user,
+ * or a token that really is absent from the slot list.
+ */
+static void explain_unreachable(const struct hsm_key *key, int n,
+                                const struct hsm_token_scan *scan)
+{
+    const char *module = hsm_module_path(key->module);
+    char problem[160];
+
+    hsm_token_scan_describe(scan, problem, sizeof(problem));
+    if (n > 1) {
+        hsm_error(HSM_R_AMBIGUOUS_TOKEN,
+                  "%s: more than one token with label '%s' and serial %s is reached through %s",
+                  key->uri, key->token_id.label, key->token_id.serial, module);
+    } else if (n < 0) {
+        hsm_error(HSM_R_TOKEN_GONE,
+                  "%s: token '%s' (serial %s) cannot be reached: its module %s fails (see the "
+                  "error before this one); the key is found again once the module answers",
+                  key->uri, key->token_id.label, key->token_id.serial, module);
+    } else if (problem[0] != '\0') {
+        hsm_error(HSM_R_TOKEN_GONE,
+                  "%s: token '%s' (serial %s) is not among the tokens %s describes%s; the key is "
+                  "found again once the module describes it",
+                  key->uri, key->token_id.label, key->token_id.serial, module, problem);
+    } else if (key->loaded_fork_epoch != hsm_fork_epoch() && key->loaded_euid != geteuid()) {
+        struct passwd *pw = getpwuid(geteuid());
+
+        hsm_error(HSM_R_TOKEN_GONE,
+                  "%s: token '%s' (serial %s) is not in the slot list of %s in this process "
+                  "(pid %ld, user %s), a child of the one that loaded the key as another user: "
+                  "this user may lack permission to the token (its files or device) or to its "
+                  "PIN source; give it access, or configure the server to keep its rights",
+                  key->uri, key->token_id.label, key->token_id.serial, module, (long)getpid(),
+                  pw != NULL ? pw->pw_name : "?");
+    } else {
+        hsm_error(HSM_R_TOKEN_GONE,
+                  "%s: token '%s' (serial %s) is not in the slot list of %s: insert the token, "
+                  "or bring its module or server back, and the key is found again",
+                  key->uri, key->token_id.label, key->token_id.serial, module);
+    }
+}
+
 static bool refind(struct hsm_key *key)
 {
     struct hsm_token **toks = NULL;
     CK_OBJECT_HANDLE handle;
     unsigned generation;
+    bool reinitialized = false;
+    struct hsm_token_scan scan = {0};
     int n = -1;
 
     hsm_debug(1, "finding %s (SHA-256 %s) again by its identity", key->uri, key->fingerprint);
@@ -221,7 +270,7 @@ static bool refind(struct hsm_key *key)
         if (hsm_module_enter(key->module, &generation) == NULL)
             break;
         hsm_module_leave(key->module);
-        n = hsm_tokens_find(key->module, NULL, &key->token_id, &toks);
+        n = hsm_tokens_find(key->module, NULL, &key->token_id, &toks, &scan);
         if (n > 0 || pass == 1)
             break;
         /* The token is not in the slot list, or the module itself fails (a
@@ -232,19 +281,16 @@ static bool refind(struct hsm_key *key)
         toks = NULL;
         if (!hsm_module_reinitialize(key->module, generation))
             break;
+        reinitialized = true;
     }
     if (n > 0)
         ERR_pop_to_mark();
     else
         ERR_clear_last_mark();
+    if (reinitialized)
+        hsm_module_recovery(key->module, n > 0);
     if (n != 1) {
-        hsm_error(n == 0  ? HSM_R_TOKEN_GONE
-                  : n < 0 ? HSM_R_TOKEN_GONE
-                          : HSM_R_AMBIGUOUS_TOKEN,
-                  "%s: %s token with label '%s' and serial %s can be reached through %s; insert "
-                  "the token, or bring its module or server back, and the key is found again",
-                  key->uri, n > 1 ? "more than one" : "no", key->token_id.label,
-                  key->token_id.serial, hsm_module_path(key->module));
+        explain_unreachable(key, n, &scan);
         hsm_tokens_put_all(toks, n < 0 ? 0 : n);
         return false;
     }
@@ -464,8 +510,11 @@ leave:
     if (rv == CKR_OK) {
         *outlen = olen;
         state = ATTEMPT_DONE;
-    } else if (!res->reported && hsm_rv_is_stale(rv)) {
-        state = ATTEMPT_STALE;
+        hsm_module_observe_ok(key->module);
+    } else {
+        hsm_module_observe(key->module, HSM_SIGN_ANSWER, res->what, rv);
+        if (!res->reported && hsm_rv_is_stale(rv))
+            state = ATTEMPT_STALE;
     }
 give_slot:
     if (login_slot)
@@ -494,6 +543,54 @@ static void report_failure(const struct hsm_key *key, enum hsm_key_op op, const 
                          : "");
 }
 
+/* Failures of the key itself, as opposed to its token or module (those
+ * wait on the module's own backoff). */
+static bool key_level_failure(int reason)
+{
+    return reason == HSM_R_KEY_CHANGED || reason == HSM_R_NO_OBJECT ||
+           reason == HSM_R_AMBIGUOUS_OBJECT || reason == HSM_R_POSSESSION_FAILED ||
+           reason == HSM_R_PUBLIC_KEY_MISMATCH || reason == HSM_R_PIN_INCORRECT ||
+           reason == HSM_R_PIN_LOCKED || reason == HSM_R_PIN_REQUIRED;
+}
+
+/*
+ * A key that was lost (deleted, replaced on the token) is looked for again
+ * at a bounded rate: in between, each use fails at once with the error the
+ * last search gave, so that a busy server does not search and log in to
+ * the token on every request. A search that finds it forgets the wait.
+ */
+static bool refind_when_allowed(struct hsm_key *key)
+{
+    struct hsm_backoff copy;
+    unsigned wait_ms = 0;
+    bool wait = false, found;
+
+    hsm_fork_gate_enter();
+    if (hsm_lock(&key->lock)) {
+        if ((wait = hsm_backoff_must_wait(&key->backoff, &wait_ms)))
+            copy = key->backoff;
+        hsm_unlock(&key->lock);
+    }
+    hsm_fork_gate_leave();
+    if (wait) {
+        hsm_backoff_repeat(&copy, wait_ms, key->uri);
+        return false;
+    }
+    found = refind(key);
+    if (!found && !key_level_failure(hsm_error_last_reason()))
+        return false;
+    hsm_fork_gate_enter();
+    if (hsm_lock(&key->lock)) {
+        if (found)
+            hsm_backoff_succeeded(&key->backoff);
+        else
+            hsm_backoff_failed(&key->backoff);
+        hsm_unlock(&key->lock);
+    }
+    hsm_fork_gate_leave();
+    return found;
+}
+
 /*
  * Called outside every module call and outside the fork gate: finding the
  * key again may initialise the module and log in. Three attempts: a stale
@@ -511,7 +608,7 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
         enum attempt_state state;
 
         if (!hints(key, &tok, &handle)) {
-            if (!refind(key))
+            if (!refind_when_allowed(key))
                 return false;
             continue;
         }

@@ -1,9 +1,11 @@
 #include "cache/module.h"
 
+#include "cache/backoff.h"
 #include "cache/debug_log.h"
 #include "cache/error.h"
 #include "cache/fork_gate.h"
 #include "cache/lock.h"
+#include "cache/module_health.h"
 #include "cache/token.h"
 
 #include <dlfcn.h>
@@ -22,6 +24,7 @@ enum module_state {
     MODULE_NEEDS_INIT,   /* loaded, not initialised in this process (a child, a failure) */
     MODULE_INITIALIZING, /* one thread is finalising and initialising it */
     MODULE_READY,
+    MODULE_BROKEN,    /* initialised, but to be initialised again before new calls */
     MODULE_FINALIZED, /* at process exit; the record stays for keys freed later */
 };
 
@@ -41,6 +44,10 @@ struct hsm_module {
     unsigned users; /* threads between enter and leave */
     unsigned generation;
     int refs;
+    struct hsm_module_health health;
+    bool health_dented; /* atomic: health has failures counted */
+    /* When initialising it again may be tried, after it failed. */
+    struct hsm_backoff backoff;
     /* Set once at insertion, never changed: the registry can be walked
      * without its lock from a head read under it. */
     struct hsm_module *next;
@@ -115,6 +122,9 @@ static void after_fork_child(void)
             mod->state = MODULE_NEEDS_INIT;
         mod->owns_init = false;
         mod->generation++;
+        hsm_backoff_succeeded(&mod->backoff);
+        hsm_module_health_ok(&mod->health);
+        mod->health_dented = false;
     }
     hsm_tokens_forget_all_after_fork();
 }
@@ -225,7 +235,7 @@ static void unload(struct hsm_module *mod)
  */
 static bool initialize_locked(struct hsm_module *mod, enum hsm_reason reason, const char *why)
 {
-    bool was_ready = mod->state == MODULE_READY;
+    bool was_ready = mod->state == MODULE_READY || mod->state == MODULE_BROKEN;
     unsigned epoch = hsm_fork_epoch();
     char name[32];
     CK_RV rv;
@@ -256,10 +266,26 @@ static bool initialize_locked(struct hsm_module *mod, enum hsm_reason reason, co
     mod->generation++;
     mod->state = rv == CKR_OK ? MODULE_READY : MODULE_NEEDS_INIT;
     hsm_wake_all(&mod->changed);
-    if (rv != CKR_OK)
-        hsm_error(reason, "PKCS#11 module %s: %s: C_Initialize failed with %s", mod->path, why,
-                  hsm_ckr_name(rv, name));
-    return rv == CKR_OK;
+    if (rv == CKR_OK) {
+        hsm_backoff_succeeded(&mod->backoff);
+        return true;
+    }
+    hsm_error(reason, "PKCS#11 module %s: %s: C_Initialize failed with %s", mod->path, why,
+              hsm_ckr_name(rv, name));
+    hsm_backoff_failed(&mod->backoff);
+    return false;
+}
+
+/* Fails fast, repeating the last failure, while the module may not be
+ * initialised again yet. */
+static bool may_try_locked(struct hsm_module *mod)
+{
+    unsigned wait_ms;
+
+    if (!hsm_backoff_must_wait(&mod->backoff, &wait_ms))
+        return true;
+    hsm_backoff_repeat(&mod->backoff, wait_ms, mod->path);
+    return false;
 }
 
 /*
@@ -273,6 +299,15 @@ static bool ready_locked(struct hsm_module *mod, bool may_wait)
         switch (mod->state) {
         case MODULE_READY:
             return true;
+        case MODULE_BROKEN:
+            if (!may_wait)
+                return true; /* still the generation in use */
+            if (!may_try_locked(mod) ||
+                !initialize_locked(mod, HSM_R_TOKEN_GONE,
+                                   "initialising it again after it answered as a broken "
+                                   "instance"))
+                return false;
+            continue;
         case MODULE_FINALIZED:
             hsm_error(HSM_R_TOKEN_GONE, "PKCS#11 module %s was finalised at process exit",
                       mod->path);
@@ -283,7 +318,8 @@ static bool ready_locked(struct hsm_module *mod, bool may_wait)
         case MODULE_NEEDS_INIT:
             if (!may_wait)
                 break;
-            if (!initialize_locked(mod, HSM_R_MODULE_LOAD, "initialising it"))
+            if (!may_try_locked(mod) ||
+                !initialize_locked(mod, HSM_R_MODULE_LOAD, "initialising it"))
                 return false;
             continue;
         case MODULE_LOADING:
@@ -503,6 +539,48 @@ void hsm_module_leave(struct hsm_module *mod)
     hsm_unlock(&mod->mutex);
 }
 
+void hsm_module_observe(struct hsm_module *mod, enum hsm_module_sign sign, const char *func,
+                        CK_RV rv)
+{
+    char name[32];
+
+    if (!hsm_lock(&mod->mutex))
+        return;
+    if (mod->state == MODULE_READY &&
+        hsm_module_health_needs_reinit(&mod->health, sign, rv, hsm_monotonic_ns())) {
+        mod->state = MODULE_BROKEN;
+        hsm_debug(1, "%s answered %s %s: it is initialised again before its next use",
+                  mod->path, func,
+                  sign == HSM_SIGN_LOGIN_CONTRADICTION ? "that the user PIN is not initialised, "
+                                                         "which the token's flags deny"
+                  : sign == HSM_SIGN_SLOT_LIST_UNSTABLE ? "with a slot list that changes on "
+                                                          "every read"
+                                                        : hsm_ckr_name(rv, name));
+    }
+    __atomic_store_n(&mod->health_dented, mod->health.bad_answers > 0, __ATOMIC_RELAXED);
+    hsm_unlock(&mod->mutex);
+}
+
+void hsm_module_observe_ok(struct hsm_module *mod)
+{
+    if (!__atomic_load_n(&mod->health_dented, __ATOMIC_RELAXED) || !hsm_lock(&mod->mutex))
+        return;
+    hsm_module_health_ok(&mod->health);
+    __atomic_store_n(&mod->health_dented, false, __ATOMIC_RELAXED);
+    hsm_unlock(&mod->mutex);
+}
+
+void hsm_module_recovery(struct hsm_module *mod, bool worked)
+{
+    if (!hsm_lock(&mod->mutex))
+        return;
+    if (worked)
+        hsm_backoff_succeeded(&mod->backoff);
+    else
+        hsm_backoff_failed(&mod->backoff);
+    hsm_unlock(&mod->mutex);
+}
+
 CK_RV hsm_module_misbehaved(const char *func, const char *fmt, ...)
 {
     const char *path = "(unknown)";
@@ -545,6 +623,8 @@ bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation)
         hsm_unlock(&mod->mutex);
         return true; /* another thread did it since */
     }
+    if (!may_try_locked(mod))
+        goto fail;
     hsm_debug(1,
               "initialising %s again: a token is no longer in its slot list or the module "
               "failed",
@@ -581,7 +661,7 @@ void hsm_module_finalize_all(void)
             hsm_unlock(&mod->mutex);
             continue;
         }
-        loaded = mod->state == MODULE_READY;
+        loaded = mod->state == MODULE_READY || mod->state == MODULE_BROKEN;
         mod->state = MODULE_INITIALIZING; /* keeps new callers out */
         hsm_unlock(&mod->mutex);
         hsm_fork_gate_enter();

@@ -14,6 +14,8 @@
 #ifndef HSM_CACHE_MODULE_H
 #define HSM_CACHE_MODULE_H
 
+#include "cache/module_health.h"
+
 #include <p11-kit/pkcs11.h>
 #include <stdbool.h>
 
@@ -53,6 +55,25 @@ void hsm_module_leave(struct hsm_module *mod);
  * outside the fork gate. True when the module is initialised afterwards.
  */
 bool hsm_module_reinitialize(struct hsm_module *mod, unsigned seen_generation);
+
+/*
+ * A sign that the module instance may be broken: cache/module_health.h
+ * decides, and when it says so the module is initialised again before its
+ * next use (after the calls in progress returned). |func| names the call.
+ */
+void hsm_module_observe(struct hsm_module *mod, enum hsm_module_sign sign, const char *func,
+                        CK_RV rv);
+/* A call that worked: a run of failures is over. Cheap when there is none. */
+void hsm_module_observe_ok(struct hsm_module *mod);
+
+/*
+ * After hsm_module_reinitialize, whether the module serves again (the
+ * token that was looked for is back). A failure starts or lengthens the
+ * wait before the next attempt (cache/backoff.h); meanwhile
+ * hsm_module_reinitialize and a first enter fail at once with the error
+ * the last attempt gave.
+ */
+void hsm_module_recovery(struct hsm_module *mod, bool worked);
 
 /*
  * A module answered out of bounds (a length past the buffer it was given,

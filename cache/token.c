@@ -221,8 +221,30 @@ static struct hsm_token *record_for(struct hsm_module *mod, unsigned generation,
     return tok;
 }
 
+void hsm_token_scan_describe(const struct hsm_token_scan *scan, char *buf, size_t len)
+{
+    char name[32];
+
+    if (scan == NULL || scan->func == NULL)
+        snprintf(buf, len, "%s", "");
+    else
+        snprintf(buf, len, "; the module answered %s to %s for slot %lu", hsm_ckr_name(scan->rv, name),
+                 scan->func, (unsigned long)scan->slot);
+}
+
+/* A slot call failed: noted for the message, and for the module's health. */
+static void slot_failed(struct hsm_module *mod, struct hsm_token_scan *scan, const char *func,
+                        CK_RV rv, CK_SLOT_ID slot)
+{
+    hsm_debug_call(1, func, rv, hsm_module_path(mod));
+    hsm_module_observe(mod, HSM_SIGN_ANSWER, func, rv);
+    if (scan != NULL && scan->func == NULL)
+        *scan = (struct hsm_token_scan){func, rv, slot};
+}
+
 int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
-                    const struct hsm_token_identity *want, struct hsm_token ***out)
+                    const struct hsm_token_identity *want, struct hsm_token ***out,
+                    struct hsm_token_scan *scan)
 {
     CK_SLOT_ID *slots = NULL;
     CK_ULONG n_slots = 0, allocated = 0;
@@ -234,11 +256,14 @@ int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
     CK_RV rv;
 
     *out = NULL;
+    if (scan != NULL)
+        scan->func = NULL;
     fns = hsm_module_enter(mod, &generation);
     if (fns == NULL)
         return -1;
     rv = fns->C_GetInfo(&info);
     if (rv != CKR_OK) {
+        hsm_module_observe(mod, HSM_SIGN_ANSWER, "C_GetInfo", rv);
         hsm_error_rv(HSM_R_PKCS11, "C_GetInfo", rv, "asking module %s about itself",
                      hsm_module_path(mod));
         goto fail;
@@ -273,7 +298,13 @@ int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
             break;
     }
     if (rv != CKR_OK) {
-        hsm_error_rv(HSM_R_PKCS11, "C_GetSlotList", rv, "listing tokens of module %s",
+        if (rv == CKR_BUFFER_TOO_SMALL)
+            hsm_module_observe(mod, HSM_SIGN_SLOT_LIST_UNSTABLE, "C_GetSlotList", rv);
+        else
+            hsm_module_observe(mod, HSM_SIGN_ANSWER, "C_GetSlotList", rv);
+        hsm_error_rv(HSM_R_PKCS11, "C_GetSlotList", rv,
+                     "listing tokens of module %s; if it reaches its tokens over a network, "
+                     "check that its server is running",
                      hsm_module_path(mod));
         goto fail;
     }
@@ -288,12 +319,21 @@ int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
         struct hsm_token_identity id;
         struct hsm_token *tok;
 
-        if (fns->C_GetSlotInfo(slots[i], &sinfo) != CKR_OK ||
-            (sinfo.flags & CKF_TOKEN_PRESENT) == 0)
+        rv = fns->C_GetSlotInfo(slots[i], &sinfo);
+        if (rv != CKR_OK) {
+            slot_failed(mod, scan, "C_GetSlotInfo", rv, slots[i]);
+            continue;
+        }
+        if ((sinfo.flags & CKF_TOKEN_PRESENT) == 0)
             continue;
         /* A token pulled out between the two calls is simply not there. */
-        if (fns->C_GetTokenInfo(slots[i], &tinfo) != CKR_OK)
+        rv = fns->C_GetTokenInfo(slots[i], &tinfo);
+        if (rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED)
             continue;
+        if (rv != CKR_OK) {
+            slot_failed(mod, scan, "C_GetTokenInfo", rv, slots[i]);
+            continue;
+        }
         normalize_slot_info(&sinfo);
         normalize_token_info(&tinfo);
         if ((tinfo.flags & CKF_TOKEN_INITIALIZED) == 0)

@@ -59,13 +59,27 @@ void hsm_token_identity_from_info(struct hsm_token_identity *id, const CK_TOKEN_
 bool hsm_token_identity_equal(const struct hsm_token_identity *a,
                               const struct hsm_token_identity *b);
 
+/* What went wrong with a slot during an enumeration, for the message of a
+ * search that then found no token: a module that failed to describe a
+ * token is not a token that is absent. */
+struct hsm_token_scan {
+    const char *func; /* NULL: every slot answered */
+    CK_RV rv;
+    CK_SLOT_ID slot;
+};
+
 /*
  * Enumerates, afresh, the tokens of |mod| that match |uri| (or, with |want|,
  * the token with that identity). Returns the number found, or -1 on error;
- * |*out| holds references to release with hsm_token_put.
+ * |*out| holds references to release with hsm_token_put. |scan| (may be
+ * NULL) gets the first slot whose description failed.
  */
 int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
-                    const struct hsm_token_identity *want, struct hsm_token ***out);
+                    const struct hsm_token_identity *want, struct hsm_token ***out,
+                    struct hsm_token_scan *scan);
+
+/* "; the module answered CKR_X to C_GetTokenInfo for slot N" or "". */
+void hsm_token_scan_describe(const struct hsm_token_scan *scan, char *buf, size_t len);
 void hsm_tokens_put_all(struct hsm_token **toks, int n);
 
 void hsm_token_ref(struct hsm_token *tok);

@@ -169,20 +169,23 @@ enum login_need { LOGIN_DONE, LOGIN_PIN, LOGIN_PIN_PAD, LOGIN_REFUSED };
 
 /* What the token needs before a user PIN would be sent: read afresh. */
 static enum login_need login_need(const struct hsm_token *tok, CK_FUNCTION_LIST *fns,
-                                  CK_SESSION_HANDLE s, const char *desc)
+                                  CK_SESSION_HANDLE s, const char *desc, CK_FLAGS *flags)
 {
     CK_SESSION_INFO sinfo;
     CK_TOKEN_INFO info;
     CK_RV rv;
 
+    *flags = 0;
     if (fns->C_GetSessionInfo(s, &sinfo) == CKR_OK &&
         (sinfo.state == CKS_RO_USER_FUNCTIONS || sinfo.state == CKS_RW_USER_FUNCTIONS))
         return LOGIN_DONE;
     rv = fns->C_GetTokenInfo(tok->slot, &info);
     if (rv != CKR_OK) {
+        hsm_module_observe(tok->module, HSM_SIGN_ANSWER, "C_GetTokenInfo", rv);
         hsm_error_rv(HSM_R_PKCS11, "C_GetTokenInfo", rv, "reading the flags of %s", desc);
         return LOGIN_REFUSED;
     }
+    *flags = info.flags;
     if ((info.flags & CKF_LOGIN_REQUIRED) == 0)
         return LOGIN_DONE;
     if (info.flags & (CKF_USER_PIN_LOCKED | CKF_USER_PIN_FINAL_TRY)) {
@@ -203,6 +206,7 @@ static bool visit(struct hsm_token *tok, const char *pin, const unsigned char *f
 {
     CK_SESSION_HANDLE s;
     CK_FUNCTION_LIST *fns;
+    CK_FLAGS flags;
     unsigned generation;
     bool ok = false;
     CK_RV rv;
@@ -220,7 +224,7 @@ static bool visit(struct hsm_token *tok, const char *pin, const unsigned char *f
         hsm_error_rv(HSM_R_PKCS11, "C_OpenSession", rv, "logging in to %s", desc);
         goto leave;
     }
-    *need = login_need(tok, fns, s, desc);
+    *need = login_need(tok, fns, s, desc, &flags);
     if (*need == LOGIN_PIN_PAD) {
         rv = fns->C_Login(s, CKU_USER, NULL, 0);
         hsm_debug_call(1, "C_Login(CKU_USER, PIN pad)", rv, desc);
@@ -231,6 +235,10 @@ static bool visit(struct hsm_token *tok, const char *pin, const unsigned char *f
         rv = fns->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
         hsm_debug_call(1, "C_Login(CKU_USER)", rv, desc);
         ok = pin_accepted(rv, fp, "C_Login", desc);
+        if (rv == CKR_USER_PIN_NOT_INITIALIZED && (flags & CKF_USER_PIN_INITIALIZED))
+            hsm_module_observe(tok->module, HSM_SIGN_LOGIN_CONTRADICTION, "C_Login", rv);
+        else if (!ok)
+            hsm_module_observe(tok->module, HSM_SIGN_ANSWER, "C_Login", rv);
     } else {
         ok = *need != LOGIN_REFUSED;
     }

@@ -1,5 +1,6 @@
 #include "provider/provider.h"
 
+#include "cache/backoff.h"
 #include "uri/pin_source.h"
 
 #include <stdlib.h>
@@ -24,6 +25,38 @@ bool hsm_config_bool(const char *name, const char *value, bool dflt, bool *out)
     }
     hsm_error(HSM_R_CONFIG, "%s = \"%s\": use yes or no", name, value);
     return false;
+}
+
+bool hsm_config_ms(const char *name, const char *value, unsigned dflt, unsigned *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (value == NULL) {
+        *out = dflt;
+        return true;
+    }
+    v = strtoul(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || v > 3600000) {
+        hsm_error(HSM_R_CONFIG, "%s = \"%s\": use a number of milliseconds (0 to 3600000)",
+                  name, value);
+        return false;
+    }
+    *out = (unsigned)v;
+    return true;
+}
+
+bool hsm_config_backoff(unsigned min_ms, unsigned max_ms)
+{
+    if (min_ms == 0 || max_ms < min_ms) {
+        hsm_error(HSM_R_CONFIG,
+                  "retry-interval-min-ms = %u and retry-interval-max-ms = %u: the minimum must "
+                  "be above 0 and at most the maximum",
+                  min_ms, max_ms);
+        return false;
+    }
+    hsm_backoff_configure(min_ms, max_ms);
+    return true;
 }
 
 bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const char *token_pin,

@@ -1,6 +1,7 @@
 /* Provider entry point: configuration, the algorithm table, errors. */
 #include "provider/provider.h"
 
+#include "cache/backoff.h"
 #include "cache/module.h"
 #include "provider/fetch_preference.h"
 #include "provider/core_bio.h"
@@ -216,7 +217,7 @@ struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
 static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
 {
     char *module = NULL, *pin = NULL, *verify = NULL, *possession = NULL, *shared = NULL,
-         *prefer_others = NULL, *pkcs1 = NULL;
+         *prefer_others = NULL, *pkcs1 = NULL, *retry_min = NULL, *retry_max = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr("pkcs11-module-path", &module, 0),
         OSSL_PARAM_utf8_ptr("pkcs11-module-token-pin", &pin, 0),
@@ -225,9 +226,11 @@ static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
         OSSL_PARAM_utf8_ptr("pin-file-allow-shared", &shared, 0),
         OSSL_PARAM_utf8_ptr("prefer-other-providers", &prefer_others, 0),
         OSSL_PARAM_utf8_ptr("rsa-pkcs1-decryption", &pkcs1, 0),
+        OSSL_PARAM_utf8_ptr("retry-interval-min-ms", &retry_min, 0),
+        OSSL_PARAM_utf8_ptr("retry-interval-max-ms", &retry_max, 0),
         OSSL_PARAM_END,
     };
-
+    unsigned min_ms, max_ms;
     bool prefer = true;
 
     if (c_get_params == NULL || !c_get_params(handle, params))
@@ -235,6 +238,9 @@ static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
     return hsm_config_parse(&ctx->config, module, pin, verify, possession, shared) &&
            hsm_config_pkcs1_decryption(pkcs1, &ctx->config.pkcs1_decryption) &&
            hsm_config_bool("prefer-other-providers", prefer_others, true, &prefer) &&
+           hsm_config_ms("retry-interval-min-ms", retry_min, HSM_BACKOFF_MIN_MS_DEFAULT, &min_ms) &&
+           hsm_config_ms("retry-interval-max-ms", retry_max, HSM_BACKOFF_MAX_MS_DEFAULT, &max_ms) &&
+           hsm_config_backoff(min_ms, max_ms) &&
            (!prefer || hsm_prefer_other_providers(ctx->libctx));
 }
 

@@ -49,6 +49,12 @@ void hsm_config_clear(struct hsm_config *cfg);
  * refuse (NULL: implicit-rejection); raises and returns false otherwise. */
 bool hsm_config_pkcs1_decryption(const char *value, enum hsm_pkcs1_decryption *out);
 
+/* A time in milliseconds, 0 to 3600000; |dflt| when unset. */
+bool hsm_config_ms(const char *name, const char *value, unsigned dflt, unsigned *out);
+/* The bounds of the wait before a failed module or key is tried again:
+ * min <= max, both above zero. */
+bool hsm_config_backoff(unsigned min_ms, unsigned max_ms);
+
 /* A yes/no option (yes, true, on, 1; no, false, off, 0), |dflt| when
  * unset; raises "NAME = VALUE: use yes or no" and returns false otherwise. */
 bool hsm_config_bool(const char *name, const char *value, bool dflt, bool *out);

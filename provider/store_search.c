@@ -12,6 +12,7 @@
 #include "cache/objects.h"
 #include "cache/public_views.h"
 #include "cache/spki_pkey.h"
+#include "cache/uri_history.h"
 
 #include <openssl/core_object.h>
 #include <openssl/store.h>
@@ -482,6 +483,7 @@ static bool add_private_keys(struct store_ctx *ctx, struct hsm_module *mod,
         }
         r.data_type = data_type_of(r.key);
         r.desc = strdup(r.key->uri);
+        hsm_uri_history_note(ctx->uri->redacted, r.key->fingerprint, r.key->uri);
         if (!add_result(ctx, &r))
             return false;
     }

@@ -23,6 +23,7 @@ void hsm_describe_tokens(struct hsm_token **toks, int n, char *buf, size_t len)
 int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool single,
                       struct hsm_token ***toks)
 {
+    struct hsm_token_scan scan = {0};
     char list[600];
     unsigned generation;
     int n;
@@ -30,14 +31,15 @@ int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool si
     if (hsm_module_enter(mod, &generation) == NULL)
         return -1;
     hsm_module_leave(mod);
-    n = hsm_tokens_find(mod, uri, NULL, toks);
+    n = hsm_tokens_find(mod, uri, NULL, toks, NULL);
     if (n == 0) {
         /* A module that fixed its slot list at C_Initialize (SoftHSMv2) does
          * not show a token created since; a fresh process would see it. */
         hsm_tokens_put_all(*toks, 0);
+        *toks = NULL;
         if (!hsm_module_reinitialize(mod, generation))
             return -1;
-        n = hsm_tokens_find(mod, uri, NULL, toks);
+        n = hsm_tokens_find(mod, uri, NULL, toks, &scan);
     }
     if (n < 0)
         return -1;
@@ -45,12 +47,14 @@ int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool si
         hsm_tokens_put_all(*toks, 0);
         *toks = NULL;
         struct hsm_token **all = NULL;
-        int n_all = hsm_tokens_find(mod, NULL, NULL, &all);
+        int n_all = hsm_tokens_find(mod, NULL, NULL, &all, NULL);
+        char problem[160];
 
         hsm_describe_tokens(all, n_all < 0 ? 0 : n_all, list, sizeof(list));
         hsm_tokens_put_all(all, n_all < 0 ? 0 : n_all);
-        hsm_error(HSM_R_NO_TOKEN, "%s: no token matches; tokens present in %s: %s",
-                  uri->redacted, hsm_module_path(mod), list);
+        hsm_token_scan_describe(&scan, problem, sizeof(problem));
+        hsm_error(HSM_R_NO_TOKEN, "%s: no token matches; tokens present in %s: %s%s",
+                  uri->redacted, hsm_module_path(mod), list, problem);
         return -1;
     }
     if (n > 1 && single) {

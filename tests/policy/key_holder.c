@@ -7,6 +7,10 @@
  *   pub NAME FILE           write the public key the caller was given (PEM)
  *   sign NAME IN OUT [MD]   EVP_DigestSign IN with the key, write OUT
  *   repeat NAME COUNT IN    COUNT signatures of IN (SHA-256), kept nowhere
+ *   hammer NAME MS IN OUT   signatures of IN for MS milliseconds, going on
+ *                           after refusals (a busy server); the last one
+ *                           that came back is written to OUT; answers
+ *                           "ok hammer SIGNED REFUSED"
  *   drop NAME               free the key
  *   quit
  *
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_KEYS 16
 
@@ -130,6 +135,54 @@ static void cmd_repeat(const char *name, const char *count, const char *in)
     free(data);
 }
 
+static long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* Signatures for MS milliseconds, refusals counted and gone past, as each
+ * request of a server under load would; ERR is cleared between them. */
+static void cmd_hammer(const char *name, const char *ms, const char *in, const char *out)
+{
+    int i = slot_of(name, 0);
+    long limit = strtol(ms, NULL, 10), signed_ok = 0, refused = 0;
+    unsigned char *data = NULL, sig[1024], last[1024];
+    size_t len = 0, siglen, lastlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    struct timespec start;
+    FILE *f;
+
+    if (i < 0 || limit <= 0 || ctx == NULL || (data = test_read_file(in, &len)) == NULL) {
+        answer_error("hammer: no such key or input");
+        EVP_MD_CTX_free(ctx);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (elapsed_ms(&start) < limit) {
+        siglen = sizeof(sig);
+        if (EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, keys[i].key, NULL) > 0 &&
+            EVP_DigestSign(ctx, sig, &siglen, data, len) > 0) {
+            signed_ok++;
+            memcpy(last, sig, siglen);
+            lastlen = siglen;
+        } else {
+            refused++;
+        }
+        ERR_clear_error();
+    }
+    if (lastlen > 0 && (f = fopen(out, "wb")) != NULL) {
+        fwrite(last, 1, lastlen, f);
+        fclose(f);
+    }
+    printf("ok hammer %ld %ld\n", signed_ok, refused);
+    fflush(stdout);
+    EVP_MD_CTX_free(ctx);
+    free(data);
+}
+
 int main(void)
 {
     char line[4096];
@@ -142,11 +195,11 @@ int main(void)
     printf("ready\n");
     fflush(stdout);
     while (fgets(line, sizeof(line), stdin) != NULL) {
-        char cmd[16] = "", a[32] = "", b[2048] = "", c[1024] = "", d[32] = "SHA256";
+        char cmd[16] = "", a[32] = "", b[2048] = "", c[1024] = "", d[1024] = "SHA256";
         int n;
 
         line[strcspn(line, "\n")] = '\0';
-        n = sscanf(line, "%15s %31s %2047s %1023s %31s", cmd, a, b, c, d);
+        n = sscanf(line, "%15s %31s %2047s %1023s %1023s", cmd, a, b, c, d);
         if (n < 1)
             continue;
         if (strcmp(cmd, "quit") == 0) {
@@ -182,6 +235,9 @@ int main(void)
             continue;
         } else if (strcmp(cmd, "repeat") == 0 && n >= 4) {
             cmd_repeat(a, b, c);
+            continue;
+        } else if (strcmp(cmd, "hammer") == 0 && n >= 5) {
+            cmd_hammer(a, b, c, d);
             continue;
         } else if (strcmp(cmd, "drop") == 0 && n >= 2) {
             int i = slot_of(a, 0);

@@ -131,6 +131,44 @@ holder_sign_verifies() {
     verify_sig "$desc: the signature verifies (plain OpenSSL)" "$pub" "$sig" "$DATA"
 }
 
+# holder_within SECONDS DESC COMMAND... : the holder's COMMAND succeeds within
+# SECONDS, asked again every 0.1 s while it is refused (a failed token or
+# module is tried again after a bounded wait, cache/backoff.h; the default
+# cap is 1 s). Every refusal before must be a clean error answer.
+HOLDER_WITHIN_MS=0
+holder_within() {
+    local limit=$1 desc=$2 start now
+    shift 2
+    start=$(date +%s%N)
+    while :; do
+        if ! holder_send "$*"; then
+            fail "holder: $desc: the host process did not survive"
+            _show_reply
+            return 1
+        fi
+        [ "${HOLDER_REPLY%% *}" = ok ] && break
+        now=$(date +%s%N)
+        if [ $(((now - start) / 1000000)) -ge $((limit * 1000)) ]; then
+            fail "holder: $desc: still refused after ${limit} s"
+            _show_reply
+            return 1
+        fi
+        sleep 0.1
+    done
+    HOLDER_WITHIN_MS=$((($(date +%s%N) - start) / 1000000))
+    pass "holder: $desc (within $HOLDER_WITHIN_MS ms)"
+}
+
+# holder_sign_recovers DESC NAME PUB.pem : like holder_sign_verifies, for a
+# key whose token just came back: the signature comes within 3 s.
+holder_sign_recovers() {
+    local desc=$1 name=$2 pub=$3 sig
+    REL_SIG_SEQ=$((REL_SIG_SEQ + 1))
+    sig="$HOLDER_DIR/sig.$REL_SIG_SEQ"
+    holder_within 3 "$desc" "sign $name $DATA $sig SHA256" || return 1
+    verify_sig "$desc: the signature verifies (plain OpenSSL)" "$pub" "$sig" "$DATA"
+}
+
 # holder_sign_fails_with DESC NAME TEXT... : the signature is refused, the
 # holder is still alive, no signature file is left, and the answer holds
 # every TEXT.

@@ -107,8 +107,8 @@ if [ -n "${HSM_FAULT_SHIM:-}" ] && [ -e "$HSM_FAULT_SHIM" ]; then
     holder_sign_fails_with "signing while the token is removed" ec CKR_DEVICE_REMOVED
     printf 'fail C_Sign 1 CKR_SESSION_HANDLE_INVALID\n' >"$SHIM_CTL.new" &&
         mv "$SHIM_CTL.new" "$SHIM_CTL"
-    holder_sign_verifies "signs after the token is back" ec ec.pem
-    holder_sign_verifies "rsa signs after the token is back" rsa rsa.pem
+    holder_sign_recovers "signs after the token is back" ec ec.pem
+    holder_sign_recovers "rsa signs after the token is back" rsa rsa.pem
     holder_send "load bad $ec?pin-value=$WRONG"
     holder_stop
 else

@@ -21,8 +21,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum kind { K_FAIL, K_LATENCY, K_WRONG_PUBKEY, K_SNAP_SAVE, K_SNAP_SERVE, K_REUSE, K_FLAGS, K_NUL_PAD, K_OVERLONG };
+enum kind { K_FAIL, K_LATENCY, K_WRONG_PUBKEY, K_SNAP_SAVE, K_SNAP_SERVE, K_REUSE, K_FLAGS, K_NUL_PAD, K_OVERLONG, K_STUCK };
 enum save_state { SAVE_PENDING, SAVE_RUNNING, SAVE_DONE };
+/* `stuck`: armed until its function is called, engaged until the next
+ * C_Initialize of this process, then spent for as long as the line stays. */
+enum stuck_state { STUCK_ARMED, STUCK_ENGAGED, STUCK_SPENT };
 
 struct directive {
     char *text; /* the line, normalised: its identity across reloads */
@@ -39,6 +42,7 @@ struct directive {
     /* state, carried over while the same text stays in the file */
     unsigned long calls;
     enum save_state save;
+    enum stuck_state stuck;
     bool taken; /* scratch flag while carrying state over */
 };
 
@@ -207,6 +211,14 @@ static const char *parse_directive(char **w, int nw, struct directive *d)
         d->kind = K_REUSE;
         if (nw != 1)
             return "reuse-handles takes no argument";
+    } else if (strcmp(k, "stuck") == 0) {
+        d->kind = K_STUCK;
+        if (nw != 3)
+            return "expected: stuck <C_Function> <CKR_NAME|number>";
+        if (!parse_fn(w[1], &d->fn) || d->fn < 0)
+            return "unknown function";
+        if (!shim_parse_ckr(w[2], &d->code))
+            return "unknown CKR_ code";
     } else if (strcmp(k, "overlong") == 0) {
         d->kind = K_OVERLONG;
         if (nw != 2)
@@ -314,6 +326,7 @@ static void carry_state(struct directive *nd, size_t nn, struct directive *od, s
             if (!od[j].taken && strcmp(nd[i].text, od[j].text) == 0) {
                 od[j].taken = true;
                 nd[i].calls = od[j].calls;
+                nd[i].stuck = od[j].stuck;
                 nd[i].save = od[j].save;
                 break;
             }
@@ -381,6 +394,16 @@ void control_on_call(enum shim_fn fn, unsigned long *latency_us, bool *fail, CK_
     shim_lock();
     for (size_t i = 0; i < ndirs; i++) {
         struct directive *d = &dirs[i];
+        if (d->kind == K_STUCK) {
+            if (fn == SHIM_C_Initialize && d->stuck == STUCK_ENGAGED)
+                d->stuck = STUCK_SPENT;
+            else if (d->fn == (int)fn && d->stuck != STUCK_SPENT && !*fail) {
+                d->stuck = STUCK_ENGAGED;
+                *fail = true;
+                *code = d->code;
+            }
+            continue;
+        }
         if ((d->kind != K_FAIL && d->kind != K_LATENCY) || (d->fn != -1 && d->fn != (int)fn))
             continue;
         if (d->kind == K_LATENCY) {
