@@ -142,6 +142,15 @@ require() {
 
 # ----------------------------------------------------------------- running
 
+# _descendants PID : every process below PID, parents before children.
+_descendants() {
+    local c
+    for c in $(pgrep -P "$1"); do
+        echo "$c"
+        _descendants "$c"
+    done
+}
+
 # Runs a command with stdin closed, keeping its output under log/.
 # Sets LAST_RC, LAST_OUT, LAST_ERR.
 _run() {

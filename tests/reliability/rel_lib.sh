@@ -182,15 +182,6 @@ _rel_on_exit() {
 }
 trap _rel_on_exit EXIT
 
-# _descendants PID : every process below PID, parents before children.
-_descendants() {
-    local c
-    for c in $(pgrep -P "$1"); do
-        echo "$c"
-        _descendants "$c"
-    done
-}
-
 # show_stacks PID... : every thread's stack of a hung process (gdb, when
 # installed), for the failure report.
 show_stacks() {
