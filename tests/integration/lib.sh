@@ -167,7 +167,7 @@ _run() {
 # A sanitizer report anywhere fails the step, even a step that was meant to
 # fail (ASan exits 1, which would otherwise look like a clean refusal).
 _sanitizer_report() {
-    grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' \
+    grep -qE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' \
         "$LAST_OUT" "$LAST_ERR"
 }
 
