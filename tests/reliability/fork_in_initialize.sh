@@ -9,7 +9,10 @@
 #      again to look for a token created since): a clean "no token matches";
 #   c. after the token vanished under a long-lived process (deleted and
 #      created again by another process): the process reloads the key;
-#   d. after a remote token's server died (shim over p11-kit-client.so,
+#   d. in a forked child (PKCS#11 wants C_Initialize again there; the
+#      provider does it on the child's first use): parent and child sign
+#      with the key loaded before the fork (tests/reliability/fork_sign.c);
+#   e. after a remote token's server died (shim over p11-kit-client.so,
 #      `p11-kit server` killed with its p11-kit-remote, then back): the
 #      process signs again by itself.
 # Each step's shim log must show the fork, or the step proves nothing.
@@ -85,23 +88,29 @@ holder_sign_verifies "c: signs with the reloaded key" ec2 ec-new.pem
 forked "c (the module initialised again to find the new token)" 1
 holder_stop
 
-echo "--- d. re-initialisation after a remote token's server died"
+echo "--- d. initialisation in a forked child"
+: >"$SHIM_LOG"
+expect_success cnf_run fork.cnf "$(rel_bin fork_sign)" 0 "$ec_uri" ec-new.pem &&
+    assert_output_contains "phase 1: 1 key(s), parent and child signed, 0 failure(s)"
+forked "d (the parent's first initialisation and the child's)" 2
+
+echo "--- e. re-initialisation after a remote token's server died"
 export HSM_SHIM_MODULE="$P11KIT_CLIENT"
 p11kit_server_start forkinit
 : >"$SHIM_LOG"
-expect_success cnf_openssl fork.cnf pkey -in "$ec_uri" -pubout -out d-ec.pem &&
-    same_pubkey "d: through p11-kit-client, a new process loads the token's key" d-ec.pem ec-new.pem
-forked "d: the first initialisation of p11-kit-client" 1
+expect_success cnf_openssl fork.cnf pkey -in "$ec_uri" -pubout -out e-ec.pem &&
+    same_pubkey "e: through p11-kit-client, a new process loads the token's key" e-ec.pem ec-new.pem
+forked "e: the first initialisation of p11-kit-client" 1
 holder_start fork.cnf || finish
-holder_ok "d: loads the P-256 key through p11-kit-client" "load ec $ec_uri"
-holder_sign_verifies "d: signs through the remote token" ec ec-new.pem
+holder_ok "e: loads the P-256 key through p11-kit-client" "load ec $ec_uri"
+holder_sign_verifies "e: signs through the remote token" ec ec-new.pem
 p11kit_server_kill
-holder_sign_fails_with "d: signing while the server is dead" ec forkinit
+holder_sign_fails_with "e: signing while the server is dead" ec forkinit
 p11kit_server_start forkinit
 : >"$SHIM_LOG"
-holder_sign_verifies "d: the first signature after the server is back" ec ec-new.pem ||
-    holder_sign_verifies "d: a second signature after the server is back" ec ec-new.pem
-forked "d (the module initialised again once the server was back)" 1
+holder_sign_verifies "e: the first signature after the server is back" ec ec-new.pem ||
+    holder_sign_verifies "e: a second signature after the server is back" ec ec-new.pem
+forked "e (the module initialised again once the server was back)" 1
 holder_stop
 p11kit_server_kill >/dev/null
 finish
