@@ -5,7 +5,7 @@ set -eu
 
 packages="meson ninja-build pkg-config gcc libc6-dev libssl-dev openssl \
 libp11-kit-dev p11-kit p11-kit-modules softhsm2 opensc libcunit1-dev \
-libclang-rt-14-dev clang valgrind gdb util-linux"
+libclang-rt-14-dev clang valgrind gdb util-linux apache2 apache2-utils"
 
 missing=""
 for p in $packages; do

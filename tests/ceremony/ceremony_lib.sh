@@ -41,31 +41,9 @@ printf '%s\n' "$USER_PIN" >"$PIN_FILE"
 chmod 600 "$PIN_FILE"
 
 # The shim, for the scenarios that use it (control file rewritten by
-# shim_control, call log in SHIM_LOG).
-SHIM_CTL="$TMP/shim.ctl"
-SHIM_LOG="$TMP/log/shim-calls.log"
-export HSM_SHIM_MODULE="$SOFTHSM_MODULE" HSM_SHIM_CONTROL="$SHIM_CTL" HSM_SHIM_LOG="$SHIM_LOG"
-: >"$SHIM_CTL"
-
-need_shim() {
-    if [ -z "${HSM_FAULT_SHIM:-}" ] || [ ! -e "$HSM_FAULT_SHIM" ]; then
-        fail "the fault-injection shim is not built (HSM_FAULT_SHIM=${HSM_FAULT_SHIM:-unset})"
-        finish
-    fi
-}
-
-# shim_control [LINE...] : replaces the shim's directives (none: no faults).
-shim_control() {
-    if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; fi >"$SHIM_CTL.new"
-    mv -f "$SHIM_CTL.new" "$SHIM_CTL"
-    echo "shim control: ${*:-(no directives)}"
-}
-
-# shim_calls NAME : how many times the shim's log shows NAME since the log
-# was last emptied.
-shim_calls() {
-    grep -c "^$1 " "$SHIM_LOG" 2>/dev/null
-}
+# shim_control, call log in SHIM_LOG, counted by shim_calls).
+# shellcheck source=../shim/shim_lib.sh
+. "$HSM_SOURCE_ROOT/tests/shim/shim_lib.sh"
 
 # A CSR for the intermediate, made in software by plain OpenSSL (the
 # intermediate CA's key is not the ceremony's business).

@@ -7,7 +7,13 @@
 
 EVP_PKEY *test_load_private_key(const char *uri, OSSL_LIB_CTX *libctx)
 {
-    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL);
+    return test_load_private_key_ui(uri, libctx, NULL, NULL);
+}
+
+EVP_PKEY *test_load_private_key_ui(const char *uri, OSSL_LIB_CTX *libctx, const UI_METHOD *ui,
+                                   void *ui_data)
+{
+    OSSL_STORE_CTX *store = OSSL_STORE_open_ex(uri, libctx, NULL, ui, ui_data, NULL, NULL, NULL);
     EVP_PKEY *key = NULL;
 
     if (store == NULL)

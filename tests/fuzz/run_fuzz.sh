@@ -53,7 +53,7 @@ deps=($(pkg-config --cflags --libs p11-kit-1 libcrypto)) || {
     echo "fuzz: 0 passed, 1 failed"
     exit 1
 }
-common=(uri/uri.c uri/pin_source.c cache/error.c cache/debug_log.c cache/ckr_name.c)
+common=(uri/uri.c uri/pin_source.c cache/error.c cache/debug_log.c cache/ckr_name.c cache/fork_gate.c)
 declare -A sources=(
     [uri]=""
     [config]="provider/config.c"

@@ -142,6 +142,28 @@ require() {
 
 # ----------------------------------------------------------------- running
 
+# _descendants PID : every process below PID, parents before children.
+_descendants() {
+    local c
+    for c in $(pgrep -P "$1"); do
+        echo "$c"
+        _descendants "$c"
+    done
+}
+
+# show_stacks PID... : every thread's stack of a hung process (gdb, when
+# installed), for the failure report.
+show_stacks() {
+    local p
+    command -v gdb >/dev/null || { echo "  (gdb is not installed: no stacks)"; return 0; }
+    for p in "$@"; do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" != timeout ] || continue
+        echo "  --- stacks of process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-100))"
+        timeout 60 gdb -p "$p" -batch -ex 'thread apply all bt 25' 2>/dev/null |
+            grep -E '^(#|Thread )' | sed 's/^/  | /' | head -400
+    done
+}
+
 # Runs a command with stdin closed, keeping its output under log/.
 # Sets LAST_RC, LAST_OUT, LAST_ERR.
 _run() {
@@ -158,7 +180,7 @@ _run() {
 # A sanitizer report anywhere fails the step, even a step that was meant to
 # fail (ASan exits 1, which would otherwise look like a clean refusal).
 _sanitizer_report() {
-    grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' \
+    grep -qE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' \
         "$LAST_OUT" "$LAST_ERR"
 }
 

@@ -7,6 +7,11 @@
 #                                    server or client module is missing
 #   p11kit_server_start TOKEN_LABEL  starts (or starts again) the server for
 #                                    that token; sets SERVER_PID
+#   p11kit_server_kill               the HSM dies: kills the server and
+#                                    every process below it (one
+#                                    p11-kit-remote per connected client),
+#                                    by their ids, and waits until they are
+#                                    gone; clears SERVER_PID
 #
 # P11KIT_CLIENT is the client module's path, P11KIT_SOCK the socket;
 # P11_KIT_SERVER_ADDRESS is exported for the client.
@@ -44,4 +49,31 @@ p11kit_server_start() {
         sed 's/^/  | /' "$TMP/log/server$SERVER_SEQ.err"
         finish
     fi
+}
+
+# Killing only the server's PID would leave each connected client its
+# p11-kit-remote, still serving the token.
+p11kit_server_kill() {
+    local pids p names="" waited=0
+    [ -n "$SERVER_PID" ] || return 0
+    pids="$SERVER_PID $(_descendants "$SERVER_PID")"
+    for p in $pids; do
+        names="$names $(cat "/proc/$p/comm" 2>/dev/null)"
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    for p in $pids; do
+        while kill -0 "$p" 2>/dev/null && [ "$waited" -lt 50 ]; do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+    done
+    case "$names" in
+    *p11-kit-remote*) pass "killed the p11-kit server and its p11-kit-remote:$names" ;;
+    *) pass "killed the p11-kit server (no per-client process was running:$names)" ;;
+    esac
+    check "no process that served the token is left" \
+        bash -c 'for p in $1; do kill -0 "$p" 2>/dev/null && exit 1; done; exit 0' _ "$pids"
+    SERVER_PID=""
 }

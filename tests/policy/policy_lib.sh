@@ -89,31 +89,11 @@ policy_cnf() {
     fi
 }
 
-# The shim: a control file a test rewrites while processes run, and the real
-# module behind it. Exported so every process that loads the shim (the
-# holder and the "new process" openssl runs) sees the same directives.
-SHIM_CTL="$TMP/shim.ctl"
-export HSM_SHIM_MODULE="$SOFTHSM_MODULE"
-export HSM_SHIM_CONTROL="$SHIM_CTL"
-export HSM_SHIM_LOG="$TMP/log/shim-calls.log"
-: >"$SHIM_CTL"
-
-# need_shim : stops the scenario unless the shim is built.
-need_shim() {
-    if [ -z "${HSM_FAULT_SHIM:-}" ] || [ ! -e "$HSM_FAULT_SHIM" ]; then
-        fail "the fault-injection shim is not built (HSM_FAULT_SHIM=${HSM_FAULT_SHIM:-unset})"
-        finish
-    fi
-}
-
-# shim_control [LINE...] : replaces the shim's directives (none: no faults).
-# Written beside and renamed into place, so a process re-reading the file
-# never sees half of it and always sees a new file identity.
-shim_control() {
-    if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; fi >"$SHIM_CTL.new"
-    mv -f "$SHIM_CTL.new" "$SHIM_CTL"
-    echo "shim control: ${*:-(no directives)}"
-}
+# The shim: a control file a test rewrites while processes run (the holder
+# and the "new process" openssl runs see the same directives): need_shim,
+# shim_control, shim_calls.
+# shellcheck source=../shim/shim_lib.sh
+. "$HSM_SOURCE_ROOT/tests/shim/shim_lib.sh"
 
 # --------------------------------------------------------------- the holder
 

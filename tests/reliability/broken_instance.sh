@@ -17,19 +17,9 @@
 # shellcheck source=rel_lib.sh
 . "$(dirname "$0")/rel_lib.sh"
 
-if [ -z "${HSM_FAULT_SHIM:-}" ] || [ ! -e "$HSM_FAULT_SHIM" ]; then
-    fail "the fault-injection shim is not built (HSM_FAULT_SHIM=${HSM_FAULT_SHIM:-unset})"
-    finish
-fi
-SHIM_CTL="$TMP/shim.ctl"
-SHIM_LOG="$TMP/log/shim-calls.log"
-export HSM_SHIM_MODULE="$SOFTHSM_MODULE" HSM_SHIM_CONTROL="$SHIM_CTL" HSM_SHIM_LOG="$SHIM_LOG"
-: >"$SHIM_CTL"
-shim_control() {
-    if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; fi >"$SHIM_CTL.new"
-    mv -f "$SHIM_CTL.new" "$SHIM_CTL"
-    echo "shim control: ${*:-(no directives)}"
-}
+# shellcheck source=../shim/shim_lib.sh
+. "$HSM_SOURCE_ROOT/tests/shim/shim_lib.sh"
+need_shim
 # calls_since MARK FUNCTION : calls of FUNCTION logged after line MARK.
 calls_since() {
     tail -n "+$(($1 + 1))" "$SHIM_LOG" | grep -c "^$2 "

@@ -28,34 +28,6 @@ server_start() {
     p11kit_server_start dying
 }
 
-# server_kill : kills the server and everything below it (the server
-# process p11-kit execs and one p11-kit-remote per connected client), by
-# their process ids, and checks a p11-kit-remote was among them.
-server_kill() {
-    local pids p names="" waited=0
-    pids="$SERVER_PID $(_descendants "$SERVER_PID")"
-    for p in $pids; do
-        names="$names $(cat "/proc/$p/comm" 2>/dev/null)"
-    done
-    # shellcheck disable=SC2086
-    kill -KILL $pids 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null
-    for p in $pids; do
-        while kill -0 "$p" 2>/dev/null && [ "$waited" -lt 50 ]; do
-            sleep 0.1
-            waited=$((waited + 1))
-        done
-    done
-    # p11-kit runs one p11-kit-remote per client once the client has
-    # connected; either way every process that served the token is gone.
-    case "$names" in
-    *p11-kit-remote*) pass "killed the p11-kit server and its p11-kit-remote:$names" ;;
-    *) pass "killed the p11-kit server (no per-client process was running:$names)" ;;
-    esac
-    check "no process that served the token is left" bash -c 'for p in $1; do kill -0 "$p" 2>/dev/null && exit 1; done; exit 0' _ "$pids"
-    SERVER_PID=""
-}
-
 write_provider_cnf remote.cnf "pkcs11-module-path=$P11KIT_CLIENT"
 # By id and serial only: the token's label must come from the provider's
 # own message, not from an echo of the URI.
@@ -72,7 +44,7 @@ holder_sign_verifies "signs with ec through the remote token" ec ec.pem
 holder_sign_verifies "signs with rsa through the remote token" rsa rsa.pem
 
 # 2. The server dies while the process holds the keys.
-server_kill
+p11kit_server_kill
 holder_sign_fails_with "signing with ec while the server is dead" ec "$GONE_ERR"
 holder_sign_fails_with "signing with rsa while the server is dead" rsa "$GONE_ERR"
 holder_sign_fails_with "signing with ec again while the server is dead" ec "$GONE_ERR"
@@ -111,7 +83,7 @@ if [ "${HSM_REL_REMOTE_STORM:-0}" = 1 ]; then
     storm_pid=$!
     REL_CLEANUP+=("$storm_pid")
     sleep 2
-    server_kill
+    p11kit_server_kill
     # Once the token is gone each thread stops after 20 failures: the
     # process must end within seconds. If not, its threads' stacks are shown.
     for _ in $(seq 300); do
@@ -139,6 +111,6 @@ if [ "${HSM_REL_REMOTE_STORM:-0}" = 1 ]; then
         fail "a signature returned while the server died does not verify"
     fi
 fi
-[ -z "$SERVER_PID" ] || server_kill >/dev/null
+[ -z "$SERVER_PID" ] || p11kit_server_kill >/dev/null
 
 finish

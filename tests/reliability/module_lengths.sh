@@ -10,13 +10,9 @@
 # shellcheck source=rel_lib.sh
 . "$(dirname "$0")/rel_lib.sh"
 
-if [ -z "${HSM_FAULT_SHIM:-}" ] || [ ! -e "$HSM_FAULT_SHIM" ]; then
-    fail "the fault-injection shim is not built (HSM_FAULT_SHIM=${HSM_FAULT_SHIM:-unset})"
-    finish
-fi
-SHIM_CTL="$TMP/shim.ctl"
-export HSM_SHIM_MODULE="$SOFTHSM_MODULE" HSM_SHIM_CONTROL="$SHIM_CTL"
-: >"$SHIM_CTL"
+# shellcheck source=../shim/shim_lib.sh
+. "$HSM_SOURCE_ROOT/tests/shim/shim_lib.sh"
+need_shim
 
 make_token lying
 make_key lying EC:prime256v1 01 ec

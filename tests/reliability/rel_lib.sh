@@ -220,24 +220,3 @@ _rel_on_exit() {
 }
 trap _rel_on_exit EXIT
 
-# _descendants PID : every process below PID, parents before children.
-_descendants() {
-    local c
-    for c in $(pgrep -P "$1"); do
-        echo "$c"
-        _descendants "$c"
-    done
-}
-
-# show_stacks PID... : every thread's stack of a hung process (gdb, when
-# installed), for the failure report.
-show_stacks() {
-    local p
-    command -v gdb >/dev/null || { echo "  (gdb is not installed: no stacks)"; return 0; }
-    for p in "$@"; do
-        [ "$(cat "/proc/$p/comm" 2>/dev/null)" != timeout ] || continue
-        echo "  --- stacks of process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-100))"
-        timeout 60 gdb -p "$p" -batch -ex 'thread apply all bt 25' 2>/dev/null |
-            grep -E '^(#|Thread )' | sed 's/^/  | /' | head -400
-    done
-}

@@ -11,23 +11,9 @@
 # shellcheck source=rel_lib.sh
 . "$(dirname "$0")/rel_lib.sh"
 
-if [ -z "${HSM_FAULT_SHIM:-}" ] || [ ! -e "$HSM_FAULT_SHIM" ]; then
-    fail "the fault-injection shim is not built (HSM_FAULT_SHIM=${HSM_FAULT_SHIM:-unset})"
-    finish
-fi
-SHIM_CTL="$TMP/shim.ctl"
-export HSM_SHIM_MODULE="$SOFTHSM_MODULE"
-export HSM_SHIM_CONTROL="$SHIM_CTL"
-export HSM_SHIM_LOG="$TMP/log/shim-calls.log"
-: >"$SHIM_CTL"
-
-# shim_control [LINE...] : replaces the shim's directives (written beside
-# and renamed, so a running process never reads half a file).
-shim_control() {
-    if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; fi >"$SHIM_CTL.new"
-    mv -f "$SHIM_CTL.new" "$SHIM_CTL"
-    echo "shim control: ${*:-(no directives)}"
-}
+# shellcheck source=../shim/shim_lib.sh
+. "$HSM_SOURCE_ROOT/tests/shim/shim_lib.sh"
+need_shim
 
 make_token flaky
 serial=$TOKEN_SERIAL

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Story: the thread storm (thread_storm.sh: 16 threads, shared and
-# per-thread keys, RSA and EC) and the forks (fork_sign.sh: a fork while
-# another thread signs, HSM_TSAN_FORKS times, 10 by default) under
-# ThreadSanitizer. TSan needs a build of
+# per-thread keys, RSA and EC), the forks (fork_sign.sh: a fork while
+# another thread signs, HSM_TSAN_FORKS times, 10 by default) and the
+# passphrase callback that forks (fork_in_callback.sh: threads loading at
+# once, the PIN from a forked child, also with a module that forks in
+# C_Initialize) under ThreadSanitizer. TSan needs a build of
 # its own: this script configures one (-Db_sanitize=thread -Db_lundef=false)
 # in $HSM_TSAN_BUILD (default: a directory beside the calling build, kept
 # between runs so rebuilds are incremental), builds only the provider and
@@ -32,7 +34,8 @@ if [ ! -e "$build/build.ninja" ]; then
     fi
 fi
 if ! ninja -C "$build" provider/hsm.so tests/reliability/thread_storm \
-    tests/reliability/fork_sign tests/reliability/reliability_key_holder \
+    tests/reliability/fork_sign tests/reliability/fork_in_callback \
+    tests/reliability/reliability_key_holder tests/shim/hsm-fault-shim.so \
     >"$build/ninja.log" 2>&1; then
     echo "FAIL: building the TSan provider and thread_storm failed:"
     tail -30 "$build/ninja.log"
@@ -42,6 +45,7 @@ fi
 echo "TSan build: $build"
 export HSM_PROVIDER_DIR="$build/provider"
 export HSM_REL_BIN="$build/tests/reliability"
+export HSM_FAULT_SHIM="$build/tests/shim/hsm-fault-shim.so"
 export HSM_STORM_RSA=${HSM_TSAN_RSA:-2000}
 export HSM_STORM_EC=${HSM_TSAN_EC:-8000}
 export HSM_CMD_TIMEOUT=${HSM_CMD_TIMEOUT:-240}
@@ -50,4 +54,6 @@ bash "$here/thread_storm.sh"
 storm=$?
 HSM_FORKS=${HSM_TSAN_FORKS:-10} bash "$here/fork_sign.sh"
 forks=$?
-[ "$storm" = 0 ] && [ "$forks" = 0 ]
+bash "$here/fork_in_callback.sh"
+callback=$?
+[ "$storm" = 0 ] && [ "$forks" = 0 ] && [ "$callback" = 0 ]

@@ -21,7 +21,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum kind { K_FAIL, K_LATENCY, K_WRONG_PUBKEY, K_SNAP_SAVE, K_SNAP_SERVE, K_REUSE, K_FLAGS, K_NUL_PAD, K_OVERLONG, K_STUCK };
+enum kind {
+    K_FAIL,
+    K_LATENCY,
+    K_FORK,
+    K_WRONG_PUBKEY,
+    K_SNAP_SAVE,
+    K_SNAP_SERVE,
+    K_REUSE,
+    K_FLAGS,
+    K_NUL_PAD,
+    K_OVERLONG,
+    K_STUCK
+};
 enum save_state { SAVE_PENDING, SAVE_RUNNING, SAVE_DONE };
 /* `stuck`: armed until its function is called, engaged until the next
  * C_Initialize of this process, then spent for as long as the line stays. */
@@ -30,7 +42,7 @@ enum stuck_state { STUCK_ARMED, STUCK_ENGAGED, STUCK_SPENT };
 struct directive {
     char *text; /* the line, normalised: its identity across reloads */
     enum kind kind;
-    int fn;            /* fail/latency: the function, -1 for `*` */
+    int fn;            /* fail/latency/fork: the function, -1 for `*` */
     unsigned long nth; /* fail: which call fails, 0 for `*` (every call) */
     CK_RV code;
     unsigned long usec;
@@ -178,6 +190,12 @@ static const char *parse_directive(char **w, int nw, struct directive *d)
             return "unknown function";
         if (!parse_ulong(w[2], &d->usec))
             return "bad microseconds";
+    } else if (strcmp(k, "fork") == 0) {
+        d->kind = K_FORK;
+        if (nw != 2)
+            return "expected: fork <C_Function|*>";
+        if (!parse_fn(w[1], &d->fn))
+            return "unknown function";
     } else if (strcmp(k, "wrong-pubkey") == 0) {
         d->kind = K_WRONG_PUBKEY;
         if (nw < 2)
@@ -387,33 +405,37 @@ void control_reset(void)
     dirs_free(old, on);
 }
 
-void control_on_call(enum shim_fn fn, unsigned long *latency_us, bool *fail, CK_RV *code)
+void control_on_call(enum shim_fn fn, struct call_plan *plan)
 {
-    *latency_us = 0;
-    *fail = false;
+    *plan = (struct call_plan){.code = CKR_OK};
     shim_lock();
     for (size_t i = 0; i < ndirs; i++) {
         struct directive *d = &dirs[i];
         if (d->kind == K_STUCK) {
             if (fn == SHIM_C_Initialize && d->stuck == STUCK_ENGAGED)
                 d->stuck = STUCK_SPENT;
-            else if (d->fn == (int)fn && d->stuck != STUCK_SPENT && !*fail) {
+            else if (d->fn == (int)fn && d->stuck != STUCK_SPENT && !plan->fail) {
                 d->stuck = STUCK_ENGAGED;
-                *fail = true;
-                *code = d->code;
+                plan->fail = true;
+                plan->code = d->code;
             }
             continue;
         }
-        if ((d->kind != K_FAIL && d->kind != K_LATENCY) || (d->fn != -1 && d->fn != (int)fn))
+        if ((d->kind != K_FAIL && d->kind != K_LATENCY && d->kind != K_FORK) ||
+            (d->fn != -1 && d->fn != (int)fn))
             continue;
         if (d->kind == K_LATENCY) {
-            *latency_us += d->usec;
+            plan->latency_us += d->usec;
+            continue;
+        }
+        if (d->kind == K_FORK) {
+            plan->fork = true;
             continue;
         }
         d->calls++;
-        if (!*fail && (d->nth == 0 || d->calls == d->nth)) {
-            *fail = true;
-            *code = d->code;
+        if (!plan->fail && (d->nth == 0 || d->calls == d->nth)) {
+            plan->fail = true;
+            plan->code = d->code;
         }
     }
     shim_unlock();

@@ -1,13 +1,16 @@
 /*
  * What happens around every call: `latency` first (a failing device is
- * slow too), then `fail`, then the call log. Each wrapper in forward.c,
- * fwd_objects.c and fwd_crypto.c starts with shim_begin() and returns
- * through shim_end().
+ * slow too), then `fork`, then `fail`, then the call log. Each wrapper in
+ * forward.c, fwd_objects.c and fwd_crypto.c starts with shim_begin() and
+ * returns through shim_end().
  */
 #include "shim.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static void sleep_us(unsigned long us)
 {
@@ -19,18 +22,54 @@ static void sleep_us(unsigned long us)
         ;
 }
 
+/*
+ * `fork`: what p11-kit's `remote: |command` transport and a module that
+ * starts a helper process do inside a call. A real fork(), so every
+ * pthread_atfork handler of the process runs, in the caller's thread and
+ * with whatever the caller holds; the child only exec's /bin/true (nothing
+ * but async-signal-safe calls after fork in a threaded process), and the
+ * parent waits for it before it goes on to the real module.
+ */
+static void fork_and_wait(enum shim_fn fn)
+{
+    int status = 0;
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        shim_warn("fork in %s: %s", shim_fn_name(fn), strerror(errno));
+        shim_log_fork(fn, false);
+        return;
+    }
+    if (pid == 0) {
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            /* SIGCHLD ignored: the child was reaped by the kernel. */
+            status = errno == ECHILD ? 0 : -1;
+            break;
+        }
+    }
+    bool ok = status == 0;
+    if (!ok)
+        shim_warn("fork in %s: the child ended with status 0x%x", shim_fn_name(fn),
+                  (unsigned)status);
+    shim_log_fork(fn, ok);
+}
+
 bool shim_begin(enum shim_fn fn, CK_RV *rv)
 {
-    unsigned long latency;
-    bool fail;
-    CK_RV code = CKR_OK;
+    struct call_plan plan;
 
     control_refresh();
-    control_on_call(fn, &latency, &fail, &code);
-    if (latency)
-        sleep_us(latency);
-    *rv = code;
-    return fail;
+    control_on_call(fn, &plan);
+    if (plan.latency_us)
+        sleep_us(plan.latency_us);
+    if (plan.fork)
+        fork_and_wait(fn);
+    *rv = plan.code;
+    return plan.fail;
 }
 
 CK_RV shim_end(enum shim_fn fn, CK_RV rv)

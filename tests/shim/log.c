@@ -1,7 +1,8 @@
 /*
  * HSM_SHIM_LOG: one line per call, "<function> <CKR_NAME>", so a test can
- * count calls (e.g. that a wrong PIN led to exactly one C_Login). Only the
- * function and its result are written: never arguments, so never a PIN.
+ * count calls (e.g. that a wrong PIN led to exactly one C_Login), and one
+ * line "fork <function> ok|failed" per child a `fork` directive made. Only
+ * the function and its result are written: never arguments, so never a PIN.
  *
  * The file is opened per line with O_APPEND: several processes (the test
  * and the programs it runs) may share one log, and a test may truncate or
@@ -13,16 +14,10 @@
 #include <stdio.h>
 #include <unistd.h>
 
-void shim_log_call(enum shim_fn fn, CK_RV rv)
+static void log_line(const char *line, int n)
 {
     const char *path = shim_env_log();
-    if (!path)
-        return;
-    char line[128];
-    const char *name = shim_ckr_name(rv);
-    int n = name ? snprintf(line, sizeof line, "%s %s\n", shim_fn_name(fn), name)
-                 : snprintf(line, sizeof line, "%s 0x%lx\n", shim_fn_name(fn), (unsigned long)rv);
-    if (n <= 0 || (size_t)n >= sizeof line)
+    if (!path || n <= 0)
         return;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -31,4 +26,22 @@ void shim_log_call(enum shim_fn fn, CK_RV rv)
     ssize_t w = write(fd, line, (size_t)n);
     (void)w;
     close(fd);
+}
+
+void shim_log_call(enum shim_fn fn, CK_RV rv)
+{
+    char line[128];
+    const char *name = shim_ckr_name(rv);
+    int n = name ? snprintf(line, sizeof line, "%s %s\n", shim_fn_name(fn), name)
+                 : snprintf(line, sizeof line, "%s 0x%lx\n", shim_fn_name(fn), (unsigned long)rv);
+    if (n > 0 && (size_t)n < sizeof line)
+        log_line(line, n);
+}
+
+void shim_log_fork(enum shim_fn fn, bool ok)
+{
+    char line[128];
+    int n = snprintf(line, sizeof line, "fork %s %s\n", shim_fn_name(fn), ok ? "ok" : "failed");
+    if (n > 0 && (size_t)n < sizeof line)
+        log_line(line, n);
 }

@@ -56,13 +56,22 @@ bool shim_parse_ckf(const char *s, CK_FLAGS *out); /* token CKF_ name or number 
 
 /* ---- log.c: HSM_SHIM_LOG ---- */
 void shim_log_call(enum shim_fn fn, CK_RV rv);
+/* "fork <function> ok|failed": a `fork` directive's child came and went. */
+void shim_log_fork(enum shim_fn fn, bool ok);
 
 /* ---- control.c: the control file and the directives it holds ---- */
 void control_refresh(void);
 void control_reset(void); /* forget every directive (unload) */
-/* Counts this call for every `fail` line naming fn; returns the latency to
- * apply (µs) and whether to fail, with the code. Locks internally. */
-void control_on_call(enum shim_fn fn, unsigned long *latency_us, bool *fail, CK_RV *code);
+/* What the directives ask of one call, in the order faults.c does it. */
+struct call_plan {
+    unsigned long latency_us; /* `latency`: sleep first (µs, all lines added) */
+    bool fork;                /* `fork`: fork a child and wait for it */
+    bool fail;                /* `fail`: return code without the real module */
+    CK_RV code;
+};
+/* Counts this call for every `fail` line naming fn and says what to do.
+ * Locks internally. */
+void control_on_call(enum shim_fn fn, struct call_plan *plan);
 bool control_reuse_handles(void);
 void control_token_flags(CK_FLAGS *set, CK_FLAGS *clear);
 bool control_nul_pad(void);

@@ -12,6 +12,7 @@
  * as the integration tests will do to a running provider.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -545,6 +547,57 @@ static void test_snapshot(CK_SESSION_HANDLE s)
     CHECK(find(s, byid, 1, h, 4) == 2, "new key not visible without snapshot-serve");
 }
 
+/* pthread_atfork handlers of this process: `fork` must be a real fork(). */
+static int prepared, parented;
+static void count_prepare(void)
+{
+    prepared++;
+}
+static void count_parent(void)
+{
+    parented++;
+}
+
+static int count_log_lines(const char *want)
+{
+    FILE *f = fopen(work_path("log"), "r");
+    char line[256];
+    int n = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        n += strcmp(line, want) == 0;
+    fclose(f);
+    return n;
+}
+
+static void test_fork(CK_SLOT_ID slot)
+{
+    section("fork: C_GetInfo forks and waits; fork * with fail");
+    CHECK(pthread_atfork(count_prepare, count_parent, NULL) == 0, "pthread_atfork");
+    control("fork C_GetInfo\n");
+    int logged = count_log_lines("fork C_GetInfo ok\n");
+    CK_INFO info;
+    CHECK(p11->C_GetInfo(&info) == CKR_OK && memcmp(info.manufacturerID, "SoftHSM", 7) == 0,
+          "C_GetInfo with fork is the real module's");
+    CHECK(prepared == 1 && parented == 1, "atfork handlers ran %d/%d times, want 1/1", prepared,
+          parented);
+    CHECK(count_log_lines("fork C_GetInfo ok\n") == logged + 1, "no \"fork C_GetInfo ok\" logged");
+    CHECK(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "a child was left unwaited");
+    CK_ULONG count = 0;
+    CHECK(p11->C_GetSlotList(CK_TRUE, NULL, &count) == CKR_OK && prepared == 1,
+          "C_GetSlotList forked (%d) under fork C_GetInfo", prepared);
+
+    /* Fork first, then the injected failure: a module whose helper starts
+     * and whose initialisation then fails. */
+    control("fork *\nfail C_GetSlotInfo * CKR_DEVICE_ERROR\n");
+    CK_SLOT_INFO si;
+    CHECK(p11->C_GetSlotInfo(slot, &si) == CKR_DEVICE_ERROR, "C_GetSlotInfo not failed");
+    CHECK(prepared == 2, "fork * did not fork in C_GetSlotInfo (%d)", prepared);
+    control("");
+    CHECK(p11->C_GetInfo(&info) == CKR_OK && prepared == 2, "still forking after the line went");
+}
+
 static void test_log(void)
 {
     section("HSM_SHIM_LOG");
@@ -622,6 +675,7 @@ int main(int argc, char **argv)
     test_latency();
     test_token_flags(slot);
     test_wrong_pubkey(s);
+    test_fork(slot);
     test_threads(slot);
     test_reuse_handles(s);
     test_snapshot(s);

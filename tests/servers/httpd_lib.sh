@@ -1,0 +1,556 @@
+# shellcheck shell=bash
+# Apache httpd (Debian's apache2 with mod_ssl) serving HTTPS with a token
+# key through the provider, for the server scenarios; sourced, never run.
+# Builds on tests/integration/lib.sh (the temporary SoftHSMv2 token, keys,
+# plain_openssl, assertions, "N passed, M failed").
+#
+# One server at a time, all of it under $TMP/httpd: its own ServerRoot,
+# PidFile, Mutex and runtime directories, error and access logs, a loopback
+# port chosen free at start. It runs in the foreground of a session of its
+# own (setsid apache2 -DFOREGROUND -k start -f CONF), so the test knows the
+# master's id and its process group, and ends every process of it whatever
+# happens (httpd_stop, and the exit trap).
+#
+# Set-up:
+#   httpd_available            fails the scenario unless apache2, its
+#                              modules and ab are installed
+#   httpd_make_ca              a software CA (plain OpenSSL): HTTPD_CA,
+#                              HTTPD_CA_KEY
+#   httpd_issue_cert KEY-URI OUT.pem [SUBJECT]
+#                              a leaf certificate for the token key (CSR
+#                              through the provider, URI with its PIN),
+#                              issued by the CA for IP:127.0.0.1
+#   httpd_cert_to_token TOKEN ID LABEL CERT.pem
+#                              writes the certificate on the token, for
+#                              SSLCertificateFile "pkcs11:...;type=cert"
+#   httpd_pin_helper PINFILE   writes HTTPD_PIN_HELPER, a program for
+#                              `SSLPassPhraseDialog exec:` that prints the
+#                              PIN; each call appends a line to
+#                              HTTPD_PIN_ASKED (httpd_pin_asks counts them)
+#   httpd_debug_log [LEVEL]    the provider's debug log for the server's
+#                              processes (HSM_DEBUG_LOG=HTTPD_DEBUG_LOG,
+#                              writable by the children; each line names its
+#                              process); httpd_debug_count ERE counts lines,
+#                              e.g. 'C_Initialize' for (re-)initialisations
+#   HTTPD_ENV=(VAR=VALUE ...)  more environment for the server (a shim's
+#                              control file, P11_KIT_SERVER_ADDRESS, ...)
+#
+# The server:
+#   httpd_config KEY=VALUE ... writes the configuration; keys:
+#       cnf=FILE        the openssl.cnf that activates the provider
+#                       (OPENSSL_CONF; required; write_provider_cnf makes
+#                       one with an absolute `module =` path)
+#       key=URI|PATH    SSLCertificateKeyFile (required)
+#       cert=URI|PATH   SSLCertificateFile (required)
+#       mpm=prefork|event            (default prefork)
+#       dialog=exec:PATH|builtin     SSLPassPhraseDialog (default: none
+#                       written, mod_ssl's builtin)
+#       max_conn=N      MaxConnectionsPerChild (default 0: never), so that
+#                       children are forked during a test
+#       extra=LINE      one more configuration line (repeatable), e.g.
+#                       SSLCipherSuite, SSLOpenSSLConfCmd
+#   httpd_start                starts it and waits (HTTPD_START_TIMEOUT s,
+#                              20 by default) until it answers on its port;
+#                              a hang is reported with every thread's stack
+#                              (gdb) and the server killed. Gives each child's
+#                              user (www-data) access to the token first
+#                              (httpd_grant_token_access).
+#   httpd_graceful             `apache2 -k graceful`, then waits until the
+#                              new generation says it is running
+#   httpd_stop                 `apache2 -k stop`, bounded, then kills what is
+#                              left of its process group; fails on any
+#                              sanitizer report in its logs
+#   HTTPD_PORT, HTTPD_URL, HTTPD_PID (the master), HTTPD_ERROR_LOG,
+#   HTTPD_ACCESS_LOG (one line per request: child pid, TLS protocol, status)
+#
+# Checks:
+#   httpd_load N P             N requests over P parallel clients (ab, TLS
+#                              1.2, a new connection and full handshake
+#                              each); HTTPD_LOAD_DONE, HTTPD_LOAD_FAILED
+#   httpd_load_start N P / httpd_load_wait
+#                              the same in the background, e.g. around a
+#                              graceful restart
+#   httpd_expect_no_failures DESC   the last load had 0 failures (asserts)
+#   httpd_served_key_is DESC PUB.pem
+#                              plain `openssl s_client` (TLS 1.3) verifies
+#                              the chain against HTTPD_CA for 127.0.0.1, and
+#                              the certificate it was served carries PUB
+#                              (asserts)
+#   httpd_children_served      how many distinct child processes served
+#                              requests (access log)
+#   httpd_pin_asks             how many times the PIN helper ran
+#   httpd_story DESC PUB.pem KEY=VALUE...
+#                              the standard run, for each MPM in HTTPD_MPMS
+#                              ("prefork event"): start, served key, load
+#                              with a graceful restart in the middle, more
+#                              load, 0 failures, children forked, stop.
+#                              HTTPD_REQUESTS (300) and HTTPD_CLIENTS (8)
+#                              size the load; HTTPD_MAX_CONN (20) is the
+#                              MaxConnectionsPerChild.
+#
+# Children run as www-data and initialise the module again there: the token
+# directory, the SoftHSMv2 configuration, a PIN file the provider reads per
+# process and the debug log must be reachable by that user, and $TMP's
+# parents traversable (it is made 0711 here).
+
+# shellcheck source=../integration/lib.sh
+. "$(dirname "$0")/../integration/lib.sh"
+
+HTTPD_BIN=/usr/sbin/apache2
+HTTPD_MODULES=/usr/lib/apache2/modules
+HTTPD_USER=www-data
+HTTPD_START_TIMEOUT=${HTTPD_START_TIMEOUT:-20}
+HTTPD_MPMS=${HTTPD_MPMS:-prefork event}
+HTTPD_REQUESTS=${HTTPD_REQUESTS:-300}
+HTTPD_CLIENTS=${HTTPD_CLIENTS:-8}
+HTTPD_MAX_CONN=${HTTPD_MAX_CONN:-20}
+HTTPD_ROOT="$TMP/httpd"
+HTTPD_SEQ=0
+HTTPD_PID=""
+HTTPD_PORT=""
+HTTPD_URL=""
+HTTPD_CONF=""
+HTTPD_DIR=""
+HTTPD_ERROR_LOG=""
+HTTPD_ACCESS_LOG=""
+HTTPD_CNF=""
+HTTPD_ENV=()
+HTTPD_LOAD_PID=""
+HTTPD_LOAD_N=0
+HTTPD_LOAD_DONE=0
+HTTPD_LOAD_FAILED=0
+HTTPD_PIN_HELPER="$HTTPD_ROOT/pin_helper.sh"
+HTTPD_PIN_ASKED="$HTTPD_ROOT/pin-asked"
+HTTPD_DEBUG_LOG=""
+mkdir -p "$HTTPD_ROOT"
+# The children (www-data) must reach the token directory under $TMP.
+chmod 0711 "$TMP"
+
+# ------------------------------------------------------------------ set-up
+
+httpd_available() {
+    local p missing=0
+    for p in "$HTTPD_BIN" "$HTTPD_MODULES/mod_ssl.so" "$HTTPD_MODULES/mod_mpm_prefork.so" \
+        "$HTTPD_MODULES/mod_mpm_event.so" /usr/bin/ab; do
+        if [ ! -e "$p" ]; then
+            fail "$p is not installed (packages apache2, apache2-utils)"
+            missing=1
+        fi
+    done
+    if ! id "$HTTPD_USER" >/dev/null 2>&1; then
+        fail "the user $HTTPD_USER does not exist"
+        missing=1
+    fi
+    [ "$missing" = 0 ] || finish
+}
+
+httpd_make_ca() {
+    HTTPD_CA="$HTTPD_ROOT/ca.pem"
+    HTTPD_CA_KEY="$HTTPD_ROOT/ca.key"
+    expect_success plain_openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$HTTPD_CA_KEY" -subj "/CN=hsm test CA" -days 2 -out "$HTTPD_CA"
+}
+
+httpd_issue_cert() {
+    local uri=$1 out=$2 subject=${3:-/CN=127.0.0.1}
+    printf '%s\n' "subjectAltName = IP:127.0.0.1" "extendedKeyUsage = serverAuth" \
+        >"$HTTPD_ROOT/leaf.ext"
+    expect_success hsm_openssl req -new -key "$uri" -subj "$subject" -out "$out.csr" &&
+        expect_success plain_openssl x509 -req -in "$out.csr" -CA "$HTTPD_CA" \
+            -CAkey "$HTTPD_CA_KEY" -CAcreateserial -days 2 -extfile "$HTTPD_ROOT/leaf.ext" \
+            -out "$out"
+}
+
+httpd_cert_to_token() {
+    local token=$1 id=$2 label=$3 cert=$4
+    local -a sel
+    mapfile -t sel < <(_token_args "$token")
+    plain_openssl x509 -in "$cert" -outform DER -out "$cert.der" &&
+        expect_success pkcs11-tool --module "$SOFTHSM_MODULE" "${sel[@]}" --login \
+            --pin "$USER_PIN" --write-object "$cert.der" --type cert --id "$id" --label "$label"
+}
+
+# mod_ssl runs the helper as `PROGRAM servername:port keytype` and reads the
+# passphrase from its standard output.
+httpd_pin_helper() {
+    local pinfile=$1
+    : >"$HTTPD_PIN_ASKED"
+    cat >"$HTTPD_PIN_HELPER" <<EOF
+#!/bin/sh
+echo "asked for \$*" >>"$HTTPD_PIN_ASKED"
+exec cat "$pinfile"
+EOF
+    chmod 0700 "$HTTPD_PIN_HELPER"
+}
+
+httpd_pin_asks() {
+    _httpd_count . "$HTTPD_PIN_ASKED"
+}
+
+# _httpd_count ERE FILE : lines of FILE that match (0 if it is missing).
+_httpd_count() {
+    local n
+    n=$(grep -cE -- "$1" "$2" 2>/dev/null)
+    echo "${n:-0}"
+}
+
+httpd_debug_log() {
+    HTTPD_DEBUG_LOG="$HTTPD_ROOT/hsm-debug.log"
+    : >"$HTTPD_DEBUG_LOG"
+    chown "$HTTPD_USER" "$HTTPD_DEBUG_LOG"
+    HTTPD_ENV+=("HSM_DEBUG_LOG=$HTTPD_DEBUG_LOG" "HSM_DEBUG_LEVEL=${1:-1}")
+}
+
+httpd_debug_count() {
+    _httpd_count "$1" "$HTTPD_DEBUG_LOG"
+}
+
+# httpd_grant_token_access : the children's user may read and lock the
+# token's files (SoftHSMv2 makes them 0600 for whoever created them).
+httpd_grant_token_access() {
+    chown -R "$HTTPD_USER:" "$TMP/tokens"
+    chmod 0644 "$SOFTHSM2_CONF"
+}
+
+# ------------------------------------------------------------------ server
+
+# _httpd_free_port : a loopback port nothing answers on now (a race with
+# other tests remains; httpd_start tries another port if the bind fails).
+_httpd_free_port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 40000))
+        if ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+httpd_config() {
+    local kv cnf="" key="" cert="" mpm=prefork dialog="" max_conn=0
+    local -a extra=()
+    for kv in "$@"; do
+        case "$kv" in
+        cnf=*) cnf=${kv#cnf=} ;;
+        key=*) key=${kv#key=} ;;
+        cert=*) cert=${kv#cert=} ;;
+        mpm=*) mpm=${kv#mpm=} ;;
+        dialog=*) dialog=${kv#dialog=} ;;
+        max_conn=*) max_conn=${kv#max_conn=} ;;
+        extra=*) extra+=("${kv#extra=}") ;;
+        *) fail "httpd_config: unknown setting $kv"; return 1 ;;
+        esac
+    done
+    if [ -z "$cnf" ] || [ -z "$key" ] || [ -z "$cert" ]; then
+        fail "httpd_config: cnf=, key= and cert= are required"
+        return 1
+    fi
+    HTTPD_SEQ=$((HTTPD_SEQ + 1))
+    HTTPD_DIR="$HTTPD_ROOT/server$HTTPD_SEQ"
+    mkdir -p "$HTTPD_DIR/logs" "$HTTPD_DIR/run" "$HTTPD_DIR/htdocs"
+    printf 'served by a token key\n' >"$HTTPD_DIR/htdocs/index.html"
+    HTTPD_CONF="$HTTPD_DIR/httpd.conf"
+    HTTPD_ERROR_LOG="$HTTPD_DIR/logs/error.log"
+    HTTPD_ACCESS_LOG="$HTTPD_DIR/logs/access.log"
+    HTTPD_CNF=$cnf
+    HTTPD_MPM=$mpm
+    {
+        echo "ServerRoot \"$HTTPD_DIR\""
+        echo "ServerName 127.0.0.1"
+        echo "PidFile \"$HTTPD_DIR/run/httpd.pid\""
+        echo "DefaultRuntimeDir \"$HTTPD_DIR/run\""
+        echo "Mutex file:$HTTPD_DIR/run default"
+        echo "ErrorLog \"$HTTPD_ERROR_LOG\""
+        echo "LogLevel notice"
+        echo "LoadModule mpm_${mpm}_module $HTTPD_MODULES/mod_mpm_$mpm.so"
+        echo "LoadModule authz_core_module $HTTPD_MODULES/mod_authz_core.so"
+        echo "LoadModule socache_shmcb_module $HTTPD_MODULES/mod_socache_shmcb.so"
+        echo "LoadModule ssl_module $HTTPD_MODULES/mod_ssl.so"
+        echo "User $HTTPD_USER"
+        echo "Group $HTTPD_USER"
+        echo "Listen 127.0.0.1:@PORT@"
+        if [ "$mpm" = event ]; then
+            echo "StartServers 2"
+            echo "ServerLimit 4"
+            echo "ThreadsPerChild 4"
+            echo "MaxRequestWorkers 16"
+            echo "MinSpareThreads 4"
+            echo "MaxSpareThreads 16"
+        else
+            echo "StartServers 2"
+            echo "MinSpareServers 2"
+            echo "MaxSpareServers 8"
+            echo "MaxRequestWorkers 16"
+        fi
+        echo "MaxConnectionsPerChild $max_conn"
+        echo "LogFormat \"%P %{SSL_PROTOCOL}x %s\" served"
+        echo "CustomLog \"$HTTPD_ACCESS_LOG\" served"
+        echo "DocumentRoot \"$HTTPD_DIR/htdocs\""
+        echo "<Directory />"
+        echo "    Require all granted"
+        echo "</Directory>"
+        echo "SSLEngine on"
+        echo "SSLSessionCache none"
+        [ -z "$dialog" ] || echo "SSLPassPhraseDialog $dialog"
+        echo "SSLCertificateFile \"$cert\""
+        echo "SSLCertificateKeyFile \"$key\""
+        for kv in "${extra[@]}"; do
+            echo "$kv"
+        done
+    } >"$HTTPD_CONF.in"
+}
+
+# _httpd_env : the server's environment (an array: env VAR=VALUE ...).
+_httpd_env() {
+    HTTPD_RUN_ENV=(env)
+    # shellcheck disable=SC2207
+    HTTPD_RUN_ENV+=($(_preload_env))
+    HTTPD_RUN_ENV+=("OPENSSL_CONF=$HTTPD_CNF" "OPENSSL_MODULES=$HSM_PROVIDER_DIR"
+        "SOFTHSM2_CONF=$SOFTHSM2_CONF" "${HTTPD_ENV[@]}")
+}
+
+# _httpd_ctl ARGS... : apache2 -k ... -f CONF, bounded, in the server's
+# environment (it reads the configuration, so it loads mod_ssl too).
+_httpd_ctl() {
+    _httpd_env
+    timeout -k 5 "$CMD_TIMEOUT" "${HTTPD_RUN_ENV[@]}" "$HTTPD_BIN" "$@" -f "$HTTPD_CONF" \
+        >>"$HTTPD_DIR/logs/ctl.out" 2>&1
+}
+
+# _httpd_running_count : how many generations said "resuming normal
+# operations" (each start and each graceful restart).
+_httpd_running_count() {
+    _httpd_count 'resuming normal operations' "$HTTPD_ERROR_LOG"
+}
+
+_httpd_answers() {
+    timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HTTPD_PORT" 2>/dev/null
+}
+
+# _httpd_wait_running COUNT : until COUNT generations are running and the
+# port answers, the master dies, or HTTPD_START_TIMEOUT passes. Returns 0
+# (running), 1 (the master ended), 2 (timeout).
+_httpd_wait_running() {
+    local want=$1 tenths=$((HTTPD_START_TIMEOUT * 10))
+    for _ in $(seq "$tenths"); do
+        kill -0 "$HTTPD_PID" 2>/dev/null || return 1
+        if [ "$(_httpd_running_count)" -ge "$want" ] && _httpd_answers; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 2
+}
+
+_httpd_show_logs() {
+    echo "  --- $HTTPD_ERROR_LOG (last lines, engine notices left out):"
+    grep -vE 'engine|DSO support|compiled against a newer library' "$HTTPD_ERROR_LOG" 2>/dev/null |
+        tail -15 | cut -c1-400 | sed 's/^/  | /'
+    echo "  --- server stdout/stderr:"
+    tail -c 2000 "$HTTPD_DIR/logs/server.out" 2>/dev/null | sed 's/^/  | /'
+}
+
+# _httpd_kill_all : every process of the server's session, by its group id,
+# and what is left below the master.
+_httpd_kill_all() {
+    [ -n "$HTTPD_PID" ] || return 0
+    # shellcheck disable=SC2046
+    kill -KILL -- -"$HTTPD_PID" $(_descendants "$HTTPD_PID") "$HTTPD_PID" 2>/dev/null
+    wait "$HTTPD_PID" 2>/dev/null
+    HTTPD_PID=""
+}
+
+# _httpd_hung WHAT : a hang: the stacks of the master and its children,
+# then everything killed.
+_httpd_hung() {
+    fail "$1: no answer within ${HTTPD_START_TIMEOUT}s (hang)"
+    _httpd_show_logs
+    # shellcheck disable=SC2046
+    show_stacks "$HTTPD_PID" $(_descendants "$HTTPD_PID" | head -3)
+    _httpd_kill_all
+}
+
+httpd_start() {
+    local attempt rc
+    httpd_grant_token_access
+    for attempt in 1 2 3; do
+        HTTPD_PORT=$(_httpd_free_port) || { fail "no free loopback port"; return 1; }
+        HTTPD_URL="https://127.0.0.1:$HTTPD_PORT/index.html"
+        sed "s/@PORT@/$HTTPD_PORT/" "$HTTPD_CONF.in" >"$HTTPD_CONF"
+        : >"$HTTPD_ERROR_LOG"
+        _httpd_env
+        # setsid: a session (and process group) of its own, whose id is the
+        # master's; -DFOREGROUND: the master is this child, not a daemon.
+        setsid "${HTTPD_RUN_ENV[@]}" "$HTTPD_BIN" -DFOREGROUND -k start -f "$HTTPD_CONF" \
+            >"$HTTPD_DIR/logs/server.out" 2>&1 </dev/null &
+        HTTPD_PID=$!
+        _httpd_wait_running 1
+        rc=$?
+        if [ "$rc" = 0 ]; then
+            pass "httpd ($HTTPD_MPM) started on 127.0.0.1:$HTTPD_PORT (master $HTTPD_PID)"
+            return 0
+        fi
+        if [ "$rc" = 2 ]; then
+            _httpd_hung "httpd ($HTTPD_MPM) start"
+            return 1
+        fi
+        wait "$HTTPD_PID" 2>/dev/null
+        HTTPD_PID=""
+        grep -q 'Address already in use' "$HTTPD_ERROR_LOG" "$HTTPD_DIR/logs/server.out" \
+            2>/dev/null || break
+        echo "port $HTTPD_PORT was taken meanwhile (attempt $attempt), trying another"
+    done
+    fail "httpd ($HTTPD_MPM) did not start"
+    _httpd_show_logs
+    return 1
+}
+
+httpd_graceful() {
+    local before
+    [ -n "$HTTPD_PID" ] || { fail "graceful restart: no server running"; return 1; }
+    before=$(_httpd_running_count)
+    if ! _httpd_ctl -k graceful; then
+        fail "apache2 -k graceful failed (exit status $?)"
+        tail -5 "$HTTPD_DIR/logs/ctl.out" | sed 's/^/  | /'
+        return 1
+    fi
+    case "$(_httpd_wait_running $((before + 1)); echo $?)" in
+    0) pass "httpd ($HTTPD_MPM) restarted gracefully" ;;
+    1) fail "httpd ($HTTPD_MPM) ended during the graceful restart"
+       _httpd_show_logs
+       HTTPD_PID=""
+       return 1 ;;
+    *) _httpd_hung "httpd ($HTTPD_MPM) graceful restart"
+       return 1 ;;
+    esac
+}
+
+httpd_stop() {
+    local left
+    [ -n "$HTTPD_PID" ] || return 0
+    _httpd_ctl -k stop
+    for _ in $(seq 100); do
+        kill -0 "$HTTPD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$HTTPD_PID" 2>/dev/null; then
+        fail "httpd ($HTTPD_MPM) did not stop within 10 s of apache2 -k stop"
+        _httpd_show_logs
+    else
+        pass "httpd ($HTTPD_MPM) stopped"
+    fi
+    wait "$HTTPD_PID" 2>/dev/null
+    left=$(pgrep -g "$HTTPD_PID" 2>/dev/null | tr '\n' ' ')
+    if [ -n "$left" ]; then
+        fail "httpd ($HTTPD_MPM): processes left after the stop: $left"
+    fi
+    _httpd_kill_all
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' \
+        "$HTTPD_ERROR_LOG" "$HTTPD_DIR/logs/server.out" 2>/dev/null; then
+        fail "httpd ($HTTPD_MPM): sanitizer report in its logs"
+        _httpd_show_logs
+    fi
+}
+
+# ------------------------------------------------------------------ checks
+
+httpd_load_start() {
+    local n=$1 p=$2
+    HTTPD_LOAD_N=$n
+    HTTPD_LOAD_OUT="$HTTPD_DIR/logs/ab.$RANDOM.out"
+    # -r: a failed receive is counted, not the end of the run; -s: a
+    # request that gets no answer fails after 20 s.
+    timeout -k 5 120 ab -n "$n" -c "$p" -f TLS1.2 -r -s 20 "$HTTPD_URL" \
+        >"$HTTPD_LOAD_OUT" 2>&1 &
+    HTTPD_LOAD_PID=$!
+}
+
+httpd_load_wait() {
+    local rc complete failed non2xx
+    wait "$HTTPD_LOAD_PID"
+    rc=$?
+    HTTPD_LOAD_PID=""
+    complete=$(awk '/^Complete requests:/ { print $3 }' "$HTTPD_LOAD_OUT")
+    failed=$(awk '/^Failed requests:/ { print $3 }' "$HTTPD_LOAD_OUT")
+    non2xx=$(awk '/^Non-2xx responses:/ { print $3 }' "$HTTPD_LOAD_OUT")
+    HTTPD_LOAD_DONE=${complete:-0}
+    HTTPD_LOAD_FAILED=$((HTTPD_LOAD_N - ${complete:-0} + ${failed:-0} + ${non2xx:-0}))
+    if [ "$rc" != 0 ] && [ "$HTTPD_LOAD_FAILED" = 0 ]; then
+        HTTPD_LOAD_FAILED=$HTTPD_LOAD_N # ab itself gave up
+    fi
+    HTTPD_LOAD_RATE=$(awk '/^Requests per second:/ { print $4 }' "$HTTPD_LOAD_OUT")
+}
+
+httpd_load() {
+    httpd_load_start "$@"
+    httpd_load_wait
+}
+
+httpd_expect_no_failures() {
+    if [ "$HTTPD_LOAD_FAILED" = 0 ] && [ "$HTTPD_LOAD_DONE" = "$HTTPD_LOAD_N" ]; then
+        pass "$1: $HTTPD_LOAD_DONE of $HTTPD_LOAD_N requests served, 0 failures (${HTTPD_LOAD_RATE:-?}/s)"
+    else
+        fail "$1: $HTTPD_LOAD_FAILED of $HTTPD_LOAD_N requests failed"
+        grep -E 'requests|Failed|Non-2xx|error|SSL' "$HTTPD_LOAD_OUT" | head -12 | sed 's/^/  | /'
+        _httpd_show_logs
+    fi
+}
+
+httpd_served_key_is() {
+    local desc=$1 pub=$2 out="$HTTPD_DIR/logs/s_client.$RANDOM"
+    if ! plain_openssl s_client -connect "127.0.0.1:$HTTPD_PORT" -CAfile "$HTTPD_CA" \
+        -verify_return_error -verify_ip 127.0.0.1 -showcerts </dev/null >"$out" 2>&1; then
+        fail "$desc: plain openssl s_client could not complete a verified handshake"
+        tail -15 "$out" | sed 's/^/  | /'
+        return 1
+    fi
+    pass "$desc: plain openssl s_client verified the server against the CA"
+    sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/{p;/-----END/q}' "$out" \
+        >"$out.cert.pem"
+    plain_openssl x509 -in "$out.cert.pem" -noout -pubkey >"$out.pub.pem" 2>/dev/null
+    same_pubkey "$desc: the served certificate carries the token's key" "$out.pub.pem" "$pub"
+}
+
+httpd_children_served() {
+    awk '{ print $1 }' "$HTTPD_ACCESS_LOG" 2>/dev/null | sort -u | grep -c .
+}
+
+# httpd_story DESC PUB.pem KEY=VALUE... : see the top of this file.
+httpd_story() {
+    local desc=$1 pub=$2 mpm half asks children
+    shift 2
+    half=$((HTTPD_REQUESTS / 2))
+    for mpm in $HTTPD_MPMS; do
+        echo "--- $desc, $mpm MPM"
+        httpd_config mpm="$mpm" max_conn="$HTTPD_MAX_CONN" "$@" || continue
+        asks=$(httpd_pin_asks)
+        httpd_start || continue
+        httpd_served_key_is "$desc ($mpm)" "$pub"
+        httpd_load_start "$half" "$HTTPD_CLIENTS"
+        sleep 0.5
+        httpd_graceful
+        httpd_load_wait
+        httpd_expect_no_failures "$desc ($mpm): $half requests across a graceful restart"
+        httpd_load $((HTTPD_REQUESTS - half)) "$HTTPD_CLIENTS"
+        httpd_expect_no_failures "$desc ($mpm): $((HTTPD_REQUESTS - half)) more requests"
+        httpd_served_key_is "$desc ($mpm), after the restart" "$pub"
+        children=$(httpd_children_served)
+        check "$desc ($mpm): children were forked during the test ($children served requests)" \
+            test "$children" -gt 2
+        [ ! -e "$HTTPD_PIN_HELPER" ] ||
+            echo "$desc ($mpm): the PIN helper ran $(($(httpd_pin_asks) - asks)) time(s)"
+        httpd_stop
+    done
+}
+
+# The server and a load still running are ended before lib.sh's verdict.
+_httpd_on_exit() {
+    local rc=$?
+    [ -z "$HTTPD_LOAD_PID" ] || kill -KILL "$HTTPD_LOAD_PID" 2>/dev/null
+    _httpd_kill_all
+    (exit "$rc")
+    _on_exit
+}
+trap _httpd_on_exit EXIT
