@@ -499,7 +499,10 @@ static enum attempt_state attempt(struct hsm_key *key, struct hsm_token *tok,
             run_operation(fns, s, op, key, tok, mech, handle, in, inlen, out, &olen, res, &started);
     if (rv != CKR_OK && !res->reported && !hsm_rv_is_stale(rv) && op == HSM_OP_SIGN_VERIFIED)
         rv = explain_refusal(fns, s, key, handle, rv);
-    hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv) || (rv != CKR_OK && started));
+    if (rv != CKR_OK && started && !hsm_rv_is_stale(rv))
+        hsm_session_discard_busy(tok, fns, s);
+    else
+        hsm_session_release(tok, fns, s, hsm_rv_is_stale(rv));
     if (hsm_debug_level() > 0)
         hsm_debug(rv == CKR_OK ? 2 : 1, "%s -> %s (%s, handle %lu%s)", res->what,
                   hsm_ckr_name(rv, (char[32]){0}), key->uri, (unsigned long)handle,

@@ -44,3 +44,24 @@ void hsm_session_release(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSIO
     if (s != CK_INVALID_HANDLE)
         (void)fns->C_CloseSession(s);
 }
+
+/*
+ * A session whose operation may still be active (a failure after
+ * C_SignInit or C_DecryptInit: a too-small buffer, a refused
+ * context-specific login) is closed rather than pooled. Closing an
+ * application's last session on a token logs it out, so when the pool is
+ * empty a fresh session takes its place first.
+ */
+void hsm_session_discard_busy(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s)
+{
+    CK_SESSION_HANDLE fresh;
+    bool empty = false;
+
+    if (hsm_lock(&tok->lock)) {
+        empty = tok->n_idle == 0;
+        hsm_unlock(&tok->lock);
+    }
+    if (empty && fns->C_OpenSession(tok->slot, CKF_SERIAL_SESSION, NULL, NULL, &fresh) == CKR_OK)
+        hsm_session_release(tok, fns, fresh, false);
+    (void)fns->C_CloseSession(s);
+}

@@ -100,6 +100,9 @@ CK_RV hsm_session_acquire(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSI
 /* |broken|: the session failed and must not be reused. */
 void hsm_session_release(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s,
                          bool broken);
+/* A session whose operation may still be active: closed, never pooled,
+ * without logging the application out of the token. */
+void hsm_session_discard_busy(struct hsm_token *tok, CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s);
 
 /*
  * Returns a PIN in the secure heap, or NULL after raising an error. It may
