@@ -67,6 +67,28 @@ HSM_DEBUG_LOG=$LOG1 expect_success cnf_openssl shim.cnf req -new -x509 -key "$D/
 check "neither the PIN nor the wrong PIN appears in the log" \
     bash -c '! grep -qF -e "$1" "$2"' _ "$USER_PIN" "$LOG1"
 
+echo "--- the log file: created owner-only, never through a symlink, one process per line"
+rm -f "$TMP/fresh.log"
+HSM_DEBUG_LOG=$TMP/fresh.log expect_success cnf_openssl shim.cnf pkey \
+    -in "$uri?pin-value=$USER_PIN" -pubout -out fresh.pub
+check "a new log file is created with mode 600" test "$(stat -c %a "$TMP/fresh.log")" = 600
+pid_ids=$(sed -n 's/^[^ ]* hsm\[\([0-9]*\)\/[0-9]*\] .*/\1/p' "$TMP/fresh.log" | sort -u)
+check "each line names the process and the thread (hsm[PID/TID])" \
+    test -n "$pid_ids" -a "$(grep -vc '^[^ ]* hsm\[[0-9]*/[0-9]*\] ' "$TMP/fresh.log")" -eq 0
+ln -s "$TMP/victim.txt" "$TMP/link.log"
+printf 'keep me\n' >"$TMP/victim.txt"
+HSM_DEBUG_LOG=$TMP/link.log expect_success cnf_openssl shim.cnf pkey \
+    -in "$uri?pin-value=$USER_PIN" -pubout -out link.pub
+check "a log path that is a symlink is not followed (its target is untouched)" \
+    test "$(cat "$TMP/victim.txt")" = "keep me"
+# Two processes appending to one log: each line carries its own process id.
+HSM_DEBUG_LOG=$TMP/two.log expect_success cnf_openssl shim.cnf pkey \
+    -in "$uri?pin-value=$USER_PIN" -pubout -out two-a.pub
+HSM_DEBUG_LOG=$TMP/two.log expect_success cnf_openssl shim.cnf pkey \
+    -in "$uri?pin-value=$USER_PIN" -pubout -out two-b.pub
+check "two processes' lines carry two process ids" \
+    test "$(sed -n 's/^[^ ]* hsm\[\([0-9]*\)\/.*/\1/p' "$TMP/two.log" | sort -u | wc -l)" -eq 2
+
 echo "--- no log unless asked"
 before=$(find "$TMP" -maxdepth 1 ! -name nolog.pem | sort)
 expect_success cnf_openssl shim.cnf req -new -x509 -key "$uri?pin-value=$USER_PIN" \
