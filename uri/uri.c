@@ -124,26 +124,31 @@ bool hsm_uri_find_unknown_attribute(const char *text, char *buf, size_t buflen)
 char *hsm_uri_redact(const char *text)
 {
     char *out = strdup(text);
-    char *q, *p;
+    char *q, *src, *dst;
 
     if (out == NULL || (q = strchr(out, '?')) == NULL)
         return out;
-    /* Remove every pin-value=... component of the query, keep the rest. */
-    p = q + 1;
-    while (*p != '\0') {
-        char *amp = strchr(p, '&');
-        char *stop = amp != NULL ? amp + 1 : p + strlen(p);
+    /* Every pin-value=... component of the query goes, the rest is kept:
+     * one pass, so that a query of a million components costs no more
+     * than reading it. */
+    src = dst = q + 1;
+    while (*src != '\0') {
+        char *amp = strchr(src, '&');
+        size_t name_len = amp != NULL ? (size_t)(amp - src) : strlen(src);
+        size_t len = name_len + (amp != NULL ? 1 : 0);
+        bool pin = strncmp(src, "pin-value=", 10) == 0 ||
+                   (name_len == 9 && strncmp(src, "pin-value", 9) == 0);
 
-        if (strncmp(p, "pin-value=", 10) == 0 || strcmp(p, "pin-value") == 0) {
-            memmove(p, stop, strlen(stop) + 1);
-            continue;
+        if (!pin) {
+            memmove(dst, src, len);
+            dst += len;
         }
-        p = stop;
+        src += len;
     }
+    *dst = '\0';
     /* Tidy a trailing '&' or an empty query. */
-    size_t len = strlen(out);
-    while (len > 0 && (out[len - 1] == '&' || out[len - 1] == '?'))
-        out[--len] = '\0';
+    while (dst > out && (dst[-1] == '&' || dst[-1] == '?'))
+        *--dst = '\0';
     return out;
 }
 
