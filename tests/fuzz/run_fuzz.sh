@@ -11,6 +11,10 @@
 #                the redacted URI or an error message
 #   fuzz_config  provider/config.c: hsm_config_parse() with fuzzed option
 #                strings; the parsed values must agree with the input
+#   fuzz_module  the whole provider, built in, loading a key and signing
+#                through a hostile module whose answers come from the input
+#                (fake_module.c): a key handed out must be the key the token
+#                signs with, a signature returned must verify
 #
 # Environment: HSM_FUZZ_SECONDS (per target, default 60), HSM_FUZZ_WORK
 # (work directory, default a temporary one), CC (default clang).
@@ -53,20 +57,42 @@ deps=($(pkg-config --cflags --libs p11-kit-1 libcrypto)) || {
     echo "fuzz: 0 passed, 1 failed"
     exit 1
 }
-common=(uri/uri.c uri/pin_source.c cache/error.c cache/debug_log.c cache/ckr_name.c cache/fork_gate.c)
+common=(uri/uri.c uri/pin_source.c cache/error.c cache/debug_log.c cache/ckr_name.c cache/fork_gate.c
+    cache/backoff.c cache/lock.c)
 declare -A sources=(
     [uri]=""
     [config]="provider/config.c"
+    [module]="$(cd "$src" && echo provider/*.c cache/*.c uri/*.c | tr ' ' '\n' |
+        grep -vxF -e uri/uri.c -e uri/pin_source.c -e cache/error.c -e cache/debug_log.c \
+            -e cache/ckr_name.c -e cache/fork_gate.c -e cache/backoff.c -e cache/lock.c |
+        tr '\n' ' ')"
+)
+# fuzz_module's hostile module is a library of its own (the provider loads
+# it by path); the target links it too, to feed it the input.
+fake="$work/libhsm-fuzz-fake.so"
+# shellcheck disable=SC2086
+if ! (cd "$src" && "$cc" -g -O1 -std=c11 -D_GNU_SOURCE -fPIC -shared \
+    -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+    tests/fuzz/fake_module.c "${deps[@]}" -o "$fake") >"$work/build-fake.log" 2>&1; then
+    echo "FAIL: the fake module does not build:"
+    head -30 "$work/build-fake.log"
+    failed=$((failed + 1))
+fi
+declare -A extra=(
+    [uri]=""
+    [config]=""
+    [module]="$fake -Wl,-rpath,$work -ldl"
 )
 # shellcheck disable=SC2054 # commas inside one -fsanitize= option
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=all -fno-omit-frame-pointer -I"$src")
 
-for target in uri config; do
+for target in uri config module; do
     bin="$work/fuzz_$target"
     # shellcheck disable=SC2086
     if ! (cd "$src" && "$cc" "${cflags[@]}" "tests/fuzz/fuzz_$target.c" ${sources[$target]} \
-        "${common[@]}" "${deps[@]}" -lpthread -o "$bin") >"$work/build-$target.log" 2>&1; then
+        "${common[@]}" "${deps[@]}" ${extra[$target]} -lpthread -o "$bin") \
+        >"$work/build-$target.log" 2>&1; then
         echo "FAIL: fuzz_$target does not build:"
         head -30 "$work/build-$target.log"
         failed=$((failed + 1))
@@ -74,9 +100,11 @@ for target in uri config; do
     fi
     # New inputs go to a scratch corpus; the committed one is only read.
     mkdir -p "$work/corpus-$target"
-    rm -f "$work"/crash-"$target"-* "$work"/leak-"$target"-* "$work"/timeout-"$target"-*
+    rm -f "$work/$target"-*
     start=$(date +%s)
-    "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+    # Full stacks, so that the suppressions can name OpenSSL's calls.
+    ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+        LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0" "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
         -print_final_stats=1 -artifact_prefix="$work/$target-" \
         "$work/corpus-$target" "$here/corpus/$target" >"$work/run-$target.log" 2>&1
     rc=$?
