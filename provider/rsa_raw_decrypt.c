@@ -1,5 +1,7 @@
 #include "provider/rsa_raw_decrypt.h"
 #include "cache/error.h"
+#include "cache/fork_gate.h"
+#include "cache/lock.h"
 #include "cache/provider_property.h"
 
 #include <openssl/crypto.h>
@@ -81,31 +83,40 @@ static struct {
     unsigned char secret[HSM_REJECTION_SECRET_LEN];
 } kept[KEPT_MAX];
 static size_t kept_next;
+/* Taken inside the fork gate (cache/fork_gate.h), for a few instructions. */
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool kept_find(const char *fingerprint, unsigned char out[HSM_REJECTION_SECRET_LEN])
 {
     bool found = false;
 
-    pthread_mutex_lock(&kept_lock);
-    for (size_t i = 0; i < KEPT_MAX && !found; i++) {
-        if (strcmp(kept[i].fingerprint, fingerprint) == 0) {
-            memcpy(out, kept[i].secret, HSM_REJECTION_SECRET_LEN);
-            found = true;
+    hsm_fork_gate_enter();
+    if (hsm_lock(&kept_lock)) {
+        for (size_t i = 0; i < KEPT_MAX && !found; i++) {
+            if (strcmp(kept[i].fingerprint, fingerprint) == 0) {
+                memcpy(out, kept[i].secret, HSM_REJECTION_SECRET_LEN);
+                found = true;
+            }
         }
+        hsm_unlock(&kept_lock);
     }
-    pthread_mutex_unlock(&kept_lock);
+    hsm_fork_gate_leave();
     return found;
 }
 
 static void kept_add(const char *fingerprint,
-                     const unsigned char secret[HSM_REJECTION_SECRET_LEN]) {
-    pthread_mutex_lock(&kept_lock);
-    OPENSSL_cleanse(&kept[kept_next], sizeof(kept[kept_next]));
-    snprintf(kept[kept_next].fingerprint, sizeof(kept[kept_next].fingerprint), "%s", fingerprint);
-    memcpy(kept[kept_next].secret, secret, HSM_REJECTION_SECRET_LEN);
-    kept_next = (kept_next + 1) % KEPT_MAX;
-    pthread_mutex_unlock(&kept_lock);
+                     const unsigned char secret[HSM_REJECTION_SECRET_LEN])
+{
+    hsm_fork_gate_enter();
+    if (hsm_lock(&kept_lock)) {
+        OPENSSL_cleanse(&kept[kept_next], sizeof(kept[kept_next]));
+        snprintf(kept[kept_next].fingerprint, sizeof(kept[kept_next].fingerprint), "%s",
+                 fingerprint);
+        memcpy(kept[kept_next].secret, secret, HSM_REJECTION_SECRET_LEN);
+        kept_next = (kept_next + 1) % KEPT_MAX;
+        hsm_unlock(&kept_lock);
+    }
+    hsm_fork_gate_leave();
 }
 
 __attribute__((destructor)) void hsm_rsa_rejection_forget_all(void)
