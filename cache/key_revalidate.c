@@ -259,7 +259,7 @@ static bool refind(struct hsm_key *key)
     struct hsm_token **toks = NULL;
     CK_OBJECT_HANDLE handle;
     unsigned generation;
-    bool reinitialized = false;
+    bool reinitialized = false, not_tried = false;
     struct hsm_token_scan scan = {0};
     int n = -1;
 
@@ -279,8 +279,10 @@ static bool refind(struct hsm_key *key)
          * initialising again; a restarted process would do the same. */
         hsm_tokens_put_all(toks, n < 0 ? 0 : n);
         toks = NULL;
-        if (!hsm_module_reinitialize(key->module, generation))
+        if (!hsm_module_reinitialize(key->module, generation)) {
+            not_tried = hsm_error_last_reason() != 0; /* its error says why */
             break;
+        }
         reinitialized = true;
     }
     if (n > 0)
@@ -290,7 +292,8 @@ static bool refind(struct hsm_key *key)
     if (reinitialized)
         hsm_module_recovery(key->module, n > 0);
     if (n != 1) {
-        explain_unreachable(key, n, &scan);
+        /* When the module could not be tried again, its error says why. */
+        explain_unreachable(key, not_tried ? -1 : n, &scan);
         hsm_tokens_put_all(toks, n < 0 ? 0 : n);
         return false;
     }
