@@ -483,9 +483,18 @@ static enum attempt_state attempt(struct hsm_key *key, struct hsm_token *tok,
         res->reported = true;
         goto give_slot;
     }
+    if (tok->generation != generation) {
+        /* A record of an older generation of the module: its sessions
+         * died with it. Not a sign about the module, whose new generation
+         * has not been asked anything yet. */
+        hsm_module_leave(key->module);
+        res->what = "C_OpenSession";
+        res->rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+        state = ATTEMPT_STALE;
+        goto give_slot;
+    }
     res->what = "C_OpenSession";
-    rv = tok->generation != generation ? CKR_CRYPTOKI_NOT_INITIALIZED
-                                       : hsm_session_acquire(tok, fns, &s);
+    rv = hsm_session_acquire(tok, fns, &s);
     if (rv != CKR_OK)
         goto leave;
     if (op != HSM_OP_SIGN_VERIFIED) {
