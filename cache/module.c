@@ -30,10 +30,16 @@ enum module_state {
 
 struct hsm_module {
     char *path;
+    /* pReserved for C_Initialize (pkcs11-module-init-args), or NULL. */
+    char *init_args;
     CK_FUNCTION_LIST *fns;
     /* p11-kit will not load its own proxy as a module: the proxy is opened
-     * directly, and finalised only if this provider initialised it. */
+     * directly. p11-kit's managed initialisation cannot pass pReserved: a
+     * module with init args is loaded unmanaged. Both are initialised by
+     * the provider's own C_Initialize, and finalised only if it was this
+     * provider's call that initialised them. */
     void *dl;
+    bool direct_init;
     bool owns_init;
     /* Guards what follows. Held for a few instructions only, never across
      * a call into the module; threads wait for a state change on |changed|,
@@ -160,20 +166,25 @@ static bool is_proxy(const char *path)
     return strcmp(base != NULL ? base + 1 : path, "p11-kit-proxy.so") == 0;
 }
 
-/* The calls into the module itself: made with no lock held. */
+/*
+ * The calls into the module itself: made with no lock held. A module
+ * initialised directly that answers CKR_CRYPTOKI_ALREADY_INITIALIZED was
+ * initialised by another part of the process (which will finalise it), as
+ * p11-kit's managed initialisation would have accepted it.
+ */
 static CK_RV initialize(struct hsm_module *mod)
 {
-    CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+    CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK, .pReserved = mod->init_args};
     CK_RV rv;
 
     hsm_error_mark_push();
-    if (mod->dl == NULL)
+    if (!mod->direct_init)
         rv = p11_kit_module_initialize(mod->fns);
     else
         rv = mod->fns->C_Initialize(&args);
     hsm_error_mark_pop();
     hsm_debug_call(1, "C_Initialize", rv, mod->path);
-    if (mod->dl == NULL)
+    if (!mod->direct_init)
         return rv;
     mod->owns_init = rv == CKR_OK;
     return rv == CKR_CRYPTOKI_ALREADY_INITIALIZED ? CKR_OK : rv;
@@ -182,7 +193,7 @@ static CK_RV initialize(struct hsm_module *mod)
 static void finalize(struct hsm_module *mod)
 {
     hsm_error_mark_push();
-    if (mod->dl == NULL)
+    if (!mod->direct_init)
         (void)p11_kit_module_finalize(mod->fns);
     else if (mod->owns_init)
         (void)mod->fns->C_Finalize(NULL);
@@ -196,8 +207,9 @@ static CK_FUNCTION_LIST *load(struct hsm_module *mod, const char *path, char *wh
     CK_FUNCTION_LIST *fns = NULL;
     const char *msg;
 
+    mod->direct_init = mod->init_args != NULL || is_proxy(path);
     if (!is_proxy(path)) {
-        fns = p11_kit_module_load(path, 0);
+        fns = p11_kit_module_load(path, mod->direct_init ? P11_KIT_MODULE_UNMANAGED : 0);
         msg = p11_kit_message();
         if (fns == NULL)
             snprintf(why, len, "%s", msg != NULL ? msg : "not a loadable PKCS#11 library");
@@ -338,10 +350,21 @@ static bool ready_locked(struct hsm_module *mod, bool may_wait)
     }
 }
 
-/* The registry's record for |path|, added in state LOADING when new. */
-static struct hsm_module *find_or_add(const char *path)
+static bool same_init_args(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * The registry's record for |path|, added in state UNLOADED when new. One
+ * module is initialised once per process, so one path cannot have two sets
+ * of init args (NSS softoken would keep the first database and silently
+ * ignore the second).
+ */
+static struct hsm_module *find_or_add(const char *path, const char *init_args)
 {
     struct hsm_module *mod = NULL;
+    bool clash = false;
 
     hsm_fork_gate_enter();
     if (!hsm_lock(&registry_lock))
@@ -349,8 +372,13 @@ static struct hsm_module *find_or_add(const char *path)
     for (mod = registry; mod != NULL; mod = mod->next)
         if (strcmp(mod->path, path) == 0)
             break;
-    if (mod == NULL && (mod = calloc(1, sizeof(*mod))) != NULL) {
-        if ((mod->path = strdup(path)) == NULL) {
+    if (mod != NULL && !same_init_args(mod->init_args, init_args)) {
+        clash = true;
+        mod = NULL;
+    } else if (mod == NULL && (mod = calloc(1, sizeof(*mod))) != NULL) {
+        if ((mod->path = strdup(path)) == NULL ||
+            (init_args != NULL && (mod->init_args = strdup(init_args)) == NULL)) {
+            free(mod->path);
             free(mod);
             mod = NULL;
         } else {
@@ -362,7 +390,13 @@ static struct hsm_module *find_or_add(const char *path)
         }
     }
     hsm_unlock(&registry_lock);
-    if (mod == NULL)
+    if (clash)
+        hsm_error(HSM_R_CONFIG,
+                  "PKCS#11 module %s is already loaded in this process with other "
+                  "pkcs11-module-init-args; a module is initialised once per process: give "
+                  "every provider that names it the same init args",
+                  path);
+    else if (mod == NULL)
         hsm_error(HSM_R_INTERNAL, "out of memory");
 done:
     hsm_fork_gate_leave();
@@ -395,7 +429,7 @@ static bool load_locked(struct hsm_module *mod)
     return fns != NULL;
 }
 
-struct hsm_module *hsm_module_get(const char *path)
+struct hsm_module *hsm_module_get(const char *path, const char *init_args)
 {
     struct hsm_module *mod;
     bool ok;
@@ -407,7 +441,7 @@ struct hsm_module *hsm_module_get(const char *path)
         return NULL;
     }
     (void)pthread_once(&fork_hook_once, install_fork_hook);
-    if ((mod = find_or_add(path)) == NULL || !hsm_lock(&mod->mutex))
+    if ((mod = find_or_add(path, init_args)) == NULL || !hsm_lock(&mod->mutex))
         return NULL;
     while (mod->state == MODULE_LOADING)
         if (!hsm_wait(&mod->changed, &mod->mutex))

@@ -204,7 +204,7 @@ struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
 
     if (mod != NULL)
         return mod;
-    if ((mod = hsm_module_get(ctx->config.module_path)) == NULL)
+    if ((mod = hsm_module_get(ctx->config.module_path, ctx->config.module_init_args)) == NULL)
         return NULL;
     if (!__atomic_compare_exchange_n(&ctx->module, &none, mod, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
