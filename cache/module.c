@@ -472,6 +472,11 @@ const char *hsm_module_path(const struct hsm_module *mod)
     return mod->path;
 }
 
+const char *hsm_module_init_args(const struct hsm_module *mod)
+{
+    return mod->init_args;
+}
+
 /*
  * A module that talks to a remote token over a socket (p11-kit's client)
  * can raise SIGPIPE when the other end died; by default that ends the host.

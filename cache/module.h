@@ -37,6 +37,8 @@ struct hsm_module *hsm_module_get(const char *path, const char *init_args);
 void hsm_module_put(struct hsm_module *mod);
 
 const char *hsm_module_path(const struct hsm_module *mod);
+/* pkcs11-module-init-args as configured, or NULL. */
+const char *hsm_module_init_args(const struct hsm_module *mod);
 
 /*
  * Every PKCS#11 call runs between enter and leave, which returns the
