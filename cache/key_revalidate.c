@@ -10,6 +10,7 @@
 #include "cache/fork_gate.h"
 #include "cache/key_identity.h"
 #include "cache/lock.h"
+#include "cache/module_caching.h"
 #include "cache/objects.h"
 #include "cache/public_views.h"
 #include "uri/pin_source.h"
@@ -605,6 +606,11 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
 {
     struct attempt_outcome res = {.what = "C_GetAttributeValue", .rv = CKR_OK};
 
+    /* A module that keeps its view for the life of the process is
+     * initialised again first when its store changed: the key is then found
+     * again by identity, as in a restarted process. */
+    if (!hsm_module_refresh_if_outdated(key->module))
+        return false;
     for (int n = 0; n < 3; n++) {
         struct hsm_token *tok;
         CK_OBJECT_HANDLE handle;
