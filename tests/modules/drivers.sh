@@ -164,8 +164,9 @@ drv_opencryptoki_setup() {
     MOD_PATH=$OCK_MODULE
     TOOL_MODULE=$OCK_MODULE
     KEY_TYPES="rsa"
-    CANNOT="ec-keygen"
+    CANNOT="ec-keygen reinit-with-sessions"
     WHY[ec-keygen]="Debian's openCryptoki soft token is built without EC key generation"
+    WHY[reinit-with-sessions]="openCryptoki refuses C_InitToken while a process has sessions on the token (CKR_SESSION_EXISTS)"
     mkdir -p "$d/etc" "$d/lib/swtok/TOK_OBJ" "$d/log"
     printf 'version opencryptoki-3.1\nslot 3\n{\nstdll = libpkcs11_sw.so\n}\n' \
         >"$d/etc/opencryptoki.conf"

@@ -13,8 +13,8 @@
 # network): openCryptoki's fixed paths (/etc/opencryptoki, /var/lib/
 # opencryptoki, /run, /dev/shm) are test-private mounts, every daemon dies
 # with the scenario (the PID namespace ends with it), and loopback ports
-# cannot meet another session's. Nothing on the machine outside $TMP is
-# read-write to it. Needs root (as CI and the project's machines run).
+# cannot meet another session's: nothing outside $TMP is changed, and
+# nothing is left running. Needs root (as CI and the project's machines run).
 #
 # Environment (tests/modules/meson.build), besides policy_lib.sh's:
 #   HSM_P11_TOOL       tests/modules/p11_tool
@@ -60,7 +60,7 @@ fi
 #   KEY_TYPES    the key types it can make: "ec rsa" or "rsa"
 #   CANNOT       words for what the module cannot do, each with its reason
 #                in WHY[word]: ec-keygen, rsa-keygen-sign-only, pss-max,
-#                create-pubkey
+#                create-pubkey, reinit-with-sessions
 # and defines drv_reinit_token (the token made anew, same label, empty).
 
 declare -A WHY=()
@@ -86,6 +86,16 @@ drv_keygen() {
 # drv_delete ID : every object with this id, deleted by another process.
 drv_delete() {
     expect_success p11tool delete "$1"
+}
+
+# no_key_on_token TOKEN ID : replaces policy_lib.sh's: the driver's token
+# (read without the provider) has no object with ID.
+no_key_on_token() {
+    if p11tool ids 2>/dev/null | grep -qE "^[a-z]+ $2 "; then
+        fail "token $1 has an object with id $2"
+    else
+        pass "token $1 has no object with id $2 (p11_tool)"
+    fi
 }
 
 # token_pubkey TOKEN ID > PEM : replaces lib.sh's pkcs11-tool reader (used
