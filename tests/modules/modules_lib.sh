@@ -35,7 +35,7 @@ if [ -z "${HSM_MODULES_IN_NS:-}" ]; then
 fi
 ip link set lo up
 
-DRIVER=${1:-}
+DRIVER=${1:-${HSM_MODULE_DRIVER:-}}
 # shellcheck source=../policy/policy_lib.sh
 . "$(dirname "$0")/../policy/policy_lib.sh"
 SCENARIO="$SCENARIO[$DRIVER]"
@@ -47,7 +47,7 @@ if [ -z "$P11_TOOL" ] || [ ! -x "$P11_TOOL" ]; then
 fi
 
 # shellcheck source=drivers.sh
-. "$(dirname "$0")/drivers.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/drivers.sh"
 
 # ------------------------------------------------------------ the driver
 #
