@@ -9,6 +9,7 @@
 #include "cache/token.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <p11-kit/p11-kit.h>
 #include <pthread.h>
 #include <signal.h>
@@ -166,6 +167,41 @@ static bool is_proxy(const char *path)
     return strcmp(base != NULL ? base + 1 : path, "p11-kit-proxy.so") == 0;
 }
 
+/* Which registered modules failed when p11-kit's proxy would not
+ * initialise, for the error. */
+static _Thread_local char proxy_failed[400];
+
+/*
+ * The proxy says only that it failed. Each module registered with p11-kit
+ * is initialised once more, alone, to name those that fail (and whether
+ * p11-kit treats them as critical). Only on that failure path.
+ */
+static void name_failed_registered_modules(void)
+{
+    CK_FUNCTION_LIST **mods = p11_kit_modules_load(NULL, 0);
+    size_t used = 0;
+    char code[32];
+
+    proxy_failed[0] = '\0';
+    for (size_t i = 0; mods != NULL && mods[i] != NULL && used < sizeof(proxy_failed); i++) {
+        CK_RV rv = p11_kit_module_initialize(mods[i]);
+        char *name;
+
+        if (rv == CKR_OK) {
+            (void)p11_kit_module_finalize(mods[i]);
+            continue;
+        }
+        name = p11_kit_module_get_name(mods[i]);
+        used += (size_t)snprintf(
+            proxy_failed + used, sizeof(proxy_failed) - used, "%s'%s' (%s%s)", used > 0 ? ", " : "",
+            name != NULL ? name : "?", hsm_ckr_name(rv, code),
+            (p11_kit_module_get_flags(mods[i]) & P11_KIT_MODULE_CRITICAL) ? ", critical" : "");
+        free(name);
+    }
+    if (mods != NULL)
+        p11_kit_modules_release(mods);
+}
+
 /*
  * The calls into the module itself: made with no lock held. A module
  * initialised directly that answers CKR_CRYPTOKI_ALREADY_INITIALIZED was
@@ -184,6 +220,8 @@ static CK_RV initialize(struct hsm_module *mod)
         rv = mod->fns->C_Initialize(&args);
     hsm_error_mark_pop();
     hsm_debug_call(1, "C_Initialize", rv, mod->path);
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED && mod->dl != NULL)
+        name_failed_registered_modules();
     if (!mod->direct_init)
         return rv;
     mod->owns_init = rv == CKR_OK;
@@ -282,8 +320,20 @@ static bool initialize_locked(struct hsm_module *mod, enum hsm_reason reason, co
         hsm_backoff_succeeded(&mod->backoff);
         return true;
     }
-    hsm_error(reason, "PKCS#11 module %s: %s: C_Initialize failed with %s", mod->path, why,
-              hsm_ckr_name(rv, name));
+    if (mod->dl != NULL)
+        hsm_error(reason,
+                  "PKCS#11 module %s: %s: C_Initialize failed with %s; registered modules "
+                  "that fail: %s. p11-kit's proxy does not go on without a module marked "
+                  "critical: fix it, or disable it for this program with 'disable-in: %s' in "
+                  "its module file (/etc/pkcs11/modules or /usr/share/p11-kit/modules; "
+                  "p11-kit's enable-in/disable-in), or name the module to use in "
+                  "pkcs11-module-path",
+                  mod->path, why, hsm_ckr_name(rv, name),
+                  proxy_failed[0] != '\0' ? proxy_failed : "none found",
+                  program_invocation_short_name);
+    else
+        hsm_error(reason, "PKCS#11 module %s: %s: C_Initialize failed with %s", mod->path, why,
+                  hsm_ckr_name(rv, name));
     hsm_backoff_failed(&mod->backoff);
     return false;
 }
