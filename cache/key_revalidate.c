@@ -536,15 +536,20 @@ static void report_failure(const struct hsm_key *key, enum hsm_key_op op, const 
                    (res->rv == CKR_ARGUMENTS_BAD && strstr(res->what, "Init") != NULL);
 
     hsm_error_rv(refused ? HSM_R_UNSUPPORTED : HSM_R_PKCS11, res->what, res->rv,
-                 "%s with %s on token '%s' (serial %s) using %s%s",
+                 "%s with %s on token '%s' (serial %s) through %s using %s%s",
                  op == HSM_OP_DECRYPT  ? "decrypting"
                  : op == HSM_OP_DERIVE ? "deriving"
                                        : "signing",
-                 key->uri, key->token_id.label, key->token_id.serial,
+                 key->uri, key->token_id.label, key->token_id.serial, hsm_module_path(key->module),
                  hsm_ckm_name(mech->mechanism, mech_name),
-                 refused ? ": the token does not offer this mechanism or these parameters for "
-                           "this key"
-                         : "");
+                 !refused ? ""
+                 : res->rv == CKR_MECHANISM_PARAM_INVALID && mech->mechanism == CKM_RSA_PKCS_PSS
+                     ? ": the token does not offer this mechanism or these parameters for this "
+                       "key (some tokens, tpm2-pkcs11 for one, take RSA-PSS only with a salt as "
+                       "long as the digest and MGF1 with the same digest: use "
+                       "rsa_pss_saltlen:digest)"
+                     : ": the token does not offer this mechanism or these parameters for this "
+                       "key; use another padding or digest, or a key on a token that has it");
 }
 
 /* Failures of the key itself, as opposed to its token or module (those
