@@ -45,6 +45,8 @@ if cannot rsa-keygen-sign-only; then
     expect_failure_with --any-file "C_GenerateKeyPair" genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
         -pkeyopt "pkcs11_uri:$(gen_uri gen-rsa 12)" -out gen-rsa.pem &&
         assert_output_matches "CKR_[A-Z_]+" "the refusal names the CKR_ code" &&
+        assert_output_contains "pkcs11_key_usage:sign,decrypt" &&
+        assert_output_contains "$MOD_PATH" &&
         assert_output_contains "$TOKEN"
     no_key_on_token "$TOKEN" 12
     expect_success genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \

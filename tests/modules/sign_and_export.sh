@@ -38,7 +38,9 @@ for spec in $(key_ids); do
             -pkeyopt rsa_pss_saltlen:max -pkeyopt digest:sha256 -in "$TMP/digest" \
             -out "$TMP/pssmax-$id" &&
             assert_output_contains "$TOKEN" &&
-            assert_output_contains "C_Sign"
+            assert_output_contains "C_Sign" &&
+            assert_output_contains "rsa_pss_saltlen:digest" &&
+            assert_output_contains "$MOD_PATH"
     else
         expect_success cnf_openssl "$MOD_CNF" pkeyutl -sign -inkey "$uri" \
             -pkeyopt rsa_padding_mode:pss -pkeyopt rsa_pss_saltlen:max -pkeyopt digest:sha256 \
