@@ -36,6 +36,7 @@ fi
 ip link set lo up
 
 DRIVER=${1:-${HSM_MODULE_DRIVER:-}}
+MODULES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../policy/policy_lib.sh
 . "$(dirname "$0")/../policy/policy_lib.sh"
 SCENARIO="$SCENARIO[$DRIVER]"
@@ -47,7 +48,7 @@ if [ -z "$P11_TOOL" ] || [ ! -x "$P11_TOOL" ]; then
 fi
 
 # shellcheck source=drivers.sh
-. "$(dirname "${BASH_SOURCE[0]}")/drivers.sh"
+. "$MODULES_DIR/drivers.sh"
 
 # ------------------------------------------------------------ the driver
 #
