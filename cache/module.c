@@ -644,7 +644,9 @@ void hsm_module_observe(struct hsm_module *mod, enum hsm_module_sign sign, const
                                                          "which the token's flags deny"
                   : sign == HSM_SIGN_SLOT_LIST_UNSTABLE ? "with a slot list that changes on "
                                                           "every read"
-                                                        : hsm_ckr_name(rv, name));
+                  : sign == HSM_SIGN_STORE_CHANGED ? "(a file its view of the token comes from "
+                                                     "changed)"
+                                                   : hsm_ckr_name(rv, name));
     }
     __atomic_store_n(&mod->health_dented, mod->health.bad_answers > 0, __ATOMIC_RELAXED);
     hsm_unlock(&mod->mutex);

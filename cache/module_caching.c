@@ -3,6 +3,7 @@
 #include "cache/debug_log.h"
 #include "cache/fork_gate.h"
 #include "cache/lock.h"
+#include "cache/module_health.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -212,7 +213,9 @@ bool hsm_module_refresh_if_outdated(struct hsm_module *mod)
     if (hsm_module_enter(mod, &generation) == NULL)
         return false;
     hsm_module_leave(mod);
-    if (!hsm_module_view_outdated(mod, generation))
-        return true;
-    return hsm_module_reinitialize(mod, generation);
+    /* The module's one place for re-initialisation decides and does it, at
+     * the next entry into the module. */
+    if (hsm_module_view_outdated(mod, generation))
+        hsm_module_observe(mod, HSM_SIGN_STORE_CHANGED, "its store", CKR_OK);
+    return true;
 }

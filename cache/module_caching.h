@@ -33,11 +33,13 @@
 #include <stdbool.h>
 
 /*
- * The trigger: initialises |mod| again when a file its view comes from
- * changed since the module generation in use began. Called outside every
- * module call and outside the fork gate, before a load enumerates and
- * before an operation with a held key. False (an error raised) only when
- * the module could not be initialised again.
+ * The trigger: when a file |mod|'s view comes from changed since the
+ * module generation in use began, tells the module's one place for
+ * re-initialisation (hsm_module_observe, HSM_SIGN_STORE_CHANGED), which
+ * initialises it again at its next entry. Called outside every module call
+ * and outside the fork gate, before a load enumerates and before an
+ * operation with a held key. False (an error raised) only when the module
+ * cannot be entered.
  */
 bool hsm_module_refresh_if_outdated(struct hsm_module *mod);
 
