@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # The module drivers of the matrix (modules_lib.sh says what each sets).
+# shellcheck disable=SC2034,SC2154 # the variables are modules_lib.sh's (WHY is its associative array)
 # Sourced by modules_lib.sh inside the scenario's private namespaces.
 
 # wait_for DESC CMD... : up to 10 s for CMD to succeed.

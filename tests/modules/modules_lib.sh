@@ -39,7 +39,7 @@ DRIVER=${1:-${HSM_MODULE_DRIVER:-}}
 MODULES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../policy/policy_lib.sh
 . "$(dirname "$0")/../policy/policy_lib.sh"
-SCENARIO="$SCENARIO[$DRIVER]"
+SCENARIO="${SCENARIO}[$DRIVER]"
 
 P11_TOOL=${HSM_P11_TOOL:-}
 if [ -z "$P11_TOOL" ] || [ ! -x "$P11_TOOL" ]; then
@@ -64,6 +64,7 @@ fi
 #                create-pubkey, reinit-with-sessions
 # and defines drv_reinit_token (the token made anew, same label, empty).
 
+# shellcheck disable=SC2034 # set by the drivers, read by the scenarios
 declare -A WHY=()
 CANNOT=""
 MOD_OPTS=()
@@ -133,6 +134,7 @@ fi
 "drv_${DRIVER//-/_}_setup"
 require
 mod_cnf "$TMP/mod.cnf"
+# shellcheck disable=SC2034 # read by the scenarios
 MOD_CNF="$TMP/mod.cnf"
 echo "module $DRIVER: ${MOD_PATH:-p11-kit proxy} token \"$TOKEN\"; cannot: ${CANNOT:-nothing listed}"
 
