@@ -216,7 +216,8 @@ void hsm_key_explain_bad_signature(struct hsm_key *key)
  * child process (of the one that loaded the key) running as another user,
  * or a token that really is absent from the slot list.
  */
-static void explain_unreachable(const struct hsm_key *key, int n, const struct hsm_token_scan *scan)
+static void explain_unreachable(const struct hsm_key *key, int n,
+                                const struct hsm_token_scan *scan)
 {
     const char *module = hsm_module_path(key->module);
     char problem[160];
@@ -462,8 +463,7 @@ static enum attempt_state attempt(struct hsm_key *key, struct hsm_token *tok,
                                   const unsigned char *in, size_t inlen, unsigned char *out,
                                   size_t *outlen, struct attempt_outcome *res)
 {
-    bool login_slot = key->always_authenticate && op != HSM_OP_DERIVE, started = false, same,
-         old_record = false;
+    bool login_slot = key->always_authenticate && op != HSM_OP_DERIVE, started = false, same;
     enum attempt_state state = ATTEMPT_REFUSED;
     CK_SESSION_HANDLE s;
     CK_FUNCTION_LIST *fns;
@@ -482,10 +482,8 @@ static enum attempt_state attempt(struct hsm_key *key, struct hsm_token *tok,
         goto give_slot;
     }
     res->what = "C_OpenSession";
-    /* A token record of an older module generation: the module was already
-     * initialised again; its code below is ours, not the module's answer. */
-    old_record = tok->generation != generation;
-    rv = old_record ? CKR_CRYPTOKI_NOT_INITIALIZED : hsm_session_acquire(tok, fns, &s);
+    rv = tok->generation != generation ? CKR_CRYPTOKI_NOT_INITIALIZED
+                                       : hsm_session_acquire(tok, fns, &s);
     if (rv != CKR_OK)
         goto leave;
     if (op != HSM_OP_SIGN_VERIFIED) {
@@ -518,8 +516,7 @@ leave:
         state = ATTEMPT_DONE;
         hsm_module_observe_ok(key->module);
     } else {
-        if (!old_record)
-            hsm_module_observe(key->module, HSM_SIGN_ANSWER, res->what, rv);
+        hsm_module_observe(key->module, HSM_SIGN_ANSWER, res->what, rv);
         if (!res->reported && hsm_rv_is_stale(rv))
             state = ATTEMPT_STALE;
     }
