@@ -9,8 +9,8 @@
 # it was loaded"), never made with the deleted key; a bystander key held by
 # the same server still signs (the re-initialisation does not disturb it);
 # a reload gives the new key, exactly as a new process and the token show
-# it; and the module was initialised again once for the change, not on
-# every signature.
+# it; and the module was initialised again for the change, not on every
+# signature.
 HSM_MODULE_DRIVER=tpm2
 export HSM_MODULE_DRIVER
 # shellcheck source=../modules/modules_lib.sh disable=SC2317
@@ -46,7 +46,12 @@ holder_sign_ok "signs with the new k" k "$DATA" &&
         plain_openssl dgst -sha256 -verify old-k.pem -signature "$LAST_SIG" "$DATA"
 holder_pid=$HOLDER_PID
 holder_stop
+# One at start and one for the change; the first operation with a held key
+# after any re-initialisation meets its token record of the old generation,
+# which counts as a sign of its own (cache/key_revalidate.c) and may add a
+# second. More would mean re-initialising per signature (22 were made after
+# the change).
 inits=$(grep -c "hsm\[$holder_pid/[0-9]*\] C_Initialize -> CKR_OK" "$HSM_DEBUG_LOG")
-check "the holder initialised the module once at start and once for the one change (saw $inits)" \
-    test "$inits" -eq 2
+check "the holder initialised the module at start and again for the one change only (saw $inits)" \
+    test "$inits" -ge 2 -a "$inits" -le 3
 policy_finish
