@@ -5,8 +5,8 @@
 #include "cache/objects.h"
 
 #include <openssl/rand.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool exists(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE *a, bool *found,
@@ -171,8 +171,7 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
     /* Generation writes to the token: a read-write session of its own. */
     rv = fns->C_OpenSession(tok->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
     if (rv != CKR_OK) {
-        hsm_error_rv(HSM_R_PKCS11, "C_OpenSession", rv, "opening a read-write session on %s",
-                     desc);
+        hsm_error_rv(HSM_R_PKCS11, "C_OpenSession", rv, "opening a read-write session on %s", desc);
         goto done;
     }
     if (!names_free(fns, s, tok, req))
@@ -194,12 +193,16 @@ struct hsm_key *hsm_key_generate(struct hsm_token *tok, struct hsm_keygen_reques
         rv = generate(fns, s, req, req->curve_alt, req->curve_alt_len, &pub, &priv);
     if (rv != CKR_OK) {
         pub = priv = CK_INVALID_HANDLE;
-        hsm_error_rv(HSM_R_PKCS11, "C_GenerateKeyPair", rv, "generating a key on %s%s", desc,
+        hsm_error_rv(HSM_R_PKCS11, "C_GenerateKeyPair", rv, "generating a key on %s with %s%s",
+                     desc, hsm_module_path(tok->module),
                      hsm_reentered_from_module()
                          ? "; the module's own libcrypto call reached the hsm provider: "
                            "keep prefer-other-providers = yes or activate the default "
                            "provider before hsm"
-                         : "");
+                         : "; the module would not make a key with these attributes (some, "
+                           "tpm2-pkcs11 for one, cannot make an RSA key that may only sign): "
+                           "ask for another usage with -pkeyopt pkcs11_key_usage:sign,decrypt, "
+                           "or see the module's own log");
         goto done;
     }
     key = hsm_key_from_object(tok, fns, s, priv, NULL, NULL, libctx, NULL);
@@ -222,8 +225,8 @@ void hsm_key_destroy_generated(struct hsm_key *key)
 
     if (key->token == NULL || (fns = hsm_module_enter(key->module, NULL)) == NULL)
         return;
-    if (fns->C_OpenSession(key->token->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-                           &s) == CKR_OK) {
+    if (fns->C_OpenSession(key->token->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) ==
+        CKR_OK) {
         for (int i = 0; i < 2; i++) {
             CK_ATTRIBUTE t[2] = {{CKA_CLASS, &classes[i], sizeof(classes[i])},
                                  {CKA_ID, key->id, key->id_len}};

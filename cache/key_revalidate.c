@@ -10,6 +10,7 @@
 #include "cache/fork_gate.h"
 #include "cache/key_identity.h"
 #include "cache/lock.h"
+#include "cache/module_caching.h"
 #include "cache/objects.h"
 #include "cache/public_views.h"
 #include "uri/pin_source.h"
@@ -547,15 +548,20 @@ static void report_failure(const struct hsm_key *key, enum hsm_key_op op, const 
                    (res->rv == CKR_ARGUMENTS_BAD && strstr(res->what, "Init") != NULL);
 
     hsm_error_rv(refused ? HSM_R_UNSUPPORTED : HSM_R_PKCS11, res->what, res->rv,
-                 "%s with %s on token '%s' (serial %s) using %s%s",
+                 "%s with %s on token '%s' (serial %s) through %s using %s%s",
                  op == HSM_OP_DECRYPT  ? "decrypting"
                  : op == HSM_OP_DERIVE ? "deriving"
                                        : "signing",
-                 key->uri, key->token_id.label, key->token_id.serial,
+                 key->uri, key->token_id.label, key->token_id.serial, hsm_module_path(key->module),
                  hsm_ckm_name(mech->mechanism, mech_name),
-                 refused ? ": the token does not offer this mechanism or these parameters for "
-                           "this key"
-                         : "");
+                 !refused ? ""
+                 : res->rv == CKR_MECHANISM_PARAM_INVALID && mech->mechanism == CKM_RSA_PKCS_PSS
+                     ? ": the token does not offer this mechanism or these parameters for this "
+                       "key (some tokens, tpm2-pkcs11 for one, take RSA-PSS only with a salt as "
+                       "long as the digest and MGF1 with the same digest: use "
+                       "rsa_pss_saltlen:digest)"
+                     : ": the token does not offer this mechanism or these parameters for this "
+                       "key; use another padding or digest, or a key on a token that has it");
 }
 
 /* Failures of the key itself, as opposed to its token or module (those
@@ -617,6 +623,11 @@ bool hsm_key_operate(struct hsm_key *key, enum hsm_key_op op, CK_MECHANISM *mech
 {
     struct attempt_outcome res = {.what = "C_GetAttributeValue", .rv = CKR_OK};
 
+    /* A module that keeps its view for the life of the process is
+     * initialised again first when its store changed: the key is then found
+     * again by identity, as in a restarted process. */
+    if (!hsm_module_refresh_if_outdated(key->module))
+        return false;
     for (int n = 0; n < 3; n++) {
         struct hsm_token *tok;
         CK_OBJECT_HANDLE handle;

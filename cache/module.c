@@ -9,6 +9,7 @@
 #include "cache/token.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <p11-kit/p11-kit.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,10 +31,16 @@ enum module_state {
 
 struct hsm_module {
     char *path;
+    /* pReserved for C_Initialize (pkcs11-module-init-args), or NULL. */
+    char *init_args;
     CK_FUNCTION_LIST *fns;
     /* p11-kit will not load its own proxy as a module: the proxy is opened
-     * directly, and finalised only if this provider initialised it. */
+     * directly. p11-kit's managed initialisation cannot pass pReserved: a
+     * module with init args is loaded unmanaged. Both are initialised by
+     * the provider's own C_Initialize, and finalised only if it was this
+     * provider's call that initialised them. */
     void *dl;
+    bool direct_init;
     bool owns_init;
     /* Guards what follows. Held for a few instructions only, never across
      * a call into the module; threads wait for a state change on |changed|,
@@ -160,20 +167,62 @@ static bool is_proxy(const char *path)
     return strcmp(base != NULL ? base + 1 : path, "p11-kit-proxy.so") == 0;
 }
 
-/* The calls into the module itself: made with no lock held. */
+/* Which registered modules failed when p11-kit's proxy would not
+ * initialise, for the error. */
+static _Thread_local char proxy_failed[400];
+
+/*
+ * The proxy says only that it failed. Each module registered with p11-kit
+ * is initialised once more, alone, to name those that fail (and whether
+ * p11-kit treats them as critical). Only on that failure path.
+ */
+static void name_failed_registered_modules(void)
+{
+    CK_FUNCTION_LIST **mods = p11_kit_modules_load(NULL, 0);
+    size_t used = 0;
+    char code[32];
+
+    proxy_failed[0] = '\0';
+    for (size_t i = 0; mods != NULL && mods[i] != NULL && used < sizeof(proxy_failed); i++) {
+        CK_RV rv = p11_kit_module_initialize(mods[i]);
+        char *name;
+
+        if (rv == CKR_OK) {
+            (void)p11_kit_module_finalize(mods[i]);
+            continue;
+        }
+        name = p11_kit_module_get_name(mods[i]);
+        used += (size_t)snprintf(
+            proxy_failed + used, sizeof(proxy_failed) - used, "%s'%s' (%s%s)", used > 0 ? ", " : "",
+            name != NULL ? name : "?", hsm_ckr_name(rv, code),
+            (p11_kit_module_get_flags(mods[i]) & P11_KIT_MODULE_CRITICAL) ? ", critical" : "");
+        free(name);
+    }
+    if (mods != NULL)
+        p11_kit_modules_release(mods);
+}
+
+/*
+ * The calls into the module itself: made with no lock held. A module
+ * initialised directly that answers CKR_CRYPTOKI_ALREADY_INITIALIZED was
+ * initialised by another part of the process (which will finalise it), as
+ * p11-kit's managed initialisation would have accepted it.
+ */
 static CK_RV initialize(struct hsm_module *mod)
 {
-    CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+    CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK, .pReserved = mod->init_args};
     CK_RV rv;
 
     hsm_error_mark_push();
-    if (mod->dl == NULL)
+    if (!mod->direct_init)
         rv = p11_kit_module_initialize(mod->fns);
     else
         rv = mod->fns->C_Initialize(&args);
     hsm_error_mark_pop();
     hsm_debug_call(1, "C_Initialize", rv, mod->path);
-    if (mod->dl == NULL)
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED && mod->dl != NULL)
+        name_failed_registered_modules();
+    if (!mod->direct_init)
         return rv;
     mod->owns_init = rv == CKR_OK;
     return rv == CKR_CRYPTOKI_ALREADY_INITIALIZED ? CKR_OK : rv;
@@ -182,7 +231,7 @@ static CK_RV initialize(struct hsm_module *mod)
 static void finalize(struct hsm_module *mod)
 {
     hsm_error_mark_push();
-    if (mod->dl == NULL)
+    if (!mod->direct_init)
         (void)p11_kit_module_finalize(mod->fns);
     else if (mod->owns_init)
         (void)mod->fns->C_Finalize(NULL);
@@ -196,8 +245,9 @@ static CK_FUNCTION_LIST *load(struct hsm_module *mod, const char *path, char *wh
     CK_FUNCTION_LIST *fns = NULL;
     const char *msg;
 
+    mod->direct_init = mod->init_args != NULL || is_proxy(path);
     if (!is_proxy(path)) {
-        fns = p11_kit_module_load(path, 0);
+        fns = p11_kit_module_load(path, mod->direct_init ? P11_KIT_MODULE_UNMANAGED : 0);
         msg = p11_kit_message();
         if (fns == NULL)
             snprintf(why, len, "%s", msg != NULL ? msg : "not a loadable PKCS#11 library");
@@ -270,8 +320,20 @@ static bool initialize_locked(struct hsm_module *mod, enum hsm_reason reason, co
         hsm_backoff_succeeded(&mod->backoff);
         return true;
     }
-    hsm_error(reason, "PKCS#11 module %s: %s: C_Initialize failed with %s", mod->path, why,
-              hsm_ckr_name(rv, name));
+    if (mod->dl != NULL)
+        hsm_error(reason,
+                  "PKCS#11 module %s: %s: C_Initialize failed with %s; registered modules "
+                  "that fail: %s. p11-kit's proxy does not go on without a module marked "
+                  "critical: fix it, or disable it for this program with 'disable-in: %s' in "
+                  "its module file (/etc/pkcs11/modules or /usr/share/p11-kit/modules; "
+                  "p11-kit's enable-in/disable-in), or name the module to use in "
+                  "pkcs11-module-path",
+                  mod->path, why, hsm_ckr_name(rv, name),
+                  proxy_failed[0] != '\0' ? proxy_failed : "none found",
+                  program_invocation_short_name);
+    else
+        hsm_error(reason, "PKCS#11 module %s: %s: C_Initialize failed with %s", mod->path, why,
+                  hsm_ckr_name(rv, name));
     hsm_backoff_failed(&mod->backoff);
     return false;
 }
@@ -338,10 +400,21 @@ static bool ready_locked(struct hsm_module *mod, bool may_wait)
     }
 }
 
-/* The registry's record for |path|, added in state LOADING when new. */
-static struct hsm_module *find_or_add(const char *path)
+static bool same_init_args(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * The registry's record for |path|, added in state UNLOADED when new. One
+ * module is initialised once per process, so one path cannot have two sets
+ * of init args (NSS softoken would keep the first database and silently
+ * ignore the second).
+ */
+static struct hsm_module *find_or_add(const char *path, const char *init_args)
 {
     struct hsm_module *mod = NULL;
+    bool clash = false;
 
     hsm_fork_gate_enter();
     if (!hsm_lock(&registry_lock))
@@ -349,8 +422,13 @@ static struct hsm_module *find_or_add(const char *path)
     for (mod = registry; mod != NULL; mod = mod->next)
         if (strcmp(mod->path, path) == 0)
             break;
-    if (mod == NULL && (mod = calloc(1, sizeof(*mod))) != NULL) {
-        if ((mod->path = strdup(path)) == NULL) {
+    if (mod != NULL && !same_init_args(mod->init_args, init_args)) {
+        clash = true;
+        mod = NULL;
+    } else if (mod == NULL && (mod = calloc(1, sizeof(*mod))) != NULL) {
+        if ((mod->path = strdup(path)) == NULL ||
+            (init_args != NULL && (mod->init_args = strdup(init_args)) == NULL)) {
+            free(mod->path);
             free(mod);
             mod = NULL;
         } else {
@@ -362,7 +440,13 @@ static struct hsm_module *find_or_add(const char *path)
         }
     }
     hsm_unlock(&registry_lock);
-    if (mod == NULL)
+    if (clash)
+        hsm_error(HSM_R_CONFIG,
+                  "PKCS#11 module %s is already loaded in this process with other "
+                  "pkcs11-module-init-args; a module is initialised once per process: give "
+                  "every provider that names it the same init args",
+                  path);
+    else if (mod == NULL)
         hsm_error(HSM_R_INTERNAL, "out of memory");
 done:
     hsm_fork_gate_leave();
@@ -395,7 +479,7 @@ static bool load_locked(struct hsm_module *mod)
     return fns != NULL;
 }
 
-struct hsm_module *hsm_module_get(const char *path)
+struct hsm_module *hsm_module_get(const char *path, const char *init_args)
 {
     struct hsm_module *mod;
     bool ok;
@@ -407,7 +491,7 @@ struct hsm_module *hsm_module_get(const char *path)
         return NULL;
     }
     (void)pthread_once(&fork_hook_once, install_fork_hook);
-    if ((mod = find_or_add(path)) == NULL || !hsm_lock(&mod->mutex))
+    if ((mod = find_or_add(path, init_args)) == NULL || !hsm_lock(&mod->mutex))
         return NULL;
     while (mod->state == MODULE_LOADING)
         if (!hsm_wait(&mod->changed, &mod->mutex))
@@ -436,6 +520,11 @@ void hsm_module_put(struct hsm_module *mod)
 const char *hsm_module_path(const struct hsm_module *mod)
 {
     return mod->path;
+}
+
+const char *hsm_module_init_args(const struct hsm_module *mod)
+{
+    return mod->init_args;
 }
 
 /*
@@ -555,7 +644,9 @@ void hsm_module_observe(struct hsm_module *mod, enum hsm_module_sign sign, const
                                                          "which the token's flags deny"
                   : sign == HSM_SIGN_SLOT_LIST_UNSTABLE ? "with a slot list that changes on "
                                                           "every read"
-                                                        : hsm_ckr_name(rv, name));
+                  : sign == HSM_SIGN_STORE_CHANGED ? "(a file its view of the token comes from "
+                                                     "changed)"
+                                                   : hsm_ckr_name(rv, name));
     }
     __atomic_store_n(&mod->health_dented, mod->health.bad_answers > 0, __ATOMIC_RELAXED);
     hsm_unlock(&mod->mutex);

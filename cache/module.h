@@ -29,12 +29,16 @@ struct hsm_module;
 /*
  * Loads and initialises |path| or returns the one already loaded; NULL
  * after raising an error (a failed initialisation is tried again by the
- * next call). Must be called outside the fork gate.
+ * next call). |init_args|, when not NULL, goes to C_Initialize as
+ * pReserved (NSS softoken's configdir=...); the same path asked for with
+ * other init args is refused. Must be called outside the fork gate.
  */
-struct hsm_module *hsm_module_get(const char *path);
+struct hsm_module *hsm_module_get(const char *path, const char *init_args);
 void hsm_module_put(struct hsm_module *mod);
 
 const char *hsm_module_path(const struct hsm_module *mod);
+/* pkcs11-module-init-args as configured, or NULL. */
+const char *hsm_module_init_args(const struct hsm_module *mod);
 
 /*
  * Every PKCS#11 call runs between enter and leave, which returns the

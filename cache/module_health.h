@@ -20,7 +20,11 @@
  *    CKR_FUNCTION_FAILED three times with no success in between, within
  *    five seconds: one is a transient fault the retry absorbs, a run is a
  *    broken instance;
- *  - the slot list changes size on every one of three consecutive reads.
+ *  - the slot list changes size on every one of three consecutive reads;
+ *  - a file the module's own view of the token comes from changed, for a
+ *    module that keeps that view for the life of the process (tpm2-pkcs11's
+ *    store, NSS softoken's databases): cache/module_caching.h looks before
+ *    each load and each operation with a held key (restart equivalence).
  *
  * How often a broken module is tried again is cache/backoff.h's.
  */
@@ -35,6 +39,7 @@ enum hsm_module_sign {
     HSM_SIGN_ANSWER,              /* a call failed with the given code */
     HSM_SIGN_LOGIN_CONTRADICTION, /* see above */
     HSM_SIGN_SLOT_LIST_UNSTABLE,
+    HSM_SIGN_STORE_CHANGED, /* see above */
 };
 
 struct hsm_module_health {

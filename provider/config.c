@@ -87,9 +87,21 @@ fail:
     return false;
 }
 
+bool hsm_config_module_init_args(struct hsm_config *cfg, const char *value)
+{
+    if (value == NULL || value[0] == '\0')
+        return true;
+    if ((cfg->module_init_args = strdup(value)) == NULL) {
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return false;
+    }
+    return true;
+}
+
 void hsm_config_clear(struct hsm_config *cfg)
 {
     free(cfg->module_path);
+    free(cfg->module_init_args);
     hsm_pin_free(cfg->token_pin);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -204,7 +204,7 @@ struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
 
     if (mod != NULL)
         return mod;
-    if ((mod = hsm_module_get(ctx->config.module_path)) == NULL)
+    if ((mod = hsm_module_get(ctx->config.module_path, ctx->config.module_init_args)) == NULL)
         return NULL;
     if (!__atomic_compare_exchange_n(&ctx->module, &none, mod, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
@@ -216,10 +216,12 @@ struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
 
 static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
 {
-    char *module = NULL, *pin = NULL, *verify = NULL, *possession = NULL, *shared = NULL,
-         *prefer_others = NULL, *pkcs1 = NULL, *retry_min = NULL, *retry_max = NULL;
+    char *module = NULL, *init_args = NULL, *pin = NULL, *verify = NULL, *possession = NULL,
+         *shared = NULL, *prefer_others = NULL, *pkcs1 = NULL, *retry_min = NULL,
+         *retry_max = NULL;
     OSSL_PARAM params[] = {
         OSSL_PARAM_utf8_ptr("pkcs11-module-path", &module, 0),
+        OSSL_PARAM_utf8_ptr("pkcs11-module-init-args", &init_args, 0),
         OSSL_PARAM_utf8_ptr("pkcs11-module-token-pin", &pin, 0),
         OSSL_PARAM_utf8_ptr("verify-signatures", &verify, 0),
         OSSL_PARAM_utf8_ptr("check-possession", &possession, 0),
@@ -236,6 +238,7 @@ static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
     if (c_get_params == NULL || !c_get_params(handle, params))
         return false;
     return hsm_config_parse(&ctx->config, module, pin, verify, possession, shared) &&
+           hsm_config_module_init_args(&ctx->config, init_args) &&
            hsm_config_pkcs1_decryption(pkcs1, &ctx->config.pkcs1_decryption) &&
            hsm_config_bool("prefer-other-providers", prefer_others, true, &prefer) &&
            hsm_config_ms("retry-interval-min-ms", retry_min, HSM_BACKOFF_MIN_MS_DEFAULT, &min_ms) &&

@@ -26,6 +26,7 @@ enum hsm_pkcs1_decryption {
 
 struct hsm_config {
     char *module_path;      /* NULL: p11-kit's proxy */
+    char *module_init_args; /* pReserved for C_Initialize, or NULL */
     char *token_pin;        /* secure heap; from pkcs11-module-token-pin */
     bool verify_signatures; /* verify-after-sign */
     bool check_possession;  /* sign a challenge on load */
@@ -44,6 +45,10 @@ struct hsm_provctx {
 bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const char *token_pin,
                       const char *verify, const char *possession, const char *allow_shared);
 void hsm_config_clear(struct hsm_config *cfg);
+
+/* pkcs11-module-init-args: kept as given (NULL or empty: none); raises and
+ * returns false when out of memory. */
+bool hsm_config_module_init_args(struct hsm_config *cfg, const char *value);
 
 /* rsa-pkcs1-decryption = implicit-rejection | implicit-rejection-or-token |
  * refuse (NULL: implicit-rejection); raises and returns false otherwise. */

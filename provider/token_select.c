@@ -3,6 +3,7 @@
 #include "provider/token_select.h"
 
 #include "cache/error.h"
+#include "cache/module_caching.h"
 #include "uri/uri.h"
 
 #include <stdio.h>
@@ -28,7 +29,9 @@ int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool si
     unsigned generation;
     int n;
 
-    if (hsm_module_enter(mod, &generation) == NULL)
+    /* A module that keeps its view for the life of the process is
+     * initialised again first when its store changed (restart equivalence). */
+    if (!hsm_module_refresh_if_outdated(mod) || hsm_module_enter(mod, &generation) == NULL)
         return -1;
     hsm_module_leave(mod);
     n = hsm_tokens_find(mod, uri, NULL, toks, NULL);
