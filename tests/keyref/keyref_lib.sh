@@ -84,3 +84,24 @@ uri_of_reference() {
     [ -n "$off" ] || return 1
     plain_openssl asn1parse -in "$1" -strparse "$off" 2>/dev/null | sed -n 's/.*UTF8STRING *://p'
 }
+
+# keyref_bin NAME : the path of one of this suite's programs; fails the
+# scenario when it is not built.
+keyref_bin() {
+    if [ -z "$KEYREF_BIN" ] || [ ! -x "$KEYREF_BIN/$1" ]; then
+        fail "$1 is not built (HSM_KEYREF_BIN=${KEYREF_BIN:-unset})"
+        finish
+    fi
+    printf '%s' "$KEYREF_BIN/$1"
+}
+
+# cnf_keyref CNF PROGRAM ARGS... : one of this suite's programs with the
+# provider activated by CNF (OPENSSL_CONF), bounded by the command timeout.
+cnf_keyref() {
+    local cnf=$1
+    shift
+    provider_wrap "OPENSSL_CONF=$cnf" "$@"
+    # shellcheck disable=SC2046
+    env $(_preload_env) OPENSSL_CONF="$cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
+        timeout -k 10 "$WRAP_TIMEOUT" "${WRAP[@]}" "$@"
+}
