@@ -9,8 +9,6 @@
  */
 #include "provider/key_reference_pem.h"
 
-#include "provider/store_load.h"
-
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -25,8 +23,6 @@ static const unsigned char reference_oid[] = {
     0x8d, 0xbc, 0xf3, 0xea, 0xf6, 0xa9, 0xb1, 0xa4, 0xdf, 0x3b,
 };
 
-#define REFERENCE_MAX 4096
-
 static OSSL_FUNC_BIO_read_ex_fn *bio_read;
 static OSSL_FUNC_BIO_write_ex_fn *bio_write;
 
@@ -34,6 +30,15 @@ void hsm_key_reference_pem_set_bio(OSSL_FUNC_BIO_read_ex_fn *rd, OSSL_FUNC_BIO_w
 {
     bio_read = rd;
     bio_write = wr;
+}
+
+size_t hsm_key_reference_read(OSSL_CORE_BIO *in, unsigned char *buf, size_t size)
+{
+    size_t len = 0, got;
+
+    while (bio_read != NULL && len < size && bio_read(in, buf + len, size - len, &got) && got > 0)
+        len += got;
+    return len;
 }
 
 static void *coder_newctx(void *provctx)
@@ -78,7 +83,7 @@ size_t hsm_key_reference_der(const char *uri, unsigned char *out, size_t outsize
     size_t alg = 2 + sizeof(reference_oid);
     size_t body = 3 + alg + octet;
 
-    if (ulen > REFERENCE_MAX || outsize < header_size(body) + body)
+    if (ulen > HSM_REFERENCE_MAX || outsize < header_size(body) + body)
         return 0;
     n += put_header(out + n, 0x30, body);
     out[n++] = 0x02, out[n++] = 0x01, out[n++] = 0x00;
@@ -153,8 +158,8 @@ static int encode(void *ctx, OSSL_CORE_BIO *out, const void *obj_raw,
     static const char begin[] = "-----BEGIN PRIVATE KEY-----\n";
     static const char end[] = "-----END PRIVATE KEY-----\n";
     const struct hsm_key *key = obj_raw;
-    unsigned char der[REFERENCE_MAX + 64];
-    char b64[((REFERENCE_MAX + 64) / 3 + 1) * 4 + 1];
+    unsigned char der[HSM_REFERENCE_MAX + 64];
+    char b64[((HSM_REFERENCE_MAX + 64) / 3 + 1) * 4 + 1];
     size_t len, total;
     bool ok;
 
@@ -179,75 +184,5 @@ const OSSL_DISPATCH hsm_key_reference_encoder_functions[] = {
     {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))coder_freectx},
     {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))encoder_does_selection},
     {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))encode},
-    {0, NULL},
-};
-
-static int decoder_does_selection(void *provctx, int selection)
-{
-    (void)provctx;
-    return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0;
-}
-
-/*
- * A reference names a key by its path attributes and nothing else. A file
- * may come from anyone: a query in it would choose the PIN (pin-value: a
- * PIN try per load), read a file and send it to the token as a PIN
- * (pin-source), or choose a module. The file is refused, naming the query
- * attributes and never their values.
- */
-static bool names_a_key_only(const char *uri)
-{
-    static const char *const known[] = {"pin-value", "pin-source", "module-path", "module-name"};
-    const char *query = strchr(uri, '?');
-    char names[80] = "";
-
-    if (query == NULL)
-        return true;
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-        size_t len = strlen(known[i]);
-
-        for (const char *p = query; p != NULL; p = strchr(p + 1, '&')) {
-            if (strncmp(p + 1, known[i], len) == 0 &&
-                (p[1 + len] == '=' || p[1 + len] == '&' || p[1 + len] == '\0')) {
-                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-                         names[0] != '\0' ? ", " : "", known[i]);
-                break;
-            }
-        }
-    }
-    hsm_error(HSM_R_BAD_INPUT,
-              "key reference file naming %.*s carries a query (%s): a key file names a key and "
-              "never a PIN, a PIN source or a module. The PIN comes from pkcs11-module-token-pin "
-              "or the application (-passin, its prompt); write the file again with openssl pkey "
-              "-in 'pkcs11:...' -out FILE",
-              (int)(query - uri), uri, names[0] != '\0' ? names : "unknown attributes");
-    return false;
-}
-
-static int decode(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK *data_cb,
-                  void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
-{
-    unsigned char der[REFERENCE_MAX + 64];
-    char uri[REFERENCE_MAX + 1];
-    size_t len = 0, got;
-
-    (void)selection;
-    if (bio_read == NULL)
-        return 1;
-    while (len < sizeof(der) && bio_read(in, der + len, sizeof(der) - len, &got) && got > 0)
-        len += got;
-    /* Not a reference: no object, no error, and the next decoder tries. */
-    if (!hsm_key_reference_parse(der, len, uri, sizeof(uri)))
-        return 1;
-    if (!names_a_key_only(uri))
-        return 0;
-    return hsm_store_load_private_key(ctx, uri, data_cb, data_cbarg, pw_cb, pw_cbarg);
-}
-
-const OSSL_DISPATCH hsm_key_reference_decoder_functions[] = {
-    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))coder_newctx},
-    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))coder_freectx},
-    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))decoder_does_selection},
-    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode},
     {0, NULL},
 };
