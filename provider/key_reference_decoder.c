@@ -2,23 +2,46 @@
  * Reading a key reference (key_reference_pem.h) back: the PrivateKeyInfo
  * is decoded into the token key it names, loaded afresh from the token by
  * its URI with every check a URI load gets.
+ *
+ * There is one decoder per key type, named like the provider's keymgmt for
+ * that type plus the reference OID of that type. Whatever chain OpenSSL
+ * builds, the PrivateKeyInfo reaches one of them: handed on by its
+ * algorithm OID (OpenSSL 3.0's EncryptedPrivateKeyInfo unwrapper does so,
+ * and 3.5 asks for a decoder by that OID, with the application's
+ * passphrase callback), or directly as any key decoder's input. The key is
+ * then built by the provider's own keymgmt for its type, which OpenSSL
+ * finds among the keymgmts it collected for the same name.
  */
 #include "provider/key_reference_pem.h"
 
 #include "provider/store_load.h"
 
 #include <openssl/core_names.h>
+#include <openssl/core_object.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
 #include <stdio.h>
 #include <string.h>
 
-static void *decoder_newctx(void *provctx)
+struct ref_decoder {
+    struct hsm_provctx *prov;
+    int kind; /* the key type this decoder's names say */
+};
+
+static void *new_decoder(void *provctx, int kind)
 {
-    return provctx;
+    struct ref_decoder *rd = OPENSSL_zalloc(sizeof(*rd));
+
+    if (rd != NULL) {
+        rd->prov = provctx;
+        rd->kind = kind;
+    }
+    return rd;
 }
 
 static void decoder_freectx(void *ctx)
 {
-    (void)ctx;
+    OPENSSL_free(ctx);
 }
 
 static int decoder_does_selection(void *provctx, int selection)
@@ -63,26 +86,115 @@ static bool names_a_key_only(const char *uri)
     return false;
 }
 
+/* The key one load found, and its OpenSSL type name. */
+struct found {
+    struct hsm_key *key;
+    char type[16];
+};
+
+static int keep_found(const OSSL_PARAM params[], void *arg)
+{
+    struct found *f = arg;
+    const OSSL_PARAM *ref = OSSL_PARAM_locate_const(params, OSSL_OBJECT_PARAM_REFERENCE);
+    const OSSL_PARAM *type = OSSL_PARAM_locate_const(params, OSSL_OBJECT_PARAM_DATA_TYPE);
+    const char *name = NULL;
+
+    if (ref == NULL || ref->data_type != OSSL_PARAM_OCTET_STRING ||
+        ref->data_size != sizeof(f->key) || type == NULL ||
+        !OSSL_PARAM_get_utf8_string_ptr(type, &name) || strlen(name) >= sizeof(f->type))
+        return 0;
+    memcpy(&f->key, ref->data, sizeof(f->key));
+    hsm_key_ref(f->key);
+    strcpy(f->type, name);
+    return 1;
+}
+
+/* Hands |f|'s key on by reference, to be built by the provider's keymgmt. */
+static int give_key(struct found *f, OSSL_CALLBACK *data_cb, void *data_cbarg)
+{
+    int object_type = OSSL_OBJECT_PKEY;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
+        OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, f->type, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &f->key, sizeof(f->key)),
+        OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC, f->key->uri, 0),
+        OSSL_PARAM_construct_end(),
+    };
+
+    return data_cb(params, data_cbarg);
+}
+
+/* Loads the key |uri| names; false after raising. A reference that
+ * declares a key type must name a key of that type. */
+static bool load(struct ref_decoder *rd, const char *uri, int kind, struct found *f,
+                 OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    memset(f, 0, sizeof(*f));
+    if (!hsm_store_load_private_key(rd->prov, uri, keep_found, f, pw_cb, pw_cbarg) ||
+        f->key == NULL)
+        return false;
+    if (kind != HSM_REF_ANY && hsm_key_reference_kind(f->type) != kind) {
+        hsm_error(HSM_R_KEY_CHANGED,
+                  "the key reference file names an %s key, but %s is an %s key on the token; "
+                  "write the file again with openssl pkey -in 'pkcs11:...' -out FILE",
+                  hsm_key_reference_type(kind), f->key->uri, f->type);
+        hsm_key_put(f->key);
+        f->key = NULL;
+        return false;
+    }
+    return true;
+}
+
 static int decode(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK *data_cb,
                   void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
+    struct ref_decoder *rd = ctx;
     unsigned char der[HSM_REFERENCE_MAX + 64];
     char uri[HSM_REFERENCE_MAX + 1];
     size_t len = hsm_key_reference_read(in, der, sizeof(der));
+    struct found f;
+    int kind, ok;
 
     (void)selection;
-    /* Not a reference: no object, no error, and the next decoder tries. */
-    if (!hsm_key_reference_parse(der, len, uri, sizeof(uri)))
+    /* Not a reference, or one of another key type: no object, no error,
+     * and the next decoder tries. */
+    if (!hsm_key_reference_parse(der, len, uri, sizeof(uri), &kind) ||
+        (kind != HSM_REF_ANY && kind != rd->kind))
         return 1;
-    if (!names_a_key_only(uri))
+    if (!names_a_key_only(uri) || !load(rd, uri, kind, &f, pw_cb, pw_cbarg))
         return 0;
-    return hsm_store_load_private_key(ctx, uri, data_cb, data_cbarg, pw_cb, pw_cbarg);
+    ok = give_key(&f, data_cb, data_cbarg);
+    hsm_key_put(f.key);
+    return ok;
 }
 
-const OSSL_DISPATCH hsm_key_reference_decoder_functions[] = {
-    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))decoder_newctx},
-    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))decoder_freectx},
-    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))decoder_does_selection},
-    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode},
-    {0, NULL},
-};
+/* Private keys never leave the token: a reference cannot be exported. */
+static int export_object(void *ctx, const void *reference, size_t reference_sz,
+                         OSSL_CALLBACK *export_cb, void *export_cbarg)
+{
+    (void)ctx;
+    (void)reference;
+    (void)reference_sz;
+    (void)export_cb;
+    (void)export_cbarg;
+    return 0;
+}
+
+#define REFERENCE_DECODER(kind_name, KIND)                                                         \
+    static void *kind_name##_newctx(void *provctx)                                                 \
+    {                                                                                              \
+        return new_decoder(provctx, KIND);                                                         \
+    }                                                                                              \
+    const OSSL_DISPATCH hsm_key_reference_##kind_name##_decoder_functions[] = {                    \
+        {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))kind_name##_newctx},                            \
+        {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))decoder_freectx},                              \
+        {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))decoder_does_selection},                \
+        {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode},                                        \
+        {OSSL_FUNC_DECODER_EXPORT_OBJECT, (void (*)(void))export_object},                          \
+        {0, NULL},                                                                                 \
+    };
+
+REFERENCE_DECODER(rsa, HSM_REF_RSA)
+REFERENCE_DECODER(ec, HSM_REF_EC)
+REFERENCE_DECODER(ed25519, HSM_REF_ED25519)
+REFERENCE_DECODER(ed448, HSM_REF_ED448)

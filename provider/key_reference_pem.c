@@ -1,7 +1,8 @@
 /*
  * What a token key looks like in a file: a PKCS#8 PrivateKeyInfo whose
- * algorithm is the provider's own OID and whose "private key" is the key's
- * canonical pkcs11: URI (never a PIN). Writing a token private key (openssl
+ * algorithm is the provider's own OID with the key type as its last arc,
+ * and whose "private key" is the key's canonical pkcs11: URI (never a
+ * PIN). Writing a token private key (openssl
  * genpkey, openssl pkey) produces it as a PEM "PRIVATE KEY" block; reading
  * it (openssl req -key file.pem) loads the key afresh from the token by
  * that URI, with every check a URI load gets. OpenSSL's own PEM reader
@@ -22,6 +23,35 @@ static const unsigned char reference_oid[] = {
     0x06, 0x13, 0x69, 0xe4, 0xd4, 0xdc, 0xde, 0xc6, 0xcf, 0xaa, 0x85,
     0x8d, 0xbc, 0xf3, 0xea, 0xf6, 0xa9, 0xb1, 0xa4, 0xdf, 0x3b,
 };
+
+/* The algorithm OID for |kind|: the reference OID itself (HSM_REF_ANY, the
+ * form written before key types had their own arc), or it with one more
+ * arc, the key type (key_reference_pem.h says why). Its length. */
+static size_t kind_oid(int kind, unsigned char out[sizeof(reference_oid) + 1])
+{
+    memcpy(out, reference_oid, sizeof(reference_oid));
+    if (kind == HSM_REF_ANY)
+        return sizeof(reference_oid);
+    out[1]++;
+    out[sizeof(reference_oid)] = (unsigned char)kind;
+    return sizeof(reference_oid) + 1;
+}
+
+/* OpenSSL's name of each kind, in the order of the arcs. */
+static const char *const kind_names[] = {"RSA", "EC", "ED25519", "ED448"};
+
+int hsm_key_reference_kind(const char *type_name)
+{
+    for (int kind = HSM_REF_RSA; type_name != NULL && kind <= HSM_REF_ED448; kind++)
+        if (strcmp(type_name, kind_names[kind - 1]) == 0)
+            return kind;
+    return HSM_REF_ANY;
+}
+
+const char *hsm_key_reference_type(int kind)
+{
+    return kind >= HSM_REF_RSA && kind <= HSM_REF_ED448 ? kind_names[kind - 1] : NULL;
+}
 
 static OSSL_FUNC_BIO_read_ex_fn *bio_read;
 static OSSL_FUNC_BIO_write_ex_fn *bio_write;
@@ -75,21 +105,23 @@ static size_t header_size(size_t len)
 }
 
 /* SEQUENCE { INTEGER 0, SEQUENCE { OID }, OCTET STRING { UTF8String uri } } */
-size_t hsm_key_reference_der(const char *uri, unsigned char *out, size_t outsize)
+size_t hsm_key_reference_der(const char *uri, int kind, unsigned char *out, size_t outsize)
 {
+    unsigned char oid[sizeof(reference_oid) + 1];
+    size_t oid_len = kind_oid(kind, oid);
     size_t ulen = strlen(uri), n = 0;
     size_t utf8 = header_size(ulen) + ulen;
     size_t octet = header_size(utf8) + utf8;
-    size_t alg = 2 + sizeof(reference_oid);
+    size_t alg = 2 + oid_len;
     size_t body = 3 + alg + octet;
 
     if (ulen > HSM_REFERENCE_MAX || outsize < header_size(body) + body)
         return 0;
     n += put_header(out + n, 0x30, body);
     out[n++] = 0x02, out[n++] = 0x01, out[n++] = 0x00;
-    n += put_header(out + n, 0x30, sizeof(reference_oid));
-    memcpy(out + n, reference_oid, sizeof(reference_oid));
-    n += sizeof(reference_oid);
+    n += put_header(out + n, 0x30, oid_len);
+    memcpy(out + n, oid, oid_len);
+    n += oid_len;
     n += put_header(out + n, 0x04, utf8);
     n += put_header(out + n, 0x0c, ulen);
     memcpy(out + n, uri, ulen);
@@ -118,16 +150,22 @@ static long get_header(const unsigned char **p, const unsigned char *end, unsign
     return (size_t)(end - *p) >= len ? (long)len : -1;
 }
 
-bool hsm_key_reference_parse(const unsigned char *der, size_t len, char *uri, size_t urisize)
+bool hsm_key_reference_parse(const unsigned char *der, size_t len, char *uri, size_t urisize,
+                             int *kind)
 {
     const unsigned char *p = der, *end = der + len;
+    unsigned char oid[sizeof(reference_oid) + 1];
     long l;
 
     if (get_header(&p, end, 0x30) < 0 || end - p < 3 || memcmp(p, "\x02\x01\x00", 3) != 0)
         return false;
     p += 3;
-    if ((l = get_header(&p, end, 0x30)) != (long)sizeof(reference_oid) ||
-        memcmp(p, reference_oid, sizeof(reference_oid)) != 0)
+    if ((l = get_header(&p, end, 0x30)) < 0)
+        return false;
+    for (*kind = HSM_REF_ANY; *kind <= HSM_REF_ED448; (*kind)++)
+        if ((size_t)l == kind_oid(*kind, oid) && memcmp(p, oid, (size_t)l) == 0)
+            break;
+    if (*kind > HSM_REF_ED448)
         return false;
     p += l;
     if (get_header(&p, end, 0x04) < 0 || (l = get_header(&p, end, 0x0c)) < 8 ||
@@ -161,14 +199,20 @@ static int encode(void *ctx, OSSL_CORE_BIO *out, const void *obj_raw,
     unsigned char der[HSM_REFERENCE_MAX + 64];
     char b64[((HSM_REFERENCE_MAX + 64) / 3 + 1) * 4 + 1];
     size_t len, total;
+    int kind;
     bool ok;
 
     (void)ctx;
     (void)obj_abstract;
     (void)cb;
     (void)cbarg;
-    if (key == NULL || !hsm_key_on_token(key) || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0 ||
-        (len = hsm_key_reference_der(key->uri, der, sizeof(der))) == 0)
+    if (key == NULL || !hsm_key_on_token(key) || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0)
+        return 0;
+    kind = key->key_type == CKK_RSA           ? HSM_REF_RSA
+           : key->key_type == CKK_EC          ? HSM_REF_EC
+           : EVP_PKEY_is_a(key->pub, "ED448") ? HSM_REF_ED448
+                                              : HSM_REF_ED25519;
+    if ((len = hsm_key_reference_der(key->uri, kind, der, sizeof(der))) == 0)
         return 0;
     total = (size_t)EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
     ok = write_all(out, begin, sizeof(begin) - 1);

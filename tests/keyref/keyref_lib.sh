@@ -4,16 +4,17 @@
 # A key reference is the PEM "PRIVATE KEY" that `openssl pkey -in pkcs11:...`
 # and `openssl genpkey ... pkcs11_uri:...` write: a PKCS#8 whose algorithm
 # is the provider's own OID and whose content is the key's canonical URI.
-# Builds on tests/integration/lib.sh (temporary SoftHSMv2 token, openssl
-# through the provider, plain verification, assertions) and adds: crafting
+# Builds on tests/keys/keys_lib.sh and tests/integration/lib.sh (temporary
+# SoftHSMv2 token, key generation through the provider, openssl through the
+# provider, plain verification, assertions) and adds: crafting
 # a reference with plain OpenSSL (any URI, any OID), running openssl with a
 # chosen list of providers, and the provider's debug log.
 #
 # Environment (set by tests/keyref/meson.build), besides lib.sh's:
 #   HSM_KEYREF_BIN     directory of this suite's C programs
 
-# shellcheck source=../integration/lib.sh
-. "$(dirname "$0")/../integration/lib.sh"
+# shellcheck source=../keys/keys_lib.sh
+. "$(dirname "$0")/../keys/keys_lib.sh"
 
 KEYREF_BIN=${HSM_KEYREF_BIN:-}
 # The reference OID (README, "Key generation on the token").
@@ -104,4 +105,70 @@ cnf_keyref() {
     # shellcheck disable=SC2046
     env $(_preload_env) OPENSSL_CONF="$cnf" OPENSSL_MODULES="$HSM_PROVIDER_DIR" \
         timeout -k 10 "$WRAP_TIMEOUT" "${WRAP[@]}" "$@"
+}
+
+# ARRANGEMENTS: the provider lists every reference must load in, as the
+# command line activates them. default alone beside hsm, in both orders;
+# base beside default, before, between and after (the usual FIPS
+# arrangement names base beside the FIPS provider).
+ARRANGEMENTS=("hsm default" "default hsm" "hsm default base" "base hsm default"
+    "default base hsm")
+
+# arrangement_cnf FILE "P1 P2 ..." [KEY=VALUE...] : an openssl.cnf that
+# activates these providers in this order, hsm with the given options
+# (pkcs11-module-path is SoftHSMv2). "fips" includes FIPS_CNF, which
+# fips_available made.
+arrangement_cnf() {
+    local file=$1 list=$2 p kv
+    shift 2
+    {
+        echo "openssl_conf = openssl_init"
+        [[ " $list " != *" fips "* ]] || echo ".include $FIPS_CNF"
+        echo "[openssl_init]"
+        echo "providers = provider_sect"
+        echo "[provider_sect]"
+        for p in $list; do
+            echo "$p = ${p}_sect"
+        done
+        for p in $list; do
+            [ "$p" != fips ] || continue # its section is in FIPS_CNF
+            echo "[${p}_sect]"
+            if [ "$p" = hsm ]; then
+                echo "module = $HSM_PROVIDER_DIR/hsm.so"
+                echo "pkcs11-module-path = $SOFTHSM_MODULE"
+                for kv in "$@"; do
+                    echo "${kv%%=*} = ${kv#*=}"
+                done
+            fi
+            echo "activate = 1"
+        done
+    } >"$file"
+}
+
+# fips_available : true when OpenSSL's FIPS provider is installed (Debian
+# 13's openssl-provider-fips); then FIPS_CNF is its configuration, made
+# here by openssl fipsinstall, and FIPS_MODULES a directory with hsm.so and
+# fips.so for OPENSSL_MODULES.
+fips_available() {
+    local dir fips
+    dir=$(plain_openssl version -m 2>/dev/null | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
+    fips="$dir/fips.so"
+    [ -n "$dir" ] && [ -e "$fips" ] || return 1
+    FIPS_CNF="$TMP/fipsmodule.cnf"
+    FIPS_MODULES="$TMP/fips-modules"
+    mkdir -p "$FIPS_MODULES"
+    ln -sf "$fips" "$FIPS_MODULES/fips.so"
+    ln -sf "$HSM_PROVIDER_DIR/hsm.so" "$FIPS_MODULES/hsm.so"
+    plain_openssl fipsinstall -module "$fips" -out "$FIPS_CNF" >/dev/null 2>&1
+}
+
+# fips_openssl CNF SUBCOMMAND ARGS... : openssl with CNF, whose modules are
+# found in FIPS_MODULES.
+fips_openssl() {
+    local cnf=$1
+    shift
+    provider_wrap "OPENSSL_CONF=$cnf" openssl "$@"
+    # shellcheck disable=SC2046
+    env $(_preload_env) OPENSSL_CONF="$cnf" OPENSSL_MODULES="$FIPS_MODULES" \
+        timeout -k 10 "$WRAP_TIMEOUT" "${WRAP[@]}" "$OPENSSL_BIN" "$@"
 }
