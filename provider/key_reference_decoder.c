@@ -145,6 +145,48 @@ static bool load(struct ref_decoder *rd, const char *uri, int kind, struct found
     return true;
 }
 
+/*
+ * A failed load's reason, raised by then, must reach the application, but
+ * libcrypto runs each attempt inside an error mark that it pops when no key
+ * came out (ossl_store_handle_load_result). What it keeps is a key that a
+ * decoder handed on and no keymgmt could load: OpenSSL 3.5 records that as
+ * a hard error and keeps the queue (try_key_value's harderr), and 3.0's
+ * file store does the same for a reference it cannot load (try_key_ref).
+ * So a failure hands on a reference that no keymgmt takes: one byte, where
+ * every keymgmt load (the provider's and OpenSSL's) wants a pointer's size.
+ */
+static int report_failure(const char *type, OSSL_CALLBACK *data_cb, void *data_cbarg)
+{
+    static unsigned char nothing;
+    int object_type = OSSL_OBJECT_PKEY;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
+        OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, (char *)type, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &nothing, sizeof(nothing)),
+        OSSL_PARAM_construct_end(),
+    };
+
+    (void)data_cb(params, data_cbarg);
+    return 0;
+}
+
+/*
+ * A key the DER decoder loaded, on its way to a key type's decoder: set
+ * only while the DER decoder's data callback runs, in which the next
+ * decoder, in the same thread, takes it. |der| is that decoder's input.
+ */
+static _Thread_local struct {
+    const unsigned char *der;
+    size_t len;
+    struct found found;
+} handoff;
+
+static bool handed_off(const unsigned char *der, size_t len)
+{
+    return handoff.der != NULL && handoff.len == len && memcmp(handoff.der, der, len) == 0;
+}
+
+/* The decoder of each key type's names. */
 static int decode(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK *data_cb,
                   void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
@@ -161,10 +203,60 @@ static int decode(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK *da
     if (!hsm_key_reference_parse(der, len, uri, sizeof(uri), &kind) ||
         (kind != HSM_REF_ANY && kind != rd->kind))
         return 1;
-    if (!names_a_key_only(uri) || !load(rd, uri, kind, &f, pw_cb, pw_cbarg))
-        return 0;
+    if (handed_off(der, len) && handoff.found.key != NULL &&
+        hsm_key_reference_kind(handoff.found.type) == rd->kind) {
+        f = handoff.found;
+        handoff.found.key = NULL;
+    } else if (!names_a_key_only(uri) || !load(rd, uri, kind, &f, pw_cb, pw_cbarg)) {
+        return report_failure(hsm_key_reference_type(rd->kind), data_cb, data_cbarg);
+    }
     ok = give_key(&f, data_cb, data_cbarg);
     hsm_key_put(f.key);
+    return ok;
+}
+
+/*
+ * The decoder named "DER", for OpenSSL 3.0's file store. A reference that
+ * fails to load there has its reason popped inside the store's result
+ * handler, and the file store then offers the PrivateKeyInfo to the
+ * decoders named like their input ("DER"), with the application's
+ * callback: this one loads the key again, outside that mark, and a failure
+ * reaches the application (report_failure). A key it loads never goes to
+ * the file store's handler as a reference (that handler would give it to
+ * another provider's keymgmt): it hands the PrivateKeyInfo on as data of
+ * the key's type, with the key kept for the decoder of that type, which
+ * takes it instead of loading again. Elsewhere (it also sits among the
+ * extra decoders of any key decoding) it does the same.
+ */
+static int decode_der(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK *data_cb,
+                      void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+    struct ref_decoder *rd = ctx;
+    unsigned char der[HSM_REFERENCE_MAX + 64];
+    char uri[HSM_REFERENCE_MAX + 1];
+    size_t len = hsm_key_reference_read(in, der, sizeof(der));
+    const char *type;
+    int kind, ok, object_type = OSSL_OBJECT_PKEY;
+
+    (void)selection;
+    /* Not a reference, or one on its way from here to its type's decoder. */
+    if (!hsm_key_reference_parse(der, len, uri, sizeof(uri), &kind) || handed_off(der, len))
+        return 1;
+    type = kind != HSM_REF_ANY ? hsm_key_reference_type(kind) : "EC";
+    if (!names_a_key_only(uri) || !load(rd, uri, kind, &handoff.found, pw_cb, pw_cbarg))
+        return report_failure(type, data_cb, data_cbarg);
+    handoff.der = der;
+    handoff.len = len;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
+        OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, handoff.found.type, 0),
+        OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE, "PrivateKeyInfo", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der, len),
+        OSSL_PARAM_construct_end(),
+    };
+    ok = data_cb(params, data_cbarg);
+    hsm_key_put(handoff.found.key); /* not taken */
+    memset(&handoff, 0, sizeof(handoff));
     return ok;
 }
 
@@ -198,3 +290,17 @@ REFERENCE_DECODER(rsa, HSM_REF_RSA)
 REFERENCE_DECODER(ec, HSM_REF_EC)
 REFERENCE_DECODER(ed25519, HSM_REF_ED25519)
 REFERENCE_DECODER(ed448, HSM_REF_ED448)
+
+static void *der_newctx(void *provctx)
+{
+    return new_decoder(provctx, HSM_REF_ANY);
+}
+
+const OSSL_DISPATCH hsm_key_reference_der_decoder_functions[] = {
+    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))der_newctx},
+    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))decoder_freectx},
+    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))decoder_does_selection},
+    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode_der},
+    {OSSL_FUNC_DECODER_EXPORT_OBJECT, (void (*)(void))export_object},
+    {0, NULL},
+};

@@ -47,5 +47,7 @@ extern const OSSL_DISPATCH hsm_key_reference_rsa_decoder_functions[];
 extern const OSSL_DISPATCH hsm_key_reference_ec_decoder_functions[];
 extern const OSSL_DISPATCH hsm_key_reference_ed25519_decoder_functions[];
 extern const OSSL_DISPATCH hsm_key_reference_ed448_decoder_functions[];
+/* And one named "DER", for OpenSSL 3.0's file store (see there). */
+extern const OSSL_DISPATCH hsm_key_reference_der_decoder_functions[];
 
 #endif

@@ -104,6 +104,7 @@ static const OSSL_ALGORITHM decoder_algs[] = {
     {HSM_NAMES_EC, HSM_REF_DEC, hsm_key_reference_ec_decoder_functions, NULL},
     {HSM_NAMES_ED25519, HSM_REF_DEC, hsm_key_reference_ed25519_decoder_functions, NULL},
     {HSM_NAMES_ED448, HSM_REF_DEC, hsm_key_reference_ed448_decoder_functions, NULL},
+    {"DER", HSM_REF_DEC, hsm_key_reference_der_decoder_functions, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
