@@ -14,6 +14,7 @@
  */
 #include "provider/key_reference_pem.h"
 
+#include "provider/core_bio.h"
 #include "provider/store_load.h"
 
 #include <openssl/core_names.h>
@@ -193,14 +194,15 @@ static int decode(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK *da
     struct ref_decoder *rd = ctx;
     unsigned char der[HSM_REFERENCE_MAX + 64];
     char uri[HSM_REFERENCE_MAX + 1];
-    size_t len = hsm_key_reference_read(in, der, sizeof(der));
+    size_t len = 0;
     struct found f;
     int kind, ok;
 
     (void)selection;
     /* Not a reference, or one of another key type: no object, no error,
      * and the next decoder tries. */
-    if (!hsm_key_reference_parse(der, len, uri, sizeof(uri), &kind) ||
+    if (!hsm_core_bio_read_all(in, der, sizeof(der), &len) ||
+        !hsm_key_reference_parse(der, len, uri, sizeof(uri), &kind) ||
         (kind != HSM_REF_ANY && kind != rd->kind))
         return 1;
     if (handed_off(der, len) && handoff.found.key != NULL &&
@@ -234,13 +236,14 @@ static int decode_der(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK
     struct ref_decoder *rd = ctx;
     unsigned char der[HSM_REFERENCE_MAX + 64];
     char uri[HSM_REFERENCE_MAX + 1];
-    size_t len = hsm_key_reference_read(in, der, sizeof(der));
+    size_t len = 0;
     const char *type;
     int kind, ok, object_type = OSSL_OBJECT_PKEY;
 
     (void)selection;
     /* Not a reference, or one on its way from here to its type's decoder. */
-    if (!hsm_key_reference_parse(der, len, uri, sizeof(uri), &kind) || handed_off(der, len))
+    if (!hsm_core_bio_read_all(in, der, sizeof(der), &len) ||
+        !hsm_key_reference_parse(der, len, uri, sizeof(uri), &kind) || handed_off(der, len))
         return 1;
     type = kind != HSM_REF_ANY ? hsm_key_reference_type(kind) : "EC";
     if (!names_a_key_only(uri) || !load(rd, uri, kind, &handoff.found, pw_cb, pw_cbarg))

@@ -10,6 +10,8 @@
  */
 #include "provider/key_reference_pem.h"
 
+#include "provider/core_bio.h"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -51,24 +53,6 @@ int hsm_key_reference_kind(const char *type_name)
 const char *hsm_key_reference_type(int kind)
 {
     return kind >= HSM_REF_RSA && kind <= HSM_REF_ED448 ? kind_names[kind - 1] : NULL;
-}
-
-static OSSL_FUNC_BIO_read_ex_fn *bio_read;
-static OSSL_FUNC_BIO_write_ex_fn *bio_write;
-
-void hsm_key_reference_pem_set_bio(OSSL_FUNC_BIO_read_ex_fn *rd, OSSL_FUNC_BIO_write_ex_fn *wr)
-{
-    bio_read = rd;
-    bio_write = wr;
-}
-
-size_t hsm_key_reference_read(OSSL_CORE_BIO *in, unsigned char *buf, size_t size)
-{
-    size_t len = 0, got;
-
-    while (bio_read != NULL && len < size && bio_read(in, buf + len, size - len, &got) && got > 0)
-        len += got;
-    return len;
 }
 
 static void *coder_newctx(void *provctx)
@@ -182,13 +166,6 @@ static int encoder_does_selection(void *provctx, int selection)
     return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
 }
 
-static bool write_all(OSSL_CORE_BIO *out, const char *text, size_t len)
-{
-    size_t done = 0;
-
-    return bio_write != NULL && bio_write(out, text, len, &done) && done == len;
-}
-
 static int encode(void *ctx, OSSL_CORE_BIO *out, const void *obj_raw,
                   const OSSL_PARAM obj_abstract[], int selection, OSSL_PASSPHRASE_CALLBACK *cb,
                   void *cbarg)
@@ -215,12 +192,12 @@ static int encode(void *ctx, OSSL_CORE_BIO *out, const void *obj_raw,
     if ((len = hsm_key_reference_der(key->uri, kind, der, sizeof(der))) == 0)
         return 0;
     total = (size_t)EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
-    ok = write_all(out, begin, sizeof(begin) - 1);
+    ok = hsm_core_bio_write_all(out, begin, sizeof(begin) - 1);
     for (size_t off = 0; ok && off < total; off += 64) {
         size_t n = total - off < 64 ? total - off : 64;
-        ok = write_all(out, b64 + off, n) && write_all(out, "\n", 1);
+        ok = hsm_core_bio_write_all(out, b64 + off, n) && hsm_core_bio_write_all(out, "\n", 1);
     }
-    return ok && write_all(out, end, sizeof(end) - 1);
+    return ok && hsm_core_bio_write_all(out, end, sizeof(end) - 1);
 }
 
 const OSSL_DISPATCH hsm_key_reference_encoder_functions[] = {

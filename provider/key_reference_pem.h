@@ -3,14 +3,8 @@
 
 #include "provider/provider.h"
 
-/* The core's BIO functions, from the provider's init. */
-void hsm_key_reference_pem_set_bio(OSSL_FUNC_BIO_read_ex_fn *rd, OSSL_FUNC_BIO_write_ex_fn *wr);
-
 /* The longest URI a reference holds. */
 #define HSM_REFERENCE_MAX 4096
-
-/* Reads all of |in| into |buf| (at most |size| bytes); the length read. */
-size_t hsm_key_reference_read(OSSL_CORE_BIO *in, unsigned char *buf, size_t size);
 
 /*
  * The key type a reference declares: the last arc of its algorithm OID,

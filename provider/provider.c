@@ -286,7 +286,6 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
      * dumped); a host that has not set one up gets a small one. */
     if (!CRYPTO_secure_malloc_initialized())
         (void)CRYPTO_secure_malloc_init(32 * 1024, 32);
-    hsm_key_reference_pem_set_bio(bio_read, bio_write);
     hsm_core_bio_set(bio_read, bio_write);
     ctx = OPENSSL_zalloc(sizeof(*ctx));
     if (ctx == NULL)
