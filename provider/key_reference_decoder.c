@@ -172,15 +172,16 @@ static int report_failure(const char *type, OSSL_CALLBACK *data_cb, void *data_c
 }
 
 /*
- * A key the DER decoder loaded, on its way to a key type's decoder: set
+ * A key the DER decoder loaded, on its way to its key type's decoder: set
  * only while the DER decoder's data callback runs, in which the next
  * decoder, in the same thread, takes it. |der| is that decoder's input.
  */
-static _Thread_local struct {
+struct handoff {
     const unsigned char *der;
     size_t len;
     struct found found;
-} handoff;
+};
+static _Thread_local struct handoff handoff;
 
 static bool handed_off(const unsigned char *der, size_t len)
 {
@@ -205,8 +206,10 @@ static int decode(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK *da
         !hsm_key_reference_parse(der, len, uri, sizeof(uri), &kind) ||
         (kind != HSM_REF_ANY && kind != rd->kind))
         return 1;
-    if (handed_off(der, len) && handoff.found.key != NULL &&
-        hsm_key_reference_kind(handoff.found.type) == rd->kind) {
+    if (handed_off(der, len)) {
+        /* Loaded a moment ago by the DER decoder: taken, not loaded again. */
+        if (handoff.found.key == NULL || hsm_key_reference_kind(handoff.found.type) != rd->kind)
+            return 1;
         f = handoff.found;
         handoff.found.key = NULL;
     } else if (!names_a_key_only(uri) || !load(rd, uri, kind, &f, pw_cb, pw_cbarg)) {
@@ -237,7 +240,8 @@ static int decode_der(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK
     unsigned char der[HSM_REFERENCE_MAX + 64];
     char uri[HSM_REFERENCE_MAX + 1];
     size_t len = 0;
-    const char *type;
+    struct handoff outer = handoff;
+    struct found f;
     int kind, ok, object_type = OSSL_OBJECT_PKEY;
 
     (void)selection;
@@ -245,11 +249,11 @@ static int decode_der(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK
     if (!hsm_core_bio_read_all(in, der, sizeof(der), &len) ||
         !hsm_key_reference_parse(der, len, uri, sizeof(uri), &kind) || handed_off(der, len))
         return 1;
-    type = kind != HSM_REF_ANY ? hsm_key_reference_type(kind) : "EC";
-    if (!names_a_key_only(uri) || !load(rd, uri, kind, &handoff.found, pw_cb, pw_cbarg))
-        return report_failure(type, data_cb, data_cbarg);
-    handoff.der = der;
-    handoff.len = len;
+    /* For a failure any key type will do: no keymgmt takes its reference. */
+    if (!names_a_key_only(uri) || !load(rd, uri, kind, &f, pw_cb, pw_cbarg))
+        return report_failure(kind != HSM_REF_ANY ? hsm_key_reference_type(kind) : "EC", data_cb,
+                              data_cbarg);
+    handoff = (struct handoff){der, len, f};
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type),
         OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, handoff.found.type, 0),
@@ -259,7 +263,7 @@ static int decode_der(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK
     };
     ok = data_cb(params, data_cbarg);
     hsm_key_put(handoff.found.key); /* not taken */
-    memset(&handoff, 0, sizeof(handoff));
+    handoff = outer;
     return ok;
 }
 
