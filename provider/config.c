@@ -1,7 +1,7 @@
 #include "provider/provider.h"
 
 #include "cache/backoff.h"
-#include "uri/pin_source.h"
+#include "provider/token_pin.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +73,9 @@ bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const cha
             goto oom;
     }
     if (token_pin != NULL && token_pin[0] != '\0') {
-        /* "file:PATH" and "env:NAME" are read at each login, so an operator
-         * can change them without restarting the host. */
-        cfg->token_pin = hsm_pin_dup(token_pin);
+        /* A PIN file is read now, while the host still runs as the user
+         * that starts it (token_pin.h). */
+        cfg->token_pin = hsm_token_pin_new(token_pin, cfg->pin_file_allow_shared);
         if (cfg->token_pin == NULL)
             goto fail;
     }
@@ -102,6 +102,6 @@ void hsm_config_clear(struct hsm_config *cfg)
 {
     free(cfg->module_path);
     free(cfg->module_init_args);
-    hsm_pin_free(cfg->token_pin);
+    hsm_token_pin_free(cfg->token_pin);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -1,7 +1,8 @@
 /*
  * What a token key looks like in a file: a PKCS#8 PrivateKeyInfo whose
- * algorithm is the provider's own OID and whose "private key" is the key's
- * canonical pkcs11: URI (never a PIN). Writing a token private key (openssl
+ * algorithm is the provider's own OID with the key type as its last arc,
+ * and whose "private key" is the key's canonical pkcs11: URI (never a
+ * PIN). Writing a token private key (openssl
  * genpkey, openssl pkey) produces it as a PEM "PRIVATE KEY" block; reading
  * it (openssl req -key file.pem) loads the key afresh from the token by
  * that URI, with every check a URI load gets. OpenSSL's own PEM reader
@@ -9,7 +10,7 @@
  */
 #include "provider/key_reference_pem.h"
 
-#include "provider/store_load.h"
+#include "provider/core_bio.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -25,15 +26,33 @@ static const unsigned char reference_oid[] = {
     0x8d, 0xbc, 0xf3, 0xea, 0xf6, 0xa9, 0xb1, 0xa4, 0xdf, 0x3b,
 };
 
-#define REFERENCE_MAX 4096
-
-static OSSL_FUNC_BIO_read_ex_fn *bio_read;
-static OSSL_FUNC_BIO_write_ex_fn *bio_write;
-
-void hsm_key_reference_pem_set_bio(OSSL_FUNC_BIO_read_ex_fn *rd, OSSL_FUNC_BIO_write_ex_fn *wr)
+/* The algorithm OID for |kind|: the reference OID itself (HSM_REF_ANY, the
+ * form written before key types had their own arc), or it with one more
+ * arc, the key type (key_reference_pem.h says why). Its length. */
+static size_t kind_oid(int kind, unsigned char out[sizeof(reference_oid) + 1])
 {
-    bio_read = rd;
-    bio_write = wr;
+    memcpy(out, reference_oid, sizeof(reference_oid));
+    if (kind == HSM_REF_ANY)
+        return sizeof(reference_oid);
+    out[1]++;
+    out[sizeof(reference_oid)] = (unsigned char)kind;
+    return sizeof(reference_oid) + 1;
+}
+
+/* OpenSSL's name of each kind, in the order of the arcs. */
+static const char *const kind_names[] = {"RSA", "EC", "ED25519", "ED448"};
+
+int hsm_key_reference_kind(const char *type_name)
+{
+    for (int kind = HSM_REF_RSA; type_name != NULL && kind <= HSM_REF_ED448; kind++)
+        if (strcmp(type_name, kind_names[kind - 1]) == 0)
+            return kind;
+    return HSM_REF_ANY;
+}
+
+const char *hsm_key_reference_type(int kind)
+{
+    return kind >= HSM_REF_RSA && kind <= HSM_REF_ED448 ? kind_names[kind - 1] : NULL;
 }
 
 static void *coder_newctx(void *provctx)
@@ -70,21 +89,23 @@ static size_t header_size(size_t len)
 }
 
 /* SEQUENCE { INTEGER 0, SEQUENCE { OID }, OCTET STRING { UTF8String uri } } */
-size_t hsm_key_reference_der(const char *uri, unsigned char *out, size_t outsize)
+size_t hsm_key_reference_der(const char *uri, int kind, unsigned char *out, size_t outsize)
 {
+    unsigned char oid[sizeof(reference_oid) + 1];
+    size_t oid_len = kind_oid(kind, oid);
     size_t ulen = strlen(uri), n = 0;
     size_t utf8 = header_size(ulen) + ulen;
     size_t octet = header_size(utf8) + utf8;
-    size_t alg = 2 + sizeof(reference_oid);
+    size_t alg = 2 + oid_len;
     size_t body = 3 + alg + octet;
 
-    if (ulen > REFERENCE_MAX || outsize < header_size(body) + body)
+    if (ulen > HSM_REFERENCE_MAX || outsize < header_size(body) + body)
         return 0;
     n += put_header(out + n, 0x30, body);
     out[n++] = 0x02, out[n++] = 0x01, out[n++] = 0x00;
-    n += put_header(out + n, 0x30, sizeof(reference_oid));
-    memcpy(out + n, reference_oid, sizeof(reference_oid));
-    n += sizeof(reference_oid);
+    n += put_header(out + n, 0x30, oid_len);
+    memcpy(out + n, oid, oid_len);
+    n += oid_len;
     n += put_header(out + n, 0x04, utf8);
     n += put_header(out + n, 0x0c, ulen);
     memcpy(out + n, uri, ulen);
@@ -113,16 +134,22 @@ static long get_header(const unsigned char **p, const unsigned char *end, unsign
     return (size_t)(end - *p) >= len ? (long)len : -1;
 }
 
-bool hsm_key_reference_parse(const unsigned char *der, size_t len, char *uri, size_t urisize)
+bool hsm_key_reference_parse(const unsigned char *der, size_t len, char *uri, size_t urisize,
+                             int *kind)
 {
     const unsigned char *p = der, *end = der + len;
+    unsigned char oid[sizeof(reference_oid) + 1];
     long l;
 
     if (get_header(&p, end, 0x30) < 0 || end - p < 3 || memcmp(p, "\x02\x01\x00", 3) != 0)
         return false;
     p += 3;
-    if ((l = get_header(&p, end, 0x30)) != (long)sizeof(reference_oid) ||
-        memcmp(p, reference_oid, sizeof(reference_oid)) != 0)
+    if ((l = get_header(&p, end, 0x30)) < 0)
+        return false;
+    for (*kind = HSM_REF_ANY; *kind <= HSM_REF_ED448; (*kind)++)
+        if ((size_t)l == kind_oid(*kind, oid) && memcmp(p, oid, (size_t)l) == 0)
+            break;
+    if (*kind > HSM_REF_ED448)
         return false;
     p += l;
     if (get_header(&p, end, 0x04) < 0 || (l = get_header(&p, end, 0x0c)) < 8 ||
@@ -139,13 +166,6 @@ static int encoder_does_selection(void *provctx, int selection)
     return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
 }
 
-static bool write_all(OSSL_CORE_BIO *out, const char *text, size_t len)
-{
-    size_t done = 0;
-
-    return bio_write != NULL && bio_write(out, text, len, &done) && done == len;
-}
-
 static int encode(void *ctx, OSSL_CORE_BIO *out, const void *obj_raw,
                   const OSSL_PARAM obj_abstract[], int selection, OSSL_PASSPHRASE_CALLBACK *cb,
                   void *cbarg)
@@ -153,25 +173,31 @@ static int encode(void *ctx, OSSL_CORE_BIO *out, const void *obj_raw,
     static const char begin[] = "-----BEGIN PRIVATE KEY-----\n";
     static const char end[] = "-----END PRIVATE KEY-----\n";
     const struct hsm_key *key = obj_raw;
-    unsigned char der[REFERENCE_MAX + 64];
-    char b64[((REFERENCE_MAX + 64) / 3 + 1) * 4 + 1];
+    unsigned char der[HSM_REFERENCE_MAX + 64];
+    char b64[((HSM_REFERENCE_MAX + 64) / 3 + 1) * 4 + 1];
     size_t len, total;
+    int kind;
     bool ok;
 
     (void)ctx;
     (void)obj_abstract;
     (void)cb;
     (void)cbarg;
-    if (key == NULL || !hsm_key_on_token(key) || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0 ||
-        (len = hsm_key_reference_der(key->uri, der, sizeof(der))) == 0)
+    if (key == NULL || !hsm_key_on_token(key) || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0)
+        return 0;
+    kind = key->key_type == CKK_RSA           ? HSM_REF_RSA
+           : key->key_type == CKK_EC          ? HSM_REF_EC
+           : EVP_PKEY_is_a(key->pub, "ED448") ? HSM_REF_ED448
+                                              : HSM_REF_ED25519;
+    if ((len = hsm_key_reference_der(key->uri, kind, der, sizeof(der))) == 0)
         return 0;
     total = (size_t)EVP_EncodeBlock((unsigned char *)b64, der, (int)len);
-    ok = write_all(out, begin, sizeof(begin) - 1);
+    ok = hsm_core_bio_write_all(out, begin, sizeof(begin) - 1);
     for (size_t off = 0; ok && off < total; off += 64) {
         size_t n = total - off < 64 ? total - off : 64;
-        ok = write_all(out, b64 + off, n) && write_all(out, "\n", 1);
+        ok = hsm_core_bio_write_all(out, b64 + off, n) && hsm_core_bio_write_all(out, "\n", 1);
     }
-    return ok && write_all(out, end, sizeof(end) - 1);
+    return ok && hsm_core_bio_write_all(out, end, sizeof(end) - 1);
 }
 
 const OSSL_DISPATCH hsm_key_reference_encoder_functions[] = {
@@ -179,37 +205,5 @@ const OSSL_DISPATCH hsm_key_reference_encoder_functions[] = {
     {OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))coder_freectx},
     {OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))encoder_does_selection},
     {OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))encode},
-    {0, NULL},
-};
-
-static int decoder_does_selection(void *provctx, int selection)
-{
-    (void)provctx;
-    return selection == 0 || (selection & OSSL_KEYMGMT_SELECT_KEYPAIR) != 0;
-}
-
-static int decode(void *ctx, OSSL_CORE_BIO *in, int selection, OSSL_CALLBACK *data_cb,
-                  void *data_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
-{
-    unsigned char der[REFERENCE_MAX + 64];
-    char uri[REFERENCE_MAX + 1];
-    size_t len = 0, got;
-
-    (void)selection;
-    if (bio_read == NULL)
-        return 1;
-    while (len < sizeof(der) && bio_read(in, der + len, sizeof(der) - len, &got) && got > 0)
-        len += got;
-    /* Not a reference: no object, no error, and the next decoder tries. */
-    if (!hsm_key_reference_parse(der, len, uri, sizeof(uri)))
-        return 1;
-    return hsm_store_load_private_key(ctx, uri, data_cb, data_cbarg, pw_cb, pw_cbarg);
-}
-
-const OSSL_DISPATCH hsm_key_reference_decoder_functions[] = {
-    {OSSL_FUNC_DECODER_NEWCTX, (void (*)(void))coder_newctx},
-    {OSSL_FUNC_DECODER_FREECTX, (void (*)(void))coder_freectx},
-    {OSSL_FUNC_DECODER_DOES_SELECTION, (void (*)(void))decoder_does_selection},
-    {OSSL_FUNC_DECODER_DECODE, (void (*)(void))decode},
     {0, NULL},
 };

@@ -3,6 +3,7 @@
 #include "provider/pin_prompt.h"
 
 #include "cache/error.h"
+#include "provider/token_pin.h"
 #include "uri/pin_source.h"
 #include "uri/uri.h"
 
@@ -26,20 +27,8 @@ char *hsm_pin_for_login(void *arg, const struct hsm_token *tok)
         return hsm_pin_dup(v);
     if (req->uri != NULL && (v = hsm_uri_pin_source(req->uri)) != NULL)
         return hsm_pin_from_source(v, req->allow_shared_files);
-    if (req->config_pin != NULL) {
-        if (strncmp(req->config_pin, "file:", 5) == 0)
-            return hsm_pin_from_source(req->config_pin, req->allow_shared_files);
-        if (strncmp(req->config_pin, "env:", 4) == 0) {
-            /* For scripts whose operator accepts a PIN in the environment. */
-            if ((v = getenv(req->config_pin + 4)) == NULL || v[0] == '\0') {
-                hsm_error(HSM_R_PIN_SOURCE, "environment variable %s (pkcs11-module-token-pin) is "
-                          "not set or empty", req->config_pin + 4);
-                return NULL;
-            }
-            return hsm_pin_dup(v);
-        }
-        return hsm_pin_dup(req->config_pin);
-    }
+    if (req->config_pin != NULL)
+        return hsm_token_pin_get(req->config_pin);
     if (req->cb == NULL && req->terminal_prompt && isatty(STDIN_FILENO)) {
         /* Key generation gets no passphrase callback from OpenSSL: ask on the
          * terminal, as OpenSSL's own prompt would. */

@@ -6,10 +6,11 @@
 #include <openssl/core.h>
 
 struct hsm_uri;
+struct hsm_token_pin;
 
 struct hsm_pin_request {
     const struct hsm_uri *uri;
-    const char *config_pin;
+    struct hsm_token_pin *config_pin; /* pkcs11-module-token-pin, or NULL */
     bool allow_shared_files;
     OSSL_PASSPHRASE_CALLBACK *cb;
     void *cbarg;

@@ -56,13 +56,10 @@ static const OSSL_ALGORITHM store_algs[] = {
     {NULL, NULL, NULL, NULL},
 };
 static const OSSL_ALGORITHM keymgmt_algs[] = {
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_PROPS, hsm_keymgmt_rsa_functions,
-     "RSA key on a PKCS#11 token"},
-    {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_PROPS, hsm_keymgmt_ec_functions,
-     "EC key on a PKCS#11 token"},
-    {"ED25519:1.3.101.112", HSM_PROPS, hsm_keymgmt_ed25519_functions,
-     "Ed25519 key on a PKCS#11 token"},
-    {"ED448:1.3.101.113", HSM_PROPS, hsm_keymgmt_ed448_functions, "Ed448 key on a PKCS#11 token"},
+    {HSM_NAMES_RSA, HSM_PROPS, hsm_keymgmt_rsa_functions, "RSA key on a PKCS#11 token"},
+    {HSM_NAMES_EC, HSM_PROPS, hsm_keymgmt_ec_functions, "EC key on a PKCS#11 token"},
+    {HSM_NAMES_ED25519, HSM_PROPS, hsm_keymgmt_ed25519_functions, "Ed25519 key on a PKCS#11 token"},
+    {HSM_NAMES_ED448, HSM_PROPS, hsm_keymgmt_ed448_functions, "Ed448 key on a PKCS#11 token"},
     {NULL, NULL, NULL, NULL},
 };
 static const OSSL_ALGORITHM signature_algs[] = {
@@ -92,23 +89,22 @@ static const OSSL_ALGORITHM keyexch_algs[] = {
 #define HSM_REF_DEC HSM_PROPS ",input=der,structure=PrivateKeyInfo"
 #define HSM_TEXT_ENC HSM_PROPS ",output=text"
 static const OSSL_ALGORITHM encoder_algs[] = {
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_REF_ENC, hsm_key_reference_encoder_functions,
-     NULL},
-    {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
-    {"ED25519:1.3.101.112", HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
-    {"ED448:1.3.101.113", HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
-    {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
-    {"ED25519:1.3.101.112", HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
-    {"ED448:1.3.101.113", HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
+    {HSM_NAMES_RSA, HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
+    {HSM_NAMES_EC, HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
+    {HSM_NAMES_ED25519, HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
+    {HSM_NAMES_ED448, HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
+    {HSM_NAMES_RSA, HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
+    {HSM_NAMES_EC, HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
+    {HSM_NAMES_ED25519, HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
+    {HSM_NAMES_ED448, HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
     {NULL, NULL, NULL, NULL},
 };
 static const OSSL_ALGORITHM decoder_algs[] = {
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", HSM_REF_DEC, hsm_key_reference_decoder_functions,
-     NULL},
-    {"EC:id-ecPublicKey:1.2.840.10045.2.1", HSM_REF_DEC, hsm_key_reference_decoder_functions, NULL},
-    {"ED25519:1.3.101.112", HSM_REF_DEC, hsm_key_reference_decoder_functions, NULL},
-    {"ED448:1.3.101.113", HSM_REF_DEC, hsm_key_reference_decoder_functions, NULL},
+    {HSM_NAMES_RSA, HSM_REF_DEC, hsm_key_reference_rsa_decoder_functions, NULL},
+    {HSM_NAMES_EC, HSM_REF_DEC, hsm_key_reference_ec_decoder_functions, NULL},
+    {HSM_NAMES_ED25519, HSM_REF_DEC, hsm_key_reference_ed25519_decoder_functions, NULL},
+    {HSM_NAMES_ED448, HSM_REF_DEC, hsm_key_reference_ed448_decoder_functions, NULL},
+    {"DER", HSM_REF_DEC, hsm_key_reference_der_decoder_functions, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -293,7 +289,6 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
      * dumped); a host that has not set one up gets a small one. */
     if (!CRYPTO_secure_malloc_initialized())
         (void)CRYPTO_secure_malloc_init(32 * 1024, 32);
-    hsm_key_reference_pem_set_bio(bio_read, bio_write);
     hsm_core_bio_set(bio_read, bio_write);
     ctx = OPENSSL_zalloc(sizeof(*ctx));
     if (ctx == NULL)

@@ -24,10 +24,12 @@ enum hsm_pkcs1_decryption {
     HSM_PKCS1_DECRYPTION_REFUSE,
 };
 
+struct hsm_token_pin;
+
 struct hsm_config {
     char *module_path;      /* NULL: p11-kit's proxy */
     char *module_init_args; /* pReserved for C_Initialize, or NULL */
-    char *token_pin;        /* secure heap; from pkcs11-module-token-pin */
+    struct hsm_token_pin *token_pin; /* pkcs11-module-token-pin, or NULL */
     bool verify_signatures; /* verify-after-sign */
     bool check_possession;  /* sign a challenge on load */
     bool pin_file_allow_shared; /* accept PIN files others can read */

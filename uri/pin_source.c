@@ -54,14 +54,29 @@ char *hsm_pin_from_source(const char *source, bool allow_shared)
         hsm_error(HSM_R_PIN_SOURCE, "PIN source \"%s\" is not an absolute file path", source);
         return NULL;
     }
-    /* O_NONBLOCK so that a FIFO cannot hang the host; refused below. */
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK so that a FIFO cannot hang the host; refused below.
+     * O_NOFOLLOW: a link would let whoever can write its directory point
+     * the provider at another file. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+    if (fd < 0 && errno == ELOOP) {
+        hsm_error(HSM_R_PIN_SOURCE, "PIN file %s is a symbolic link; name the file itself", path);
+        return NULL;
+    }
     if (fd < 0) {
         hsm_error(HSM_R_PIN_SOURCE, "cannot open PIN file %s: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         hsm_error(HSM_R_PIN_SOURCE, "PIN file %s is not a regular file", path);
+        goto done;
+    }
+    /* Another user's file is that user's to change: its content could be
+     * any PIN, or another file's secret sent to the token. */
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        hsm_error(HSM_R_PIN_SOURCE,
+                  "PIN file %s is owned by uid %u, neither this process's user (uid %u) nor "
+                  "root; chown it",
+                  path, (unsigned)st.st_uid, (unsigned)geteuid());
         goto done;
     }
     if (!allow_shared && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {

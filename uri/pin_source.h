@@ -10,9 +10,10 @@
 
 /*
  * Reads a PIN from |source| ("file:PATH" or an absolute PATH). The file must
- * be a regular file that group and others cannot read (unless
- * |allow_shared|); one trailing newline is dropped; an empty PIN is an
- * error. The PIN lives in OpenSSL's secure heap: free it with hsm_pin_free.
+ * be a regular file (not a symbolic link) owned by the effective user or
+ * root, that group and others cannot read (unless |allow_shared|); one
+ * trailing newline is dropped; an empty PIN is an error. The PIN lives in
+ * OpenSSL's secure heap: free it with hsm_pin_free.
  */
 char *hsm_pin_from_source(const char *source, bool allow_shared);
 

@@ -207,6 +207,22 @@ struct hsm_uri *hsm_uri_parse(const char *text)
         hsm_uri_free(uri);
         return NULL;
     }
+    /*
+     * p11-kit names a module after its registration file (softhsm2 for
+     * softhsm2.module), a name that neither a module loaded by path nor
+     * p11-kit's proxy, which merges every registered module's slots, can be
+     * compared with: ignoring it would widen the match, and honouring it
+     * would mean loading a library a URI names. Refused, with what to use.
+     */
+    if (p11_kit_uri_get_module_name(uri->p11) != NULL) {
+        hsm_error(HSM_R_MODULE_NOT_ALLOWED,
+                  "%s names a module by module-name, which this provider cannot match: it uses "
+                  "one module (pkcs11-module-path in the configuration, or p11-kit's proxy); "
+                  "remove module-name and tell tokens apart by token=, serial= or slot-id=",
+                  redacted);
+        hsm_uri_free(uri);
+        return NULL;
+    }
 
     CK_ATTRIBUTE *a = p11_kit_uri_get_attribute(uri->p11, CKA_CLASS);
     if (a != NULL && a->ulValueLen == sizeof(CK_OBJECT_CLASS)) {
@@ -290,9 +306,4 @@ const char *hsm_uri_pin_source(const struct hsm_uri *uri)
 const char *hsm_uri_module_path(const struct hsm_uri *uri)
 {
     return p11_kit_uri_get_module_path(uri->p11);
-}
-
-const char *hsm_uri_module_name(const struct hsm_uri *uri)
-{
-    return p11_kit_uri_get_module_name(uri->p11);
 }

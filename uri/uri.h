@@ -20,7 +20,8 @@ struct hsm_uri {
 /*
  * Parses |text|. Fails (raising an error that names the offending part)
  * on bad syntax, bad percent-encoding and on any attribute that p11-kit does
- * not understand: a typo must never widen the match.
+ * not understand: a typo must never widen the match. A module-name is
+ * refused: the provider has nothing to compare it with (uri.c says why).
  */
 struct hsm_uri *hsm_uri_parse(const char *text);
 void hsm_uri_free(struct hsm_uri *uri);
@@ -53,6 +54,5 @@ size_t hsm_uri_object_template(const struct hsm_uri *uri, const CK_OBJECT_CLASS 
 const char *hsm_uri_pin_value(const struct hsm_uri *uri);
 const char *hsm_uri_pin_source(const struct hsm_uri *uri);
 const char *hsm_uri_module_path(const struct hsm_uri *uri);
-const char *hsm_uri_module_name(const struct hsm_uri *uri);
 
 #endif

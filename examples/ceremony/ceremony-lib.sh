@@ -29,7 +29,8 @@ CEREMONY_HOME=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd) || exit 1
 OPENSSL=${CEREMONY_OPENSSL:-openssl}
 PKCS11_TOOL=${CEREMONY_PKCS11_TOOL:-pkcs11-tool}
 # The provider's own name for a key reference (provider/key_reference_pem.c):
-# a PKCS#8 block under this OID holds a token key's URI, never key material.
+# a PKCS#8 block under this OID (with the key type as one more arc, .1 to .4)
+# holds a token key's URI, never key material.
 HSM_REFERENCE_OID=2.25.66901314653364937060485567949883125691
 
 STEP_TAG="ceremony"
@@ -463,7 +464,7 @@ p11tool_login() {
 # anything else, such as a key in software.
 key_reference_uri() {
     quiet_openssl asn1parse -in "$1" >"$PARTIAL/ref.asn1" || return 1
-    grep -q ":$HSM_REFERENCE_OID\$" "$PARTIAL/ref.asn1" || return 1
+    grep -qE ":$HSM_REFERENCE_OID(\.[1-4])?\$" "$PARTIAL/ref.asn1" || return 1
     _off=$(sed -n 's/^ *\([0-9]*\):d=1 .*OCTET STRING.*/\1/p' "$PARTIAL/ref.asn1" | head -n 1)
     [ -n "$_off" ] || return 1
     quiet_openssl asn1parse -in "$1" -strparse "$_off" | sed -n 's/.*UTF8STRING *://p'

@@ -63,9 +63,10 @@ step_fails 3 "$D" "token key failed the possession proof"
 no_file "$D" root.pem root.cnf root-request.txt
 transcript_says "$D" "FAILED at step 3 (self-sign)"
 transcript_says "$D" "[step 3 (self-sign)] no output of this step was written"
-# Naming the key by its reference file instead of its URI stops as well.
-expect_failure_with "Could not read private key" cnf_openssl "$D/openssl-hsm.cnf" req -new -x509 \
-    -key "$D/root-key.pem" -subj /CN=Root -days 30 -out by-reference.pem
+# Naming the key by its reference file instead of its URI stops as well,
+# with the provider's reason.
+expect_failure_with "token key failed the possession proof" cnf_openssl "$D/openssl-hsm.cnf" \
+    req -new -x509 -key "$D/root-key.pem" -subj /CN=Root -days 30 -out by-reference.pem
 
 echo "--- without a cache: the new key would sign, but it is not the witnessed key"
 shim_control

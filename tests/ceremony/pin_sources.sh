@@ -52,10 +52,9 @@ echo "--- in the configuration"
 root_with cnf-value pinvalue.cnf ref.pem
 root_with cnf-file pinfile.cnf ref.pem
 CA_TOKEN_PIN=$USER_PIN root_with cnf-env pinenv.cnf ref.pem
-# (Through the key file OpenSSL 3.0 reports only "unsupported": the
-# provider's reason is dropped by the file loader; the URI shows it.)
-expect_failure_with "Could not read private key" cnf_openssl pinenv.cnf req -new -x509 \
-    -key ref.pem -subj /CN=Root -days 30 -out cnf-env-unset.pem
+expect_failure_with "cannot read the PIN source" cnf_openssl pinenv.cnf req -new -x509 \
+    -key ref.pem -subj /CN=Root -days 30 -out cnf-env-unset.pem &&
+    assert_output_contains "CA_TOKEN_PIN (pkcs11-module-token-pin) is not set or empty"
 expect_failure_with "cannot read the PIN source" cnf_openssl pinenv.cnf req -new -x509 \
     -key "$uri" -subj /CN=Root -days 30 -out cnf-env-unset-uri.pem &&
     assert_output_contains "CA_TOKEN_PIN (pkcs11-module-token-pin) is not set or empty"

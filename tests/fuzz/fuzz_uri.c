@@ -94,7 +94,6 @@ static void exercise(const char *text) {
     (void)hsm_uri_pin_value(uri);
     (void)hsm_uri_pin_source(uri);
     (void)hsm_uri_module_path(uri);
-    (void)hsm_uri_module_name(uri);
     hsm_uri_free(uri);
 }
 

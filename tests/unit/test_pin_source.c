@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/hsm-unit-pin-XXXXXX";
@@ -197,6 +198,69 @@ static void file_uri_forms_are_accepted(void)
     expect_pin(source, false, "9876");
 }
 
+static void symbolic_link_is_refused(void)
+{
+    const char *target = pin_file("link-target", "1234\n", 5, 0600);
+    const char *link = remember("link");
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(link);
+    CU_ASSERT_FATAL(symlink(target, link) == 0);
+    expect_refused(link, false);
+    UNIT_ASSERT_CONTAINS(hsm_error_last_detail(), "symbolic link");
+    expect_refused(link, true);
+    /* The file itself is fine. */
+    expect_pin(target, false, "1234");
+}
+
+#define NOBODY 65534
+
+/* Needs root to give a file away; as another user the rule is shown by a
+ * file that user owns (this one), which passes everywhere else. */
+static void other_owner_is_refused(void)
+{
+    const char *path = pin_file("given-away", "1234\n", 5, 0600);
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "(other_owner_is_refused: not root, cannot chown; skipped)\n");
+        return;
+    }
+    CU_ASSERT_FATAL(chown(path, NOBODY, NOBODY) == 0);
+    expect_refused(path, false);
+    UNIT_ASSERT_CONTAINS(hsm_error_last_detail(), "owned by uid 65534");
+    expect_refused(path, true);
+}
+
+/* A process that is not root reads a PIN file root owns (a server's child
+ * reading what the administrator wrote), when its mode lets it. */
+static void root_owned_file_is_read_by_another_user(void)
+{
+    const char *path = pin_file("root-owned", "4321\n", 5, 0644);
+    pid_t pid;
+    int status = 0;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "(root_owned_file_is_read_by_another_user: not root; skipped)\n");
+        return;
+    }
+    CU_ASSERT_FATAL(chmod(dir, 0711) == 0); /* the child may pass through */
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        char *pin;
+        int ok;
+
+        if (setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+            _exit(3);
+        pin = hsm_pin_from_source(path, true);
+        ok = pin != NULL && strcmp(pin, "4321") == 0;
+        hsm_pin_free(pin);
+        _exit(ok ? 0 : 1);
+    }
+    CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+    CU_ASSERT(chmod(dir, 0700) == 0);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void inline_pin_is_copied(void)
 {
     char *pin = hsm_pin_dup("1234");
@@ -223,6 +287,7 @@ static CU_TestInfo read_tests[] = {
     UNIT_TEST(file_uri_forms_are_accepted),
     UNIT_TEST(shared_file_is_read_when_allowed),
     UNIT_TEST(inline_pin_is_copied),
+    UNIT_TEST(root_owned_file_is_read_by_another_user),
     CU_TEST_INFO_NULL,
 };
 
@@ -235,6 +300,8 @@ static CU_TestInfo refuse_tests[] = {
     UNIT_TEST(large_file_is_refused),
     UNIT_TEST(relative_path_is_refused),
     UNIT_TEST(missing_file_is_refused),
+    UNIT_TEST(symbolic_link_is_refused),
+    UNIT_TEST(other_owner_is_refused),
     CU_TEST_INFO_NULL,
 };
 

@@ -47,7 +47,6 @@ static void parse_every_part(void)
     CU_ASSERT_STRING_EQUAL(hsm_uri_pin_value(uri), PIN);
     CU_ASSERT_PTR_NULL(hsm_uri_pin_source(uri));
     CU_ASSERT_STRING_EQUAL(hsm_uri_module_path(uri), "/usr/lib/p11/mod.so");
-    CU_ASSERT_PTR_NULL(hsm_uri_module_name(uri));
     CU_ASSERT_TRUE(uri->has_class);
     CU_ASSERT_EQUAL(uri->klass, CKO_PRIVATE_KEY);
     CU_ASSERT_TRUE(uri->has_id);
@@ -75,22 +74,38 @@ static void parse_every_part(void)
     hsm_uri_free(uri);
 }
 
-static void parse_pin_source_and_module_name(void)
+static void parse_pin_source(void)
 {
-    struct hsm_uri *uri =
-        hsm_uri_parse("pkcs11:token=t?pin-source=file:/run/hsm/pin&module-name=softhsm2");
+    struct hsm_uri *uri = hsm_uri_parse("pkcs11:token=t?pin-source=file:/run/hsm/pin");
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(uri);
     CU_ASSERT_STRING_EQUAL(hsm_uri_pin_source(uri), "file:/run/hsm/pin");
     CU_ASSERT_PTR_NULL(hsm_uri_pin_value(uri));
-    CU_ASSERT_STRING_EQUAL(hsm_uri_module_name(uri), "softhsm2");
     CU_ASSERT_PTR_NULL(hsm_uri_module_path(uri));
     CU_ASSERT_FALSE(uri->has_class);
     CU_ASSERT_FALSE(uri->has_id);
     CU_ASSERT_FALSE(uri->has_label);
-    CU_ASSERT_STRING_EQUAL(uri->redacted, "pkcs11:token=t?pin-source=file:/run/hsm/pin"
-                                          "&module-name=softhsm2");
+    CU_ASSERT_STRING_EQUAL(uri->redacted, "pkcs11:token=t?pin-source=file:/run/hsm/pin");
     hsm_uri_free(uri);
+}
+
+/* Nothing the provider loads has a name to compare with (uri.c): a
+ * module-name would only widen the match, so it is refused, saying what to
+ * use instead. */
+static void module_name_is_refused(void)
+{
+    static const char *const uris[] = {
+        "pkcs11:token=t?module-name=softhsm2",
+        "pkcs11:token=t;object=k;type=private?pin-source=file:/run/hsm/pin&module-name=softhsm2",
+        "pkcs11:?module-name=p11-kit-proxy",
+    };
+
+    for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+        CU_ASSERT_PTR_NULL(hsm_uri_parse(uris[i]));
+        CU_ASSERT_EQUAL(hsm_error_last_reason(), HSM_R_MODULE_NOT_ALLOWED);
+        UNIT_ASSERT_CONTAINS(hsm_error_last_detail(), "module-name");
+        UNIT_ASSERT_CONTAINS(hsm_error_last_detail(), "pkcs11-module-path");
+    }
 }
 
 static void parse_every_type(void)
@@ -349,10 +364,10 @@ static void redact_keeps_everything_else(void)
 static void parse_keeps_the_redacted_form(void)
 {
     struct hsm_uri *uri =
-        hsm_uri_parse("pkcs11:token=t?module-name=m&pin-value=" PIN "&pin-source=/p");
+        hsm_uri_parse("pkcs11:token=t?module-path=/m.so&pin-value=" PIN "&pin-source=/p");
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(uri);
-    CU_ASSERT_STRING_EQUAL(uri->redacted, "pkcs11:token=t?module-name=m&pin-source=/p");
+    CU_ASSERT_STRING_EQUAL(uri->redacted, "pkcs11:token=t?module-path=/m.so&pin-source=/p");
     CU_ASSERT_STRING_EQUAL(hsm_uri_pin_value(uri), PIN);
     hsm_uri_free(uri);
 }
@@ -439,7 +454,7 @@ static void names_object(void)
     } cases[] = {
         {"pkcs11:token=t", false},
         {"pkcs11:token=t;serial=1;model=m;manufacturer=x", false},
-        {"pkcs11:token=t?pin-value=1&module-name=m", false},
+        {"pkcs11:token=t?pin-value=1&module-path=/m.so", false},
         {"pkcs11:object=k", true},
         {"pkcs11:id=%01", true},
         {"pkcs11:type=cert", true},
@@ -457,7 +472,8 @@ static void names_object(void)
 
 static CU_TestInfo parse_tests[] = {
     UNIT_TEST(parse_every_part),
-    UNIT_TEST(parse_pin_source_and_module_name),
+    UNIT_TEST(parse_pin_source),
+    UNIT_TEST(module_name_is_refused),
     UNIT_TEST(parse_every_type),
     UNIT_TEST(parse_bare_scheme),
     UNIT_TEST(parse_keeps_the_redacted_form),
