@@ -2,6 +2,7 @@
 
 #include "cache/error.h"
 #include "cache/objects.h"
+#include "cache/public_key_check.h"
 #include "cache/spki.h"
 #include "cache/spki_pkey.h"
 
@@ -9,16 +10,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Every view passes the full public key check before it is compared or
+ * used: a degenerate key (the EC point at infinity, e = 1) would verify
+ * "signatures" that anyone can compute, possession proofs included.
+ */
 static bool add_der(struct hsm_views *views, const char *what, const unsigned char *der,
                     size_t len, OSSL_LIB_CTX *libctx, const char *where)
 {
     EVP_PKEY *pkey;
+    char why[200];
 
     if (views->n == HSM_VIEWS_MAX)
         return true; /* enough views to decide; more add nothing */
-    pkey = hsm_spki_to_pkey(der, len, libctx);
-    if (pkey == NULL) {
-        hsm_error(HSM_R_PUBLIC_KEY_MISMATCH, "%s: the %s is not a valid public key", where, what);
+    pkey = hsm_spki_to_pkey(der, len, libctx, why, sizeof(why));
+    if (pkey == NULL || !hsm_public_key_check(pkey, libctx, why, sizeof(why))) {
+        EVP_PKEY_free(pkey);
+        hsm_error(HSM_R_PUBLIC_KEY_INVALID,
+                  "%s: the public key check failed for the %s: %s. The key was not loaded and "
+                  "nothing was signed with it; the token or its middleware serves a damaged "
+                  "public key: check that object, or remove it",
+                  where, what, why);
         return false;
     }
     snprintf(views->v[views->n].what, sizeof(views->v[0].what), "%s", what);

@@ -67,9 +67,18 @@ static EVP_PKEY *rsa_key(struct hsm_der key, OSSL_LIB_CTX *libctx)
     return pkey;
 }
 
-static EVP_PKEY *ec_key(const unsigned char *curve, size_t clen, const unsigned char *pt,
-                        size_t ptlen, OSSL_LIB_CTX *libctx)
+/* Says why a key was not built, for the message that refuses it. */
+static void say(char *why, size_t whysize, const char *text, const char *arg)
 {
+    if (why != NULL && whysize > 0)
+        snprintf(why, whysize, text, arg);
+}
+
+static EVP_PKEY *ec_key(const unsigned char *curve, size_t clen, const unsigned char *pt,
+                        size_t ptlen, OSSL_LIB_CTX *libctx, char *why, size_t whysize)
+{
+    EVP_PKEY *pkey;
+
     const unsigned char *c = curve;
     ASN1_OBJECT *obj = d2i_ASN1_OBJECT(NULL, &c, (long)clen);
     int nid = obj != NULL && c == curve + clen ? OBJ_obj2nid(obj) : NID_undef;
@@ -77,18 +86,25 @@ static EVP_PKEY *ec_key(const unsigned char *curve, size_t clen, const unsigned 
     char group[64];
 
     ASN1_OBJECT_free(obj);
-    if (name == NULL)
+    if (name == NULL) {
+        say(why, whysize, "%s", "its EC curve is not a named curve OpenSSL knows");
         return NULL;
+    }
     snprintf(group, sizeof(group), "%s", name);
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
         OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, ptlen),
         OSSL_PARAM_END,
     };
-    return from_params(libctx, "EC", params);
+    /* OpenSSL decodes the point here and refuses one off the curve. */
+    pkey = from_params(libctx, "EC", params);
+    if (pkey == NULL)
+        say(why, whysize, "the EC point is not a point on curve %s", group);
+    return pkey;
 }
 
-static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx)
+static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
+                           char *why, size_t whysize)
 {
     struct hsm_der d = hsm_der_reader(der, len), spki, alg, oid, bits;
     const unsigned char *key;
@@ -110,7 +126,8 @@ static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *l
                    : NULL;
     }
     if (oid_is(oid.p, oidlen, OID_EC, sizeof(OID_EC)))
-        return hsm_der_peek(&alg, 0x06) ? ec_key(alg.p, hsm_der_left(&alg), key, keylen, libctx)
+        return hsm_der_peek(&alg, 0x06) ? ec_key(alg.p, hsm_der_left(&alg), key, keylen, libctx, why,
+                                                 whysize)
                                         : NULL; /* explicit parameters */
     if (hsm_der_left(&alg) == 0 && (oid_is(oid.p, oidlen, OID_ED25519, sizeof(OID_ED25519)) ||
                                     oid_is(oid.p, oidlen, OID_ED448, sizeof(OID_ED448)))) {
@@ -124,11 +141,14 @@ static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *l
     return NULL;
 }
 
-EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx)
+EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
+                           char *why, size_t whysize)
 {
-    EVP_PKEY *pkey = known_key(der, len, libctx);
+    EVP_PKEY *pkey;
     const unsigned char *p = der;
 
+    say(why, whysize, "%s", "it is not a SubjectPublicKeyInfo OpenSSL can read");
+    pkey = known_key(der, len, libctx, why, whysize);
     if (pkey != NULL)
         return pkey;
     pkey = d2i_PUBKEY_ex(NULL, &p, (long)len, libctx, HSM_SOFTWARE_PROPQ);

@@ -16,8 +16,11 @@
 
 #include "cache/provider_property.h"
 
-/* The public key in |der| (all of it), or NULL. */
-EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx);
+/* The public key in |der| (all of it), or NULL with |why| (may be NULL)
+ * saying what is wrong. The key is parsed, not checked: that is
+ * hsm_public_key_check's work. */
+EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
+                           char *why, size_t whysize);
 
 /* The key's SubjectPublicKeyInfo as i2d_PUBKEY writes it; malloc'd. */
 bool hsm_spki_of_pkey(EVP_PKEY *pkey, unsigned char **der, size_t *len);

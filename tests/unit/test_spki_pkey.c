@@ -40,7 +40,7 @@ static void round_trip(EVP_PKEY *k)
     CU_ASSERT_FATAL(hsm_spki_of_pkey(k, &ours, &len));
     CU_ASSERT_EQUAL(len, (size_t)reflen);
     CU_ASSERT(len == (size_t)reflen && memcmp(ours, ref, len) == 0);
-    back = hsm_spki_to_pkey(ref, (size_t)reflen, NULL);
+    back = hsm_spki_to_pkey(ref, (size_t)reflen, NULL, NULL, 0);
     CU_ASSERT_FATAL(back != NULL);
     CU_ASSERT_EQUAL(EVP_PKEY_eq(back, k), 1);
     EVP_PKEY_free(back);
@@ -93,15 +93,15 @@ static void refuses_what_d2i_refuses(void)
     /* The last byte of the point's y: the point leaves the curve. */
     memcpy(bad, der, (size_t)len);
     bad[len - 1] ^= 0x01;
-    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(bad, (size_t)len, NULL));
+    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(bad, (size_t)len, NULL, NULL, 0));
     p = bad;
     CU_ASSERT_PTR_NULL(d2i_PUBKEY(NULL, &p, len));
     /* Trailing garbage and truncation. */
     memcpy(bad, der, (size_t)len);
     bad[len] = 0;
-    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(bad, (size_t)len + 1, NULL));
-    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(der, (size_t)len - 1, NULL));
-    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(der, 0, NULL));
+    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(bad, (size_t)len + 1, NULL, NULL, 0));
+    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(der, (size_t)len - 1, NULL, NULL, 0));
+    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(der, 0, NULL, NULL, 0));
     OPENSSL_free(der);
     EVP_PKEY_free(k);
 }
