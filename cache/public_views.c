@@ -48,6 +48,7 @@ static bool add_der(struct hsm_views *views, const char *what, const unsigned ch
     views->v = more;
     snprintf(views->v[views->n].what, sizeof(views->v[0].what), "%s", what);
     views->v[views->n++].pkey = pkey;
+    views->rsa_pss_only = views->rsa_pss_only || hsm_spki_rsa_pss(der, len);
     return true;
 }
 
@@ -239,6 +240,7 @@ bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HAN
     CK_RV rv;
 
     views->n = 0;
+    views->rsa_pss_only = false;
     if (!add_views_of(priv_attrs, key_type, "private key's own", libctx, views))
         return false;
     if (same_id == NULL) {
@@ -296,6 +298,7 @@ void hsm_views_clear(struct hsm_views *views)
     free(views->v);
     views->v = NULL;
     views->n = 0;
+    views->rsa_pss_only = false;
 }
 
 bool hsm_spki_fingerprint(EVP_PKEY *pkey, char hex[65])

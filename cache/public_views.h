@@ -25,6 +25,10 @@ struct hsm_view {
 struct hsm_views {
     size_t n;
     struct hsm_view *v; /* n of them; hsm_views_clear frees */
+    /* A view names the RSA key rsassaPss (a PSS CA's certificate): the key
+     * is for PSS signatures only. Its key material is compared like any
+     * other view's. */
+    bool rsa_pss_only;
 };
 
 /* What a load reads of the private key object, in one set: its identity,

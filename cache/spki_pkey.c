@@ -13,6 +13,7 @@
 #include <string.h>
 
 static const unsigned char OID_RSA[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+static const unsigned char OID_RSA_PSS[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a};
 static const unsigned char OID_EC[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
 static const unsigned char OID_ED25519[] = {0x2b, 0x65, 0x70};
 static const unsigned char OID_ED448[] = {0x2b, 0x65, 0x71};
@@ -103,36 +104,63 @@ static EVP_PKEY *ec_key(const unsigned char *curve, size_t clen, const unsigned 
     return pkey;
 }
 
+/* SubjectPublicKeyInfo ::= SEQUENCE { algorithm SEQUENCE { OID, params },
+ * subjectPublicKey BIT STRING }: |alg| is left on the parameters. */
+static bool spki_parts(const unsigned char *der, size_t len, struct hsm_der *alg,
+                       struct hsm_der *oid, struct hsm_der *key)
+{
+    struct hsm_der d = hsm_der_reader(der, len), spki, bits;
+
+    if (!hsm_der_read(&d, 0x30, &spki) || hsm_der_left(&d) != 0 ||
+        !hsm_der_read(&spki, 0x30, alg) || !hsm_der_read(&spki, 0x03, &bits) ||
+        hsm_der_left(&spki) != 0 || hsm_der_left(&bits) < 1 || bits.p[0] != 0 ||
+        !hsm_der_read(alg, 0x06, oid))
+        return false;
+    *key = hsm_der_reader(bits.p + 1, hsm_der_left(&bits) - 1);
+    return true;
+}
+
+bool hsm_spki_rsa_pss(const unsigned char *der, size_t len)
+{
+    struct hsm_der alg, oid, key;
+
+    return spki_parts(der, len, &alg, &oid, &key) &&
+           oid_is(oid.p, hsm_der_left(&oid), OID_RSA_PSS, sizeof(OID_RSA_PSS));
+}
+
 static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
                            char *why, size_t whysize)
 {
-    struct hsm_der d = hsm_der_reader(der, len), spki, alg, oid, bits;
-    const unsigned char *key;
-    size_t keylen, oidlen;
+    struct hsm_der alg, oid, key;
+    size_t oidlen;
 
-    if (!hsm_der_read(&d, 0x30, &spki) || hsm_der_left(&d) != 0 ||
-        !hsm_der_read(&spki, 0x30, &alg) || !hsm_der_read(&spki, 0x03, &bits) ||
-        hsm_der_left(&spki) != 0 || hsm_der_left(&bits) < 1 || bits.p[0] != 0 ||
-        !hsm_der_read(&alg, 0x06, &oid))
+    if (!spki_parts(der, len, &alg, &oid, &key))
         return NULL;
-    key = bits.p + 1;
-    keylen = hsm_der_left(&bits) - 1;
     oidlen = hsm_der_left(&oid);
     if (oid_is(oid.p, oidlen, OID_RSA, sizeof(OID_RSA))) {
         bool null_params = hsm_der_left(&alg) == 2 && alg.p[0] == 0x05 && alg.p[1] == 0x00;
 
-        return hsm_der_left(&alg) == 0 || null_params
-                   ? rsa_key(hsm_der_reader(key, keylen), libctx)
-                   : NULL;
+        return hsm_der_left(&alg) == 0 || null_params ? rsa_key(key, libctx) : NULL;
+    }
+    /* RFC 4055: the same RSAPublicKey, restricted to PSS; its parameters
+     * (absent, or RSASSA-PSS-params) say how it may sign, not what it is.
+     * The key built is a plain RSA key: views compare key material, and
+     * the restriction is read with hsm_spki_rsa_pss. */
+    if (oid_is(oid.p, oidlen, OID_RSA_PSS, sizeof(OID_RSA_PSS))) {
+        bool params = hsm_der_left(&alg) == 0 ||
+                      (hsm_der_read(&alg, 0x30, NULL) && hsm_der_left(&alg) == 0);
+
+        return params ? rsa_key(key, libctx) : NULL;
     }
     if (oid_is(oid.p, oidlen, OID_EC, sizeof(OID_EC)))
-        return hsm_der_peek(&alg, 0x06) ? ec_key(alg.p, hsm_der_left(&alg), key, keylen, libctx, why,
-                                                 whysize)
+        return hsm_der_peek(&alg, 0x06) ? ec_key(alg.p, hsm_der_left(&alg), key.p,
+                                                 hsm_der_left(&key), libctx, why, whysize)
                                         : NULL; /* explicit parameters */
     if (hsm_der_left(&alg) == 0 && (oid_is(oid.p, oidlen, OID_ED25519, sizeof(OID_ED25519)) ||
                                     oid_is(oid.p, oidlen, OID_ED448, sizeof(OID_ED448)))) {
         OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)key, keylen),
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)key.p,
+                                              hsm_der_left(&key)),
             OSSL_PARAM_END,
         };
 
