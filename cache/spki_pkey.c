@@ -187,20 +187,25 @@ EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *l
     return pkey;
 }
 
+/* Any size: a public key OpenSSL imported need not be one the provider
+ * would accept from a token. */
 static bool rsa_spki(EVP_PKEY *pkey, unsigned char **der, size_t *len)
 {
     BIGNUM *n = NULL, *e = NULL;
-    unsigned char nb[1100], eb[16];
+    unsigned char *nb = NULL, *eb = NULL;
     int nl, el;
     bool ok = false;
 
     if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
         EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
-        (nl = BN_num_bytes(n)) <= (int)sizeof(nb) && (el = BN_num_bytes(e)) <= (int)sizeof(eb)) {
+        (nl = BN_num_bytes(n)) > 0 && (el = BN_num_bytes(e)) > 0 &&
+        (nb = malloc((size_t)nl)) != NULL && (eb = malloc((size_t)el)) != NULL) {
         BN_bn2bin(n, nb);
         BN_bn2bin(e, eb);
         ok = hsm_spki_rsa(nb, (size_t)nl, eb, (size_t)el, der, len);
     }
+    free(nb);
+    free(eb);
     BN_free(n);
     BN_free(e);
     return ok;

@@ -1,7 +1,5 @@
 #include "provider/encoding.h"
 
-#include "cache/der.h"
-
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <string.h>
@@ -91,16 +89,4 @@ bool hsm_ecdsa_raw_to_der(const unsigned char *raw, size_t rawlen, unsigned char
     ECDSA_SIG_free(sig);
     *derlen = (size_t)len;
     return len > 0;
-}
-
-size_t hsm_ecdsa_der_max(size_t order_bits)
-{
-    size_t order_bytes = (order_bits + 7) / 8;
-    /* An INTEGER needs a leading zero byte only when its top bit can be set,
-     * which a 521-bit value never reaches. */
-    size_t value = order_bytes + (order_bits % 8 == 0 ? 1 : 0);
-    size_t integer = hsm_der_header_size(value) + value;
-    size_t body = 2 * integer;
-
-    return hsm_der_header_size(body) + body;
 }
