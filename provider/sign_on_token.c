@@ -143,10 +143,11 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
     if (key->key_type == CKK_RSA && p->rsa_padding == RSA_PKCS1_PSS_PADDING)
         return sign_pss(key, op, p, tbs, tbslen, sig, siglen, sigsize);
     if (key->pss_only) {
-        hsm_error(HSM_R_UNSUPPORTED,
-                  "%s is restricted to RSA-PSS by the token (CKA_ALLOWED_MECHANISMS); use "
-                  "-sigopt rsa_padding_mode:pss",
-                  key->uri);
+        hsm_error(HSM_R_UNSUPPORTED, "%s is restricted to RSA-PSS by %s; use -sigopt "
+                  "rsa_padding_mode:pss",
+                  key->uri,
+                  key->pss_certified ? "its certificate (rsassaPss)"
+                                     : "the token (CKA_ALLOWED_MECHANISMS)");
         return false;
     }
     if (key->key_type == CKK_RSA) {
