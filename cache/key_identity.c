@@ -190,6 +190,8 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
                            key->uri, &views))
         goto fail;
     key->pub = hsm_views_agree(&views, key->uri);
+    key->pss_certified = key_type == CKK_RSA && views.rsa_pss_only;
+    key->pss_only = key->pss_only || key->pss_certified;
     hsm_views_clear(&views);
     if (key->pub == NULL || !hsm_spki_fingerprint(key->pub, key->fingerprint))
         goto fail;

@@ -32,7 +32,12 @@ struct hsm_key {
     bool can_sign;
     bool can_decrypt;
     bool can_derive;
-    bool pss_only; /* RSA key whose CKA_ALLOWED_MECHANISMS admit only PSS */
+    /* RSA key for PSS signatures only: its CKA_ALLOWED_MECHANISMS admit only
+     * PSS, or one of its views (a PSS CA's certificate) names it rsassaPss. */
+    bool pss_only;
+    /* A view names the key rsassaPss: to OpenSSL it is an RSA-PSS key (a TLS
+     * stack pairs a key with a certificate of the same type). */
+    bool pss_certified;
     /* A public attribute of the private key object itself (RSA modulus, EC
      * point) compared before each use; 0 when the token exposes none, and
      * then only a verified signature can show the handle is still the key. */

@@ -2,6 +2,7 @@
 
 #include "cache/error.h"
 #include "cache/objects.h"
+#include "cache/public_key_check.h"
 #include "cache/spki.h"
 #include "cache/spki_pkey.h"
 
@@ -9,20 +10,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Every view passes the full public key check before it is compared or
+ * used: a degenerate key (the EC point at infinity, e = 1) would verify
+ * "signatures" that anyone can compute, possession proofs included.
+ */
 static bool add_der(struct hsm_views *views, const char *what, const unsigned char *der,
                     size_t len, OSSL_LIB_CTX *libctx, const char *where)
 {
+    struct hsm_view *more;
     EVP_PKEY *pkey;
+    char why[200];
 
-    if (views->n == HSM_VIEWS_MAX)
-        return true; /* enough views to decide; more add nothing */
-    pkey = hsm_spki_to_pkey(der, len, libctx);
-    if (pkey == NULL) {
-        hsm_error(HSM_R_PUBLIC_KEY_MISMATCH, "%s: the %s is not a valid public key", where, what);
+    if (views->n == HSM_VIEWS_MAX) {
+        hsm_error(HSM_R_UNSUPPORTED,
+                  "%s: the token shows more than %d public views of this key (public key "
+                  "objects and certificates with its CKA_ID); the provider checks every one "
+                  "and loads no key with more. Remove the stale certificates",
+                  where, HSM_VIEWS_MAX);
         return false;
     }
+    pkey = hsm_spki_to_pkey(der, len, libctx, why, sizeof(why));
+    if (pkey == NULL || !hsm_public_key_check(pkey, libctx, why, sizeof(why))) {
+        EVP_PKEY_free(pkey);
+        hsm_error(HSM_R_PUBLIC_KEY_INVALID,
+                  "%s: the public key check failed for the %s: %s. The key was not loaded and "
+                  "nothing was signed with it; the token or its middleware serves a damaged "
+                  "public key: check that object, or remove it",
+                  where, what, why);
+        return false;
+    }
+    if ((more = realloc(views->v, (views->n + 1) * sizeof(*more))) == NULL) {
+        EVP_PKEY_free(pkey);
+        hsm_error(HSM_R_INTERNAL, "out of memory");
+        return false;
+    }
+    views->v = more;
     snprintf(views->v[views->n].what, sizeof(views->v[0].what), "%s", what);
     views->v[views->n++].pkey = pkey;
+    views->rsa_pss_only = views->rsa_pss_only || hsm_spki_rsa_pss(der, len);
     return true;
 }
 
@@ -84,27 +110,43 @@ bool hsm_views_of_key_attrs(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_ty
  * subjectPublicKeyInfo, not decoded whole (which decodes the key again
  * through OpenSSL's decoder chain). CKA_VALUE is asked of certificates
  * alone, never in the set every object gets: on a private key it is the
- * secret itself. */
+ * secret itself. An X.509 certificate that cannot be read cannot be
+ * checked, so the key is not loaded; other certificate types (attribute
+ * certificates, WTLS) carry no subject public key. */
 static bool add_certificate(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                             OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
 {
-    static const CK_ATTRIBUTE_TYPE value_only[] = {CKA_VALUE};
+    static const CK_ATTRIBUTE_TYPE wanted[] = {CKA_CERTIFICATE_TYPE, CKA_VALUE};
     struct hsm_attr_set set;
     const struct hsm_attr *value;
+    CK_ULONG type = CKC_X_509;
     const unsigned char *spki;
     size_t spkilen;
     char what[96];
     bool ok = true;
+    CK_RV rv;
 
-    if (hsm_attr_set_read(fns, s, obj, value_only, 1, &set) != CKR_OK)
-        return true;
-    value = hsm_attr_set_get(&set, CKA_VALUE);
-    if (value == NULL || value->value == NULL) {
-        hsm_attr_set_clear(&set);
-        return true;
-    }
     snprintf(what, sizeof(what), "certificate (handle %lu)", (unsigned long)obj);
-    if (!hsm_cert_spki(value->value, value->len, &spki, &spkilen)) {
+    rv = hsm_attr_set_read(fns, s, obj, wanted, sizeof(wanted) / sizeof(wanted[0]), &set);
+    if (rv != CKR_OK) {
+        hsm_error_rv(HSM_R_PKCS11, "C_GetAttributeValue", rv,
+                     "%s: reading the %s with its CKA_ID, to check it against the key; the key "
+                     "was not loaded",
+                     where, what);
+        return false;
+    }
+    (void)hsm_attr_set_ulong(&set, CKA_CERTIFICATE_TYPE, &type);
+    value = hsm_attr_set_get(&set, CKA_VALUE);
+    if (type != CKC_X_509) {
+        ok = true;
+    } else if (value == NULL || value->value == NULL) {
+        hsm_error(HSM_R_PUBLIC_KEY_MISMATCH,
+                  "%s: the %s with its CKA_ID has no value the token will give (CKA_VALUE "
+                  "absent, empty or sensitive), so it cannot be checked against the key; the "
+                  "key was not loaded. Remove the certificate or store its value",
+                  where, what);
+        ok = false;
+    } else if (!hsm_cert_spki(value->value, value->len, &spki, &spkilen)) {
         hsm_error(HSM_R_PUBLIC_KEY_MISMATCH, "%s: the %s cannot be parsed", where, what);
         ok = false;
     } else {
@@ -198,6 +240,7 @@ bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HAN
     CK_RV rv;
 
     views->n = 0;
+    views->rsa_pss_only = false;
     if (!add_views_of(priv_attrs, key_type, "private key's own", libctx, views))
         return false;
     if (same_id == NULL) {
@@ -252,7 +295,10 @@ void hsm_views_clear(struct hsm_views *views)
 {
     for (size_t i = 0; i < views->n; i++)
         EVP_PKEY_free(views->v[i].pkey);
+    free(views->v);
+    views->v = NULL;
     views->n = 0;
+    views->rsa_pss_only = false;
 }
 
 bool hsm_spki_fingerprint(EVP_PKEY *pkey, char hex[65])

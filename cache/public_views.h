@@ -12,14 +12,23 @@
 #include <p11-kit/pkcs11.h>
 #include <stdbool.h>
 
-#define HSM_VIEWS_MAX 12
+/* Every view is checked; a key with more than this many is refused, naming
+ * the limit (no real key has that many certificates under its id; a module
+ * that answers so is not to be followed). */
+#define HSM_VIEWS_MAX 256
+
+struct hsm_view {
+    char what[96];
+    EVP_PKEY *pkey;
+};
 
 struct hsm_views {
     size_t n;
-    struct {
-        char what[96];
-        EVP_PKEY *pkey;
-    } v[HSM_VIEWS_MAX];
+    struct hsm_view *v; /* n of them; hsm_views_clear frees */
+    /* A view names the RSA key rsassaPss (a PSS CA's certificate): the key
+     * is for PSS signatures only. Its key material is compared like any
+     * other view's. */
+    bool rsa_pss_only;
 };
 
 /* What a load reads of the private key object, in one set: its identity,
@@ -51,8 +60,10 @@ void hsm_id_objects_clear(struct hsm_id_objects *objs);
 /* Collects the views: the private key's own (from |priv_attrs|, read with
  * hsm_private_key_attrs) and those of every other object with its CKA_ID,
  * from |same_id| when the load already found them, else searched for here.
- * Raises and returns false on a token error or a view that cannot be
- * parsed. |where| names the key in messages. */
+ * Each passes the public key check (public_key_check.h). Raises and returns
+ * false on a token error, a view that cannot be parsed or fails the check,
+ * an X.509 certificate whose value cannot be read, or more than
+ * HSM_VIEWS_MAX views. |where| names the key in messages. */
 bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
                        const struct hsm_attr_set *priv_attrs,
                        const struct hsm_id_objects *same_id, CK_KEY_TYPE key_type,

@@ -1,101 +1,23 @@
 #include "cache/spki.h"
 
+#include "cache/der.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-struct der {
-    unsigned char *p;
-    size_t len;
-    bool failed;
-};
-
-static void put(struct der *d, const void *data, size_t len)
-{
-    unsigned char *more;
-
-    if (d->failed || len == 0)
-        return;
-    more = realloc(d->p, d->len + len);
-    if (more == NULL) {
-        d->failed = true;
-        return;
-    }
-    memcpy(more + d->len, data, len);
-    d->p = more;
-    d->len += len;
-}
-
-static void put_header(struct der *d, unsigned char tag, size_t len)
-{
-    unsigned char h[6];
-    size_t n = 0;
-
-    h[n++] = tag;
-    if (len < 0x80) {
-        h[n++] = (unsigned char)len;
-    } else {
-        size_t bytes = 0;
-        for (size_t l = len; l > 0; l >>= 8)
-            bytes++;
-        h[n++] = (unsigned char)(0x80 | bytes);
-        for (size_t i = bytes; i > 0; i--)
-            h[n++] = (unsigned char)(len >> (8 * (i - 1)));
-    }
-    put(d, h, n);
-}
-
-static void put_tlv(struct der *d, unsigned char tag, const void *v, size_t len)
-{
-    put_header(d, tag, len);
-    put(d, v, len);
-}
-
-/* A positive INTEGER: leading zeros dropped, one added if the top bit is set. */
-static void put_uint(struct der *d, const unsigned char *v, size_t len)
-{
-    static const unsigned char zero = 0;
-
-    while (len > 1 && v[0] == 0) {
-        v++;
-        len--;
-    }
-    if (len == 0) {
-        put_tlv(d, 0x02, &zero, 1);
-        return;
-    }
-    put_header(d, 0x02, len + (v[0] & 0x80 ? 1 : 0));
-    if (v[0] & 0x80)
-        put(d, &zero, 1);
-    put(d, v, len);
-}
-
-static bool finish(struct der *body, unsigned char tag, unsigned char **der, size_t *derlen)
-{
-    struct der out = {0};
-
-    put_tlv(&out, tag, body->p, body->len);
-    free(body->p);
-    if (out.failed || body->failed) {
-        free(out.p);
-        return false;
-    }
-    *der = out.p;
-    *derlen = out.len;
-    return true;
-}
-
-/* SEQUENCE { algorithm, BIT STRING { key } } */
-static bool spki(const struct der *alg, const unsigned char *key, size_t keylen,
+/* SEQUENCE { algorithm, BIT STRING { key } }; |alg| is freed. */
+static bool spki(struct hsm_der_out *alg, const unsigned char *key, size_t keylen,
                  unsigned char **der, size_t *derlen)
 {
-    struct der body = {0};
+    struct hsm_der_out body = {0}, out = {0};
     static const unsigned char no_unused_bits = 0;
 
-    put_tlv(&body, 0x30, alg->p, alg->len);
-    put_header(&body, 0x03, keylen + 1);
-    put(&body, &no_unused_bits, 1);
-    put(&body, key, keylen);
-    return !alg->failed && finish(&body, 0x30, der, derlen);
+    hsm_der_put_out(&body, 0x30, alg);
+    hsm_der_put_header(&body, 0x03, keylen + 1);
+    hsm_der_put_raw(&body, &no_unused_bits, 1);
+    hsm_der_put_raw(&body, key, keylen);
+    hsm_der_put_out(&out, 0x30, &body);
+    return hsm_der_out_take(&out, der, derlen);
 }
 
 bool hsm_spki_rsa(const unsigned char *n, size_t nlen, const unsigned char *e, size_t elen,
@@ -103,46 +25,31 @@ bool hsm_spki_rsa(const unsigned char *n, size_t nlen, const unsigned char *e, s
 {
     static const unsigned char rsa_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
                                             0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
-    struct der alg = {0}, key = {0}, keyseq = {0};
+    struct hsm_der_out alg = {0}, key = {0}, keyseq = {0};
     bool ok;
 
     if (nlen == 0 || elen == 0)
         return false;
-    put(&alg, rsa_oid, sizeof(rsa_oid));
-    put_uint(&key, n, nlen);
-    put_uint(&key, e, elen);
-    put_tlv(&keyseq, 0x30, key.p, key.len);
-    ok = !key.failed && !keyseq.failed && spki(&alg, keyseq.p, keyseq.len, der, derlen);
-    free(alg.p);
-    free(key.p);
-    free(keyseq.p);
+    hsm_der_put_raw(&alg, rsa_oid, sizeof(rsa_oid));
+    hsm_der_put_uint(&key, n, nlen);
+    hsm_der_put_uint(&key, e, elen);
+    hsm_der_put_out(&keyseq, 0x30, &key);
+    ok = !keyseq.failed && spki(&alg, keyseq.p, keyseq.len, der, derlen);
+    hsm_der_out_free(&alg);
+    hsm_der_out_free(&keyseq);
     return ok;
 }
 
 void hsm_ec_point_unwrap(const unsigned char *in, size_t inlen, const unsigned char **pt,
                          size_t *ptlen)
 {
-    size_t len, hdr;
+    struct hsm_der d = hsm_der_reader(in, inlen), os;
 
     *pt = in;
     *ptlen = inlen;
-    if (inlen < 2 || in[0] != 0x04)
-        return;
-    if (in[1] < 0x80) {
-        len = in[1];
-        hdr = 2;
-    } else if (in[1] == 0x81 && inlen >= 3) {
-        len = in[2];
-        hdr = 3;
-    } else if (in[1] == 0x82 && inlen >= 4) {
-        len = ((size_t)in[2] << 8) | in[3];
-        hdr = 4;
-    } else {
-        return;
-    }
-    if (hdr + len == inlen) {
-        *pt = in + hdr;
-        *ptlen = len;
+    if (hsm_der_read(&d, 0x04, &os) && hsm_der_left(&d) == 0) {
+        *pt = os.p;
+        *ptlen = hsm_der_left(&os);
     }
 }
 
@@ -191,10 +98,9 @@ bool hsm_spki_ec(const unsigned char *params, size_t plen, const unsigned char *
                  size_t ptlen, unsigned char **der, size_t *derlen)
 {
     static const unsigned char ec_oid[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
-    struct der alg = {0};
+    struct hsm_der_out alg = {0};
     const unsigned char *pt;
     size_t len;
-    bool ok;
 
     /* Named curves only: explicit parameters are refused, never passed on. */
     if (plen < 2 || params[0] != 0x06)
@@ -202,11 +108,9 @@ bool hsm_spki_ec(const unsigned char *params, size_t plen, const unsigned char *
     ec_point(params, plen, point, ptlen, &pt, &len);
     if (len == 0)
         return false;
-    put(&alg, ec_oid, sizeof(ec_oid));
-    put(&alg, params, plen);
-    ok = spki(&alg, pt, len, der, derlen);
-    free(alg.p);
-    return ok;
+    hsm_der_put_raw(&alg, ec_oid, sizeof(ec_oid));
+    hsm_der_put_raw(&alg, params, plen);
+    return spki(&alg, pt, len, der, derlen);
 }
 
 bool hsm_spki_eddsa(const unsigned char *params, size_t plen, const unsigned char *point,
@@ -216,9 +120,8 @@ bool hsm_spki_eddsa(const unsigned char *params, size_t plen, const unsigned cha
     static const unsigned char ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
     static const unsigned char ed448[] = {0x06, 0x03, 0x2b, 0x65, 0x71};
     const unsigned char *oid = NULL, *pt;
-    struct der alg = {0};
+    struct hsm_der_out alg = {0};
     size_t len;
-    bool ok;
 
     if (plen == sizeof(ed25519) && memcmp(params, ed25519, plen) == 0)
         oid = ed25519;
@@ -239,8 +142,6 @@ bool hsm_spki_eddsa(const unsigned char *params, size_t plen, const unsigned cha
     } else {
         hsm_ec_point_unwrap(point, ptlen, &pt, &len);
     }
-    put(&alg, oid, 5);
-    ok = spki(&alg, pt, len, der, derlen);
-    free(alg.p);
-    return ok;
+    hsm_der_put_raw(&alg, oid, 5);
+    return spki(&alg, pt, len, der, derlen);
 }

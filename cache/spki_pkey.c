@@ -1,5 +1,6 @@
 #include "cache/spki_pkey.h"
 
+#include "cache/der.h"
 #include "cache/spki.h"
 
 #include <openssl/bn.h>
@@ -12,34 +13,10 @@
 #include <string.h>
 
 static const unsigned char OID_RSA[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01};
+static const unsigned char OID_RSA_PSS[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a};
 static const unsigned char OID_EC[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
 static const unsigned char OID_ED25519[] = {0x2b, 0x65, 0x70};
 static const unsigned char OID_ED448[] = {0x2b, 0x65, 0x71};
-
-/* One DER tag and definite, minimal length; |*p| moves to the contents. */
-static bool der_next(const unsigned char **p, const unsigned char *end, unsigned char tag,
-                     size_t *len)
-{
-    size_t l, nb;
-
-    if (end - *p < 2 || (*p)[0] != tag)
-        return false;
-    l = (*p)[1];
-    *p += 2;
-    if (l & 0x80) {
-        nb = l & 0x7f;
-        if (nb == 0 || nb > 3 || (size_t)(end - *p) < nb || (*p)[0] == 0)
-            return false;
-        for (l = 0; nb > 0; nb--)
-            l = (l << 8) | *(*p)++;
-        if (l < 0x80)
-            return false;
-    }
-    if ((size_t)(end - *p) < l)
-        return false;
-    *len = l;
-    return true;
-}
 
 static bool oid_is(const unsigned char *oid, size_t len, const unsigned char *want, size_t wlen)
 {
@@ -59,27 +36,26 @@ static EVP_PKEY *from_params(OSSL_LIB_CTX *libctx, const char *alg, const OSSL_P
 }
 
 /* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
-static EVP_PKEY *rsa_key(const unsigned char *k, size_t klen, OSSL_LIB_CTX *libctx)
+static EVP_PKEY *rsa_key(struct hsm_der key, OSSL_LIB_CTX *libctx)
 {
-    const unsigned char *p = k, *end = k + klen, *n, *e;
-    size_t l, nlen, elen;
+    struct hsm_der seq, n, e;
+    size_t nlen, elen;
     BIGNUM *bn = NULL, *be = NULL;
     OSSL_PARAM_BLD *bld = NULL;
     OSSL_PARAM *params = NULL;
     EVP_PKEY *pkey = NULL;
 
-    if (!der_next(&p, end, 0x30, &l) || p + l != end || !der_next(&p, end, 0x02, &nlen))
+    if (!hsm_der_read(&key, 0x30, &seq) || hsm_der_left(&key) != 0 ||
+        !hsm_der_read(&seq, 0x02, &n) || !hsm_der_read(&seq, 0x02, &e) ||
+        hsm_der_left(&seq) != 0)
         return NULL;
-    n = p;
-    p += nlen;
-    if (!der_next(&p, end, 0x02, &elen) || p + elen != end)
-        return NULL;
-    e = p;
+    nlen = hsm_der_left(&n);
+    elen = hsm_der_left(&e);
     /* Positive integers only, as d2i_PUBKEY accepts them. */
-    if (nlen == 0 || elen == 0 || (n[0] & 0x80) || (e[0] & 0x80))
+    if (nlen == 0 || elen == 0 || (n.p[0] & 0x80) || (e.p[0] & 0x80))
         return NULL;
-    bn = BN_bin2bn(n, (int)nlen, NULL);
-    be = BN_bin2bn(e, (int)elen, NULL);
+    bn = BN_bin2bn(n.p, (int)nlen, NULL);
+    be = BN_bin2bn(e.p, (int)elen, NULL);
     if (bn != NULL && be != NULL && (bld = OSSL_PARAM_BLD_new()) != NULL &&
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
@@ -92,9 +68,18 @@ static EVP_PKEY *rsa_key(const unsigned char *k, size_t klen, OSSL_LIB_CTX *libc
     return pkey;
 }
 
-static EVP_PKEY *ec_key(const unsigned char *curve, size_t clen, const unsigned char *pt,
-                        size_t ptlen, OSSL_LIB_CTX *libctx)
+/* Says why a key was not built, for the message that refuses it. */
+static void say(char *why, size_t whysize, const char *text, const char *arg)
 {
+    if (why != NULL && whysize > 0)
+        snprintf(why, whysize, text, arg);
+}
+
+static EVP_PKEY *ec_key(const unsigned char *curve, size_t clen, const unsigned char *pt,
+                        size_t ptlen, OSSL_LIB_CTX *libctx, char *why, size_t whysize)
+{
+    EVP_PKEY *pkey;
+
     const unsigned char *c = curve;
     ASN1_OBJECT *obj = d2i_ASN1_OBJECT(NULL, &c, (long)clen);
     int nid = obj != NULL && c == curve + clen ? OBJ_obj2nid(obj) : NID_undef;
@@ -102,60 +87,96 @@ static EVP_PKEY *ec_key(const unsigned char *curve, size_t clen, const unsigned 
     char group[64];
 
     ASN1_OBJECT_free(obj);
-    if (name == NULL)
+    if (name == NULL) {
+        say(why, whysize, "%s", "its EC curve is not a named curve OpenSSL knows");
         return NULL;
+    }
     snprintf(group, sizeof(group), "%s", name);
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
         OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, ptlen),
         OSSL_PARAM_END,
     };
-    return from_params(libctx, "EC", params);
+    /* OpenSSL decodes the point here and refuses one off the curve. */
+    pkey = from_params(libctx, "EC", params);
+    if (pkey == NULL)
+        say(why, whysize, "the EC point is not a point on curve %s", group);
+    return pkey;
 }
 
-static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx)
+/* SubjectPublicKeyInfo ::= SEQUENCE { algorithm SEQUENCE { OID, params },
+ * subjectPublicKey BIT STRING }: |alg| is left on the parameters. */
+static bool spki_parts(const unsigned char *der, size_t len, struct hsm_der *alg,
+                       struct hsm_der *oid, struct hsm_der *key)
 {
-    const unsigned char *p = der, *end = der + len, *alg, *algend, *oid, *key;
-    size_t l, oidlen;
+    struct hsm_der d = hsm_der_reader(der, len), spki, bits;
 
-    if (!der_next(&p, end, 0x30, &l) || p + l != end || !der_next(&p, end, 0x30, &l))
-        return NULL;
-    alg = p;
-    algend = p + l;
-    p = algend;
-    if (!der_next(&p, end, 0x03, &l) || p + l != end || l < 1 || p[0] != 0)
-        return NULL;
-    key = p + 1;
-    l -= 1;
-    if (!der_next(&alg, algend, 0x06, &oidlen))
-        return NULL;
-    oid = alg;
-    alg += oidlen;
-    if (oid_is(oid, oidlen, OID_RSA, sizeof(OID_RSA))) {
-        bool null_params = algend - alg == 2 && alg[0] == 0x05 && alg[1] == 0x00;
+    if (!hsm_der_read(&d, 0x30, &spki) || hsm_der_left(&d) != 0 ||
+        !hsm_der_read(&spki, 0x30, alg) || !hsm_der_read(&spki, 0x03, &bits) ||
+        hsm_der_left(&spki) != 0 || hsm_der_left(&bits) < 1 || bits.p[0] != 0 ||
+        !hsm_der_read(alg, 0x06, oid))
+        return false;
+    *key = hsm_der_reader(bits.p + 1, hsm_der_left(&bits) - 1);
+    return true;
+}
 
-        return alg == algend || null_params ? rsa_key(key, l, libctx) : NULL;
+bool hsm_spki_rsa_pss(const unsigned char *der, size_t len)
+{
+    struct hsm_der alg, oid, key;
+
+    return spki_parts(der, len, &alg, &oid, &key) &&
+           oid_is(oid.p, hsm_der_left(&oid), OID_RSA_PSS, sizeof(OID_RSA_PSS));
+}
+
+static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
+                           char *why, size_t whysize)
+{
+    struct hsm_der alg, oid, key;
+    size_t oidlen;
+
+    if (!spki_parts(der, len, &alg, &oid, &key))
+        return NULL;
+    oidlen = hsm_der_left(&oid);
+    if (oid_is(oid.p, oidlen, OID_RSA, sizeof(OID_RSA))) {
+        bool null_params = hsm_der_left(&alg) == 2 && alg.p[0] == 0x05 && alg.p[1] == 0x00;
+
+        return hsm_der_left(&alg) == 0 || null_params ? rsa_key(key, libctx) : NULL;
     }
-    if (oid_is(oid, oidlen, OID_EC, sizeof(OID_EC)))
-        return alg < algend && alg[0] == 0x06 ? ec_key(alg, (size_t)(algend - alg), key, l, libctx)
-                                              : NULL; /* explicit parameters */
-    if (alg == algend && (oid_is(oid, oidlen, OID_ED25519, sizeof(OID_ED25519)) ||
-                          oid_is(oid, oidlen, OID_ED448, sizeof(OID_ED448)))) {
+    /* RFC 4055: the same RSAPublicKey, restricted to PSS; its parameters
+     * (absent, or RSASSA-PSS-params) say how it may sign, not what it is.
+     * The key built is a plain RSA key: views compare key material, and
+     * the restriction is read with hsm_spki_rsa_pss. */
+    if (oid_is(oid.p, oidlen, OID_RSA_PSS, sizeof(OID_RSA_PSS))) {
+        bool params = hsm_der_left(&alg) == 0 ||
+                      (hsm_der_read(&alg, 0x30, NULL) && hsm_der_left(&alg) == 0);
+
+        return params ? rsa_key(key, libctx) : NULL;
+    }
+    if (oid_is(oid.p, oidlen, OID_EC, sizeof(OID_EC)))
+        return hsm_der_peek(&alg, 0x06) ? ec_key(alg.p, hsm_der_left(&alg), key.p,
+                                                 hsm_der_left(&key), libctx, why, whysize)
+                                        : NULL; /* explicit parameters */
+    if (hsm_der_left(&alg) == 0 && (oid_is(oid.p, oidlen, OID_ED25519, sizeof(OID_ED25519)) ||
+                                    oid_is(oid.p, oidlen, OID_ED448, sizeof(OID_ED448)))) {
         OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)key, l),
+            OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)key.p,
+                                              hsm_der_left(&key)),
             OSSL_PARAM_END,
         };
 
-        return from_params(libctx, oid[2] == 0x70 ? "ED25519" : "ED448", params);
+        return from_params(libctx, oid.p[2] == 0x70 ? "ED25519" : "ED448", params);
     }
     return NULL;
 }
 
-EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx)
+EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
+                           char *why, size_t whysize)
 {
-    EVP_PKEY *pkey = known_key(der, len, libctx);
+    EVP_PKEY *pkey;
     const unsigned char *p = der;
 
+    say(why, whysize, "%s", "it is not a SubjectPublicKeyInfo OpenSSL can read");
+    pkey = known_key(der, len, libctx, why, whysize);
     if (pkey != NULL)
         return pkey;
     pkey = d2i_PUBKEY_ex(NULL, &p, (long)len, libctx, HSM_SOFTWARE_PROPQ);
@@ -166,20 +187,25 @@ EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *l
     return pkey;
 }
 
+/* Any size: a public key OpenSSL imported need not be one the provider
+ * would accept from a token. */
 static bool rsa_spki(EVP_PKEY *pkey, unsigned char **der, size_t *len)
 {
     BIGNUM *n = NULL, *e = NULL;
-    unsigned char nb[1100], eb[16];
+    unsigned char *nb = NULL, *eb = NULL;
     int nl, el;
     bool ok = false;
 
     if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
         EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
-        (nl = BN_num_bytes(n)) <= (int)sizeof(nb) && (el = BN_num_bytes(e)) <= (int)sizeof(eb)) {
+        (nl = BN_num_bytes(n)) > 0 && (el = BN_num_bytes(e)) > 0 &&
+        (nb = malloc((size_t)nl)) != NULL && (eb = malloc((size_t)el)) != NULL) {
         BN_bn2bin(n, nb);
         BN_bn2bin(e, eb);
         ok = hsm_spki_rsa(nb, (size_t)nl, eb, (size_t)el, der, len);
     }
+    free(nb);
+    free(eb);
     BN_free(n);
     BN_free(e);
     return ok;
@@ -246,44 +272,20 @@ bool hsm_spki_of_pkey(EVP_PKEY *pkey, unsigned char **der, size_t *len)
     return true;
 }
 
-/* Skips one whole element with tag |tag|. */
-static bool der_skip(const unsigned char **p, const unsigned char *end, unsigned char tag)
-{
-    size_t l;
-
-    if (!der_next(p, end, tag, &l))
-        return false;
-    *p += l;
-    return true;
-}
-
 bool hsm_cert_spki(const unsigned char *cert, size_t len, const unsigned char **spki,
                    size_t *spkilen)
 {
-    const unsigned char *p = cert, *end = cert + len, *tbs, *tbsend, *start;
-    size_t l;
+    struct hsm_der d = hsm_der_reader(cert, len), c, tbs;
 
     /* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature } */
-    if (!der_next(&p, end, 0x30, &l) || p + l != end || !der_next(&p, end, 0x30, &l))
-        return false;
-    tbs = p;
-    tbsend = p + l;
-    p = tbsend;
-    if (!der_skip(&p, end, 0x30) || !der_skip(&p, end, 0x03) || p != end)
+    if (!hsm_der_read(&d, 0x30, &c) || hsm_der_left(&d) != 0 || !hsm_der_read(&c, 0x30, &tbs) ||
+        !hsm_der_read(&c, 0x30, NULL) || !hsm_der_read(&c, 0x03, NULL) || hsm_der_left(&c) != 0)
         return false;
     /* TBSCertificate: [0] version OPTIONAL, serial, signature, issuer,
      * validity, subject, subjectPublicKeyInfo, ... */
-    p = tbs;
-    if (p < tbsend && p[0] == 0xa0 && !der_skip(&p, tbsend, 0xa0))
+    if (hsm_der_peek(&tbs, 0xa0) && !hsm_der_read(&tbs, 0xa0, NULL))
         return false;
-    if (!der_skip(&p, tbsend, 0x02) || !der_skip(&p, tbsend, 0x30) ||
-        !der_skip(&p, tbsend, 0x30) || !der_skip(&p, tbsend, 0x30) ||
-        !der_skip(&p, tbsend, 0x30))
-        return false;
-    start = p;
-    if (!der_skip(&p, tbsend, 0x30))
-        return false;
-    *spki = start;
-    *spkilen = (size_t)(p - start);
-    return true;
+    return hsm_der_read(&tbs, 0x02, NULL) && hsm_der_read(&tbs, 0x30, NULL) &&
+           hsm_der_read(&tbs, 0x30, NULL) && hsm_der_read(&tbs, 0x30, NULL) &&
+           hsm_der_read(&tbs, 0x30, NULL) && hsm_der_read_element(&tbs, 0x30, spki, spkilen);
 }

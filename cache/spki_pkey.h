@@ -1,6 +1,6 @@
 /*
- * SubjectPublicKeyInfo <-> EVP_PKEY for the keys tokens hold (RSA, EC on a
- * named curve, Ed25519, Ed448) without OpenSSL's decoder and encoder
+ * SubjectPublicKeyInfo <-> EVP_PKEY for the keys tokens hold (RSA, RSA-PSS,
+ * EC on a named curve, Ed25519, Ed448) without OpenSSL's decoder and encoder
  * chains: d2i_PUBKEY and i2d_PUBKEY set up a chain on every call, about
  * 160 us and 70 us here, several times per key load. The keys built here
  * are the same keys (EVP_PKEY_fromdata checks an EC point is on its
@@ -16,8 +16,16 @@
 
 #include "cache/provider_property.h"
 
-/* The public key in |der| (all of it), or NULL. */
-EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx);
+/* The public key in |der| (all of it), or NULL with |why| (may be NULL)
+ * saying what is wrong. The key is parsed, not checked: that is
+ * hsm_public_key_check's work. */
+EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
+                           char *why, size_t whysize);
+
+/* Whether the SubjectPublicKeyInfo names its key rsassaPss (RFC 4055): an
+ * RSA key for PSS signatures only. hsm_spki_to_pkey reads such a key as a
+ * plain RSA key, the same n and e. */
+bool hsm_spki_rsa_pss(const unsigned char *der, size_t len);
 
 /* The key's SubjectPublicKeyInfo as i2d_PUBKEY writes it; malloc'd. */
 bool hsm_spki_of_pkey(EVP_PKEY *pkey, unsigned char **der, size_t *len);

@@ -90,20 +90,3 @@ bool hsm_ecdsa_raw_to_der(const unsigned char *raw, size_t rawlen, unsigned char
     *derlen = (size_t)len;
     return len > 0;
 }
-
-static size_t der_len_bytes(size_t len)
-{
-    return len < 0x80 ? 1 : len < 0x100 ? 2 : 3;
-}
-
-size_t hsm_ecdsa_der_max(size_t order_bits)
-{
-    size_t order_bytes = (order_bits + 7) / 8;
-    /* An INTEGER needs a leading zero byte only when its top bit can be set,
-     * which a 521-bit value never reaches. */
-    size_t value = order_bytes + (order_bits % 8 == 0 ? 1 : 0);
-    size_t integer = 1 + der_len_bytes(value) + value;
-    size_t body = 2 * integer;
-
-    return 1 + der_len_bytes(body) + body;
-}

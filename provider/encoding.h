@@ -17,7 +17,4 @@ bool hsm_digestinfo(const char *mdname, const unsigned char *digest, size_t dlen
 bool hsm_ecdsa_raw_to_der(const unsigned char *raw, size_t rawlen, unsigned char *der,
                           size_t dersize, size_t *derlen);
 
-/* Largest DER ECDSA signature for a curve whose order has |order_bits|. */
-size_t hsm_ecdsa_der_max(size_t order_bits);
-
 #endif

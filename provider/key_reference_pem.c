@@ -12,6 +12,8 @@
 
 #include "provider/core_bio.h"
 
+#include "cache/der.h"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -65,97 +67,56 @@ static void coder_freectx(void *ctx)
     (void)ctx;
 }
 
-static size_t put_header(unsigned char *p, unsigned char tag, size_t len)
-{
-    size_t n = 0;
-
-    p[n++] = tag;
-    if (len < 0x80) {
-        p[n++] = (unsigned char)len;
-    } else if (len < 0x100) {
-        p[n++] = 0x81;
-        p[n++] = (unsigned char)len;
-    } else {
-        p[n++] = 0x82;
-        p[n++] = (unsigned char)(len >> 8);
-        p[n++] = (unsigned char)len;
-    }
-    return n;
-}
-
-static size_t header_size(size_t len)
-{
-    return len < 0x80 ? 2 : len < 0x100 ? 3 : 4;
-}
-
 /* SEQUENCE { INTEGER 0, SEQUENCE { OID }, OCTET STRING { UTF8String uri } } */
 size_t hsm_key_reference_der(const char *uri, int kind, unsigned char *out, size_t outsize)
 {
+    static const unsigned char version[] = {0x02, 0x01, 0x00};
+    struct hsm_der_out body = {0}, alg = {0}, utf8 = {0}, der = {0};
     unsigned char oid[sizeof(reference_oid) + 1];
-    size_t oid_len = kind_oid(kind, oid);
-    size_t ulen = strlen(uri), n = 0;
-    size_t utf8 = header_size(ulen) + ulen;
-    size_t octet = header_size(utf8) + utf8;
-    size_t alg = 2 + oid_len;
-    size_t body = 3 + alg + octet;
+    size_t oid_len = kind_oid(kind, oid), ulen = strlen(uri), len = 0;
 
-    if (ulen > HSM_REFERENCE_MAX || outsize < header_size(body) + body)
+    if (ulen > HSM_REFERENCE_MAX)
         return 0;
-    n += put_header(out + n, 0x30, body);
-    out[n++] = 0x02, out[n++] = 0x01, out[n++] = 0x00;
-    n += put_header(out + n, 0x30, oid_len);
-    memcpy(out + n, oid, oid_len);
-    n += oid_len;
-    n += put_header(out + n, 0x04, utf8);
-    n += put_header(out + n, 0x0c, ulen);
-    memcpy(out + n, uri, ulen);
-    return n + ulen;
-}
-
-/* Reads one header at |*p|; the value's length, or -1. */
-static long get_header(const unsigned char **p, const unsigned char *end, unsigned char tag)
-{
-    size_t len;
-
-    if (end - *p < 2 || (*p)[0] != tag)
-        return -1;
-    if ((*p)[1] < 0x80) {
-        len = (*p)[1];
-        *p += 2;
-    } else if ((*p)[1] == 0x81 && end - *p >= 3) {
-        len = (*p)[2];
-        *p += 3;
-    } else if ((*p)[1] == 0x82 && end - *p >= 4) {
-        len = ((size_t)(*p)[2] << 8) | (*p)[3];
-        *p += 4;
-    } else {
-        return -1;
+    hsm_der_put_raw(&body, version, sizeof(version));
+    hsm_der_put_raw(&alg, oid, oid_len);
+    hsm_der_put_out(&body, 0x30, &alg);
+    hsm_der_put(&utf8, 0x0c, uri, ulen);
+    hsm_der_put_out(&body, 0x04, &utf8);
+    hsm_der_put_out(&der, 0x30, &body);
+    if (der.failed || der.len > outsize) {
+        hsm_der_out_free(&der);
+        return 0;
     }
-    return (size_t)(end - *p) >= len ? (long)len : -1;
+    memcpy(out, der.p, der.len);
+    len = der.len;
+    hsm_der_out_free(&der);
+    return len;
 }
 
 bool hsm_key_reference_parse(const unsigned char *der, size_t len, char *uri, size_t urisize,
                              int *kind)
 {
-    const unsigned char *p = der, *end = der + len;
+    static const unsigned char version[] = {0x02, 0x01, 0x00};
+    struct hsm_der d = hsm_der_reader(der, len), info, alg, octets, text;
     unsigned char oid[sizeof(reference_oid) + 1];
-    long l;
+    size_t l;
 
-    if (get_header(&p, end, 0x30) < 0 || end - p < 3 || memcmp(p, "\x02\x01\x00", 3) != 0)
+    if (!hsm_der_read(&d, 0x30, &info) || hsm_der_left(&info) < sizeof(version) ||
+        memcmp(info.p, version, sizeof(version)) != 0)
         return false;
-    p += 3;
-    if ((l = get_header(&p, end, 0x30)) < 0)
+    info.p += sizeof(version);
+    if (!hsm_der_read(&info, 0x30, &alg))
         return false;
     for (*kind = HSM_REF_ANY; *kind <= HSM_REF_ED448; (*kind)++)
-        if ((size_t)l == kind_oid(*kind, oid) && memcmp(p, oid, (size_t)l) == 0)
+        if (hsm_der_left(&alg) == kind_oid(*kind, oid) && memcmp(alg.p, oid, hsm_der_left(&alg)) == 0)
             break;
-    if (*kind > HSM_REF_ED448)
+    if (*kind > HSM_REF_ED448 || !hsm_der_read(&info, 0x04, &octets) ||
+        !hsm_der_read(&octets, 0x0c, &text))
         return false;
-    p += l;
-    if (get_header(&p, end, 0x04) < 0 || (l = get_header(&p, end, 0x0c)) < 8 ||
-        (size_t)l >= urisize || memchr(p, '\0', (size_t)l) != NULL)
+    l = hsm_der_left(&text);
+    if (l < 8 || l >= urisize || memchr(text.p, '\0', l) != NULL)
         return false;
-    memcpy(uri, p, (size_t)l);
+    memcpy(uri, text.p, l);
     uri[l] = '\0';
     return strncmp(uri, "pkcs11:", 7) == 0;
 }

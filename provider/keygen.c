@@ -6,6 +6,7 @@
 #include "provider/keygen.h"
 
 #include "cache/key_generate.h"
+#include "cache/key_sizes.h"
 #include "provider/pin_prompt.h"
 #include "provider/token_select.h"
 #include "uri/uri.h"
@@ -16,6 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+/* The smallest RSA key generated: loading accepts 1024 bits (old cards
+ * hold such keys), a new key is made no smaller than 2048. */
+#define RSA_GENERATE_MIN_BITS 2048
 
 struct hsm_genctx {
     struct hsm_provctx *prov;
@@ -87,9 +92,12 @@ int hsm_gen_set_params(void *genctx, const OSSL_PARAM params[])
         if (!OSSL_PARAM_get_BN(p, &e))
             return 0;
         len = BN_num_bytes(e);
-        if (BN_is_odd(e) == 0 || len < 1 || len > (int)sizeof(g->e) || BN_is_one(e)) {
+        if (BN_is_odd(e) == 0 || len < 1 || BN_num_bits(e) > HSM_RSA_E_MAX_BITS ||
+            BN_is_one(e)) {
             BN_free(e);
-            hsm_error(HSM_R_BAD_INPUT, "the RSA public exponent must be odd and at least 3");
+            hsm_error(HSM_R_BAD_INPUT,
+                      "the RSA public exponent must be odd, at least 3 and of at most %d bits",
+                      HSM_RSA_E_MAX_BITS);
             return 0;
         }
         g->e_len = (size_t)BN_bn2bin(e, g->e);
@@ -238,9 +246,9 @@ static bool fill_request(const struct hsm_genctx *g, const struct hsm_uri *uri,
     }
     switch (g->type) {
     case CKK_RSA:
-        if (g->bits < 2048 || g->bits > 16384) {
-            hsm_error(HSM_R_BAD_INPUT, "RSA keys of %zu bits are not generated (2048 to 16384)",
-                      g->bits);
+        if (g->bits < RSA_GENERATE_MIN_BITS || g->bits > HSM_RSA_MAX_BITS) {
+            hsm_error(HSM_R_BAD_INPUT, "RSA keys of %zu bits are not generated (%d to %d)",
+                      g->bits, RSA_GENERATE_MIN_BITS, HSM_RSA_MAX_BITS);
             return false;
         }
         req->rsa_bits = g->bits;

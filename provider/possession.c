@@ -5,6 +5,7 @@
  * but self-consistent view; only a real signature can.
  */
 #include "provider/sign_on_token.h"
+#include "cache/key_sizes.h"
 #include "cache/provider_property.h"
 
 #include <openssl/rand.h>
@@ -15,7 +16,7 @@ static const char challenge_context[] = "hsm provider possession proof v1";
 
 bool hsm_prove_possession(struct hsm_provctx *prov, struct hsm_key *key)
 {
-    unsigned char nonce[32], challenge[32], sig[1024];
+    unsigned char nonce[32], challenge[32], sig[HSM_SIGNATURE_MAX];
     struct hsm_sign_params p = {.rsa_padding = RSA_PKCS1_PADDING};
     EVP_MD *sha256 = NULL;
     EVP_MD_CTX *md = NULL;
@@ -26,6 +27,14 @@ bool hsm_prove_possession(struct hsm_provctx *prov, struct hsm_key *key)
      * operator for a PIN; verify-after-sign still checks each signature. */
     if (key->always_authenticate || !key->can_sign)
         return true;
+    /* Never true for a key that passed the public key check. */
+    if (hsm_signature_max(key) > sizeof(sig)) {
+        hsm_error(HSM_R_UNSUPPORTED,
+                  "%s: its signatures of %zu bytes are larger than any key the provider "
+                  "accepts makes (%zu)",
+                  key->uri, hsm_signature_max(key), sizeof(sig));
+        return false;
+    }
     sha256 = EVP_MD_fetch(prov->libctx, "SHA2-256", HSM_SOFTWARE_PROPQ);
     md = EVP_MD_CTX_new();
     if (sha256 == NULL || md == NULL || RAND_bytes_ex(prov->libctx, nonce, sizeof(nonce), 0) <= 0 ||

@@ -1,4 +1,5 @@
 #include "provider/sign_on_token.h"
+#include "cache/key_sizes.h"
 #include "cache/p256_verify.h"
 #include "cache/provider_property.h"
 
@@ -10,9 +11,7 @@
 
 size_t hsm_signature_max(const struct hsm_key *key)
 {
-    int size = EVP_PKEY_get_size(key->pub);
-
-    return size > 0 ? (size_t)size : 0;
+    return hsm_key_signature_size(key->pub);
 }
 
 /* PKCS#11 names of a digest and of MGF1 with it (PSS, OAEP). */
@@ -103,8 +102,11 @@ static bool rsa_input(const struct hsm_key *key, const struct hsm_sign_params *p
                       size_t bufsize, size_t *len)
 {
     if (p->md == NULL) {
-        if (tbslen > bufsize)
+        if (tbslen > bufsize) {
+            hsm_error(HSM_R_BAD_INPUT, "%s: %zu bytes to sign are more than the key's %zu",
+                      key->uri, tbslen, hsm_key_output_size(key->pub));
             return false;
+        }
         memcpy(buf, tbs, tbslen);
         *len = tbslen;
         return true;
@@ -120,7 +122,10 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
                      const unsigned char *tbs, size_t tbslen, unsigned char *sig, size_t *siglen,
                      size_t sigsize)
 {
-    unsigned char in[1024], raw[1024];
+    /* Sized for every key the provider accepts: RSA input (a DigestInfo, or
+     * a block of the modulus length) and the token's raw r||s or EdDSA
+     * signature. */
+    unsigned char in[HSM_KEY_OUTPUT_MAX], raw[HSM_KEY_OUTPUT_MAX];
     size_t inlen, rawlen = sizeof(raw);
     CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
     enum hsm_key_op op = will_verify ? HSM_OP_SIGN_VERIFIED : HSM_OP_SIGN;
@@ -138,10 +143,11 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
     if (key->key_type == CKK_RSA && p->rsa_padding == RSA_PKCS1_PSS_PADDING)
         return sign_pss(key, op, p, tbs, tbslen, sig, siglen, sigsize);
     if (key->pss_only) {
-        hsm_error(HSM_R_UNSUPPORTED,
-                  "%s is restricted to RSA-PSS by the token (CKA_ALLOWED_MECHANISMS); use "
-                  "-sigopt rsa_padding_mode:pss",
-                  key->uri);
+        hsm_error(HSM_R_UNSUPPORTED, "%s is restricted to RSA-PSS by %s; use -sigopt "
+                  "rsa_padding_mode:pss",
+                  key->uri,
+                  key->pss_certified ? "its certificate (rsassaPss)"
+                                     : "the token (CKA_ALLOWED_MECHANISMS)");
         return false;
     }
     if (key->key_type == CKK_RSA) {
@@ -162,8 +168,11 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
     if (!hsm_key_operate(key, op, &mech, tbs, tbslen, raw, &rawlen))
         return false;
     if (key->key_type != CKK_EC) {
-        if (rawlen > sigsize)
+        if (rawlen > sigsize) {
+            hsm_error(HSM_R_BAD_INPUT, "%s: a %zu-byte signature does not fit %zu bytes",
+                      key->uri, rawlen, sigsize);
             return false;
+        }
         memcpy(sig, raw, rawlen);
         *siglen = rawlen;
         return true;

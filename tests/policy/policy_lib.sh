@@ -47,6 +47,7 @@ HSM_REASONS=(
     "token signed with a key that does not match its published public key"
     "token is no longer available"
     "PKCS#11 call failed"
+    "the token's public key fails the public key check"
 )
 # shellcheck disable=SC2034 # used by the scenario scripts
 R_NO_OBJECT="no object matches the URI"

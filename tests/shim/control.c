@@ -26,6 +26,9 @@ enum kind {
     K_LATENCY,
     K_FORK,
     K_WRONG_PUBKEY,
+    K_DEGENERATE,
+    K_FORGE,
+    K_ATTR_ERROR,
     K_SNAP_SAVE,
     K_SNAP_SERVE,
     K_REUSE,
@@ -46,9 +49,11 @@ struct directive {
     unsigned long nth; /* fail: which call fails, 0 for `*` (every call) */
     CK_RV code;
     unsigned long usec;
-    unsigned char *id; /* wrong-pubkey */
+    unsigned char *id; /* wrong-pubkey, degenerate-pubkey, forge-ecdsa */
     size_t id_len;
     unsigned mask;
+    enum degenerate degenerate;
+    CK_ATTRIBUTE_TYPE attr; /* attr-error (with code) */
     char *path; /* snapshot-save / snapshot-serve */
     CK_FLAGS set, clear;
     /* state, carried over while the same text stays in the file */
@@ -164,6 +169,26 @@ static bool parse_fn(const char *s, int *fn)
     return *fn >= 0;
 }
 
+static bool parse_attribute(const char *s, CK_ATTRIBUTE_TYPE *out)
+{
+    static const struct {
+        const char *name;
+        CK_ATTRIBUTE_TYPE type;
+    } attrs[] = {
+        {"CKA_VALUE", CKA_VALUE},
+        {"CKA_EC_POINT", CKA_EC_POINT},
+        {"CKA_MODULUS", CKA_MODULUS},
+        {"CKA_PUBLIC_EXPONENT", CKA_PUBLIC_EXPONENT},
+        {"CKA_PUBLIC_KEY_INFO", CKA_PUBLIC_KEY_INFO},
+    };
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
+        if (strcmp(s, attrs[i].name) == 0) {
+            *out = attrs[i].type;
+            return true;
+        }
+    return false;
+}
+
 #define MAX_WORDS 16
 
 /* Parses one line's words into *d; returns an error message or NULL. */
@@ -218,6 +243,32 @@ static const char *parse_directive(char **w, int nw, struct directive *d)
         }
         if (!d->mask)
             d->mask = WRONG_EC_POINT | WRONG_MODULUS | WRONG_SPKI | WRONG_CERT;
+    } else if (strcmp(k, "degenerate-pubkey") == 0) {
+        d->kind = K_DEGENERATE;
+        if (nw != 3)
+            return "expected: degenerate-pubkey <hex CKA_ID> <kind>";
+        if (!parse_hex(w[1], &d->id, &d->id_len))
+            return "bad hex CKA_ID";
+        if ((d->degenerate = degenerate_lookup(w[2])) == DEGENERATE_NONE)
+            return "unknown kind (ec-infinity, ec-off-curve, eddsa-identity, rsa-e-1, "
+                   "rsa-e-even, rsa-small-modulus)";
+    } else if (strcmp(k, "attr-error") == 0) {
+        d->kind = K_ATTR_ERROR;
+        if (nw != 4)
+            return "expected: attr-error <hex CKA_ID> <CKA_NAME> <CKR_NAME|number>";
+        if (!parse_hex(w[1], &d->id, &d->id_len))
+            return "bad hex CKA_ID";
+        if (!parse_attribute(w[2], &d->attr))
+            return "unknown attribute (CKA_VALUE, CKA_EC_POINT, CKA_MODULUS, "
+                   "CKA_PUBLIC_EXPONENT, CKA_PUBLIC_KEY_INFO)";
+        if (!shim_parse_ckr(w[3], &d->code))
+            return "unknown CKR_ code";
+    } else if (strcmp(k, "forge-ecdsa") == 0) {
+        d->kind = K_FORGE;
+        if (nw != 2)
+            return "expected: forge-ecdsa <hex CKA_ID>";
+        if (!parse_hex(w[1], &d->id, &d->id_len))
+            return "bad hex CKA_ID";
     } else if (strcmp(k, "snapshot-save") == 0 || strcmp(k, "snapshot-serve") == 0) {
         d->kind = strcmp(k, "snapshot-save") == 0 ? K_SNAP_SAVE : K_SNAP_SERVE;
         if (nw != 2)
@@ -503,6 +554,74 @@ unsigned control_wrong_pubkey(const unsigned char *id, size_t id_len)
             mask |= dirs[i].mask;
     shim_unlock();
     return mask;
+}
+
+/* Whether any line of |kind| is in effect, and whether one names |id|. */
+static bool any_of(enum kind kind)
+{
+    bool any = false;
+    shim_lock();
+    for (size_t i = 0; i < ndirs && !any; i++)
+        any = dirs[i].kind == kind;
+    shim_unlock();
+    return any;
+}
+
+static const struct directive *naming_locked(enum kind kind, const unsigned char *id,
+                                             size_t id_len)
+{
+    for (size_t i = 0; i < ndirs; i++)
+        if (dirs[i].kind == kind && dirs[i].id_len == id_len &&
+            (id_len == 0 || memcmp(dirs[i].id, id, id_len) == 0))
+            return &dirs[i];
+    return NULL;
+}
+
+bool control_any_degenerate(void)
+{
+    return any_of(K_DEGENERATE);
+}
+
+enum degenerate control_degenerate(const unsigned char *id, size_t id_len)
+{
+    shim_lock();
+    const struct directive *d = naming_locked(K_DEGENERATE, id, id_len);
+    enum degenerate kind = d ? d->degenerate : DEGENERATE_NONE;
+    shim_unlock();
+    return kind;
+}
+
+bool control_any_attr_error(void)
+{
+    return any_of(K_ATTR_ERROR);
+}
+
+bool control_attr_error(const unsigned char *id, size_t id_len, CK_ATTRIBUTE_TYPE type,
+                        CK_RV *code)
+{
+    bool named = false;
+    shim_lock();
+    for (size_t i = 0; i < ndirs && !named; i++)
+        if (dirs[i].kind == K_ATTR_ERROR && dirs[i].attr == type && dirs[i].id_len == id_len &&
+            (id_len == 0 || memcmp(dirs[i].id, id, id_len) == 0)) {
+            named = true;
+            *code = dirs[i].code;
+        }
+    shim_unlock();
+    return named;
+}
+
+bool control_any_forge(void)
+{
+    return any_of(K_FORGE);
+}
+
+bool control_forge(const unsigned char *id, size_t id_len)
+{
+    shim_lock();
+    bool named = naming_locked(K_FORGE, id, id_len) != NULL;
+    shim_unlock();
+    return named;
 }
 
 char *control_snapshot_save_claim(void)

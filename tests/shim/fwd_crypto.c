@@ -62,7 +62,29 @@ static void finish_verify(CK_SESSION_HANDLE s)
 
 KEY_INIT(C_EncryptInit)
 KEY_INIT(C_DecryptInit)
-KEY_INIT(C_SignInit)
+
+struct key_ctx {
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE real;
+};
+
+static bool key_getter(void *ctx, CK_ATTRIBUTE_TYPE type, unsigned char **val, CK_ULONG *len)
+{
+    struct key_ctx *k = ctx;
+    return attrs_get_real(k->s, k->real, type, val, len) == CKR_OK;
+}
+
+/* forge-ecdsa decides here, once per operation, from the key's CKA_ID. */
+static CK_RV shim_C_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+    SHIM_BEGIN(C_SignInit);
+    struct key_ctx k = {s, objects_in(s, key)};
+    rv = R->C_SignInit(s, mech, k.real);
+    if (rv == CKR_OK && control_any_forge())
+        sessions_set_forge(s, degenerate_forges(mech, key_getter, &k));
+    objects_after(s, rv, &key, 1);
+    SHIM_RETURN(C_SignInit);
+}
 KEY_INIT(C_SignRecoverInit)
 KEY_INIT(C_VerifyInit)
 KEY_INIT(C_VerifyRecoverInit)
@@ -87,7 +109,36 @@ KEY_INIT(C_VerifyRecoverInit)
 SINGLE(C_Encrypt)
 SINGLE(C_Decrypt)
 SINGLE(C_Digest)
-SINGLE(C_Sign)
+
+/* Forwarded, or forged (forge-ecdsa): the real operation is still ended,
+ * as a real signature would end it. */
+static CK_RV shim_C_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+                         CK_ULONG_PTR out_len)
+{
+    CK_RV rv;
+    if (shim_begin(SHIM_C_Sign, &rv)) {
+        if (!keeps_operation(rv))
+            finish_single(R->C_Sign, s, in, in_len);
+        return shim_end(SHIM_C_Sign, rv);
+    }
+    if (out_len && sessions_forge(s)) {
+        if (out && *out_len >= 64) {
+            finish_single(R->C_Sign, s, in, in_len);
+            degenerate_forge_p256(in, in_len, out);
+            sessions_set_forge(s, false);
+            rv = CKR_OK;
+        } else {
+            rv = out ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+        }
+        *out_len = 64;
+        SHIM_RETURN(C_Sign);
+    }
+    rv = R->C_Sign(s, in, in_len, out, out_len);
+    if (rv == CKR_OK && out != NULL && out_len != NULL && control_overlong(SHIM_C_Sign))
+        *out_len += 64; /* `overlong`: a length past what was written */
+    SHIM_RETURN(C_Sign);
+}
+
 SINGLE(C_SignRecover)
 SINGLE(C_VerifyRecover)
 

@@ -1,8 +1,8 @@
 /*
  * Object functions: where handles are translated (handles.c), where
  * snapshot-serve answers searches and attribute reads from its stale
- * record (snapshot.c), and where wrong-pubkey edits what the token says
- * (pubkey.c).
+ * record (snapshot.c), and where wrong-pubkey and degenerate-pubkey edit
+ * what the token says (pubkey.c, degenerate.c).
  */
 #include "fwd.h"
 
@@ -74,6 +74,16 @@ static CK_RV shim_C_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
         tmpl && control_any_wrong_pubkey()) {
         struct real_getter_ctx ctx = {s, real};
         pubkey_alter_template(tmpl, n, real_getter, &ctx);
+    }
+    if ((rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+         rv == CKR_BUFFER_TOO_SMALL) &&
+        tmpl && control_any_degenerate()) {
+        struct real_getter_ctx ctx = {s, real};
+        degenerate_alter_template(tmpl, n, real_getter, &ctx);
+    }
+    if (tmpl && control_any_attr_error()) {
+        struct real_getter_ctx ctx = {s, real};
+        rv = degenerate_attr_error(tmpl, n, real_getter, &ctx, rv);
     }
     /* `overlong`: lengths past the caller's buffers, for every value the
      * module wrote (whatever the call returned). */

@@ -12,6 +12,7 @@ struct session {
     CK_SESSION_HANDLE handle;
     CK_SLOT_ID slot;
     bool serving; /* a snapshot-served C_FindObjects* is open */
+    bool forge;   /* forge-ecdsa: the signature in progress is forged */
     CK_OBJECT_HANDLE *found;
     size_t nfound, pos;
 };
@@ -64,8 +65,30 @@ void sessions_opened(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
         free(s->found);
         s->found = NULL;
         s->serving = false;
+        s->forge = false;
     }
     shim_unlock();
+}
+
+void sessions_set_forge(CK_SESSION_HANDLE h, bool forge)
+{
+    CK_SLOT_ID slot;
+    if (!sessions_slot(h, &slot))
+        return;
+    shim_lock();
+    struct session *s = find_locked(h);
+    if (s)
+        s->forge = forge;
+    shim_unlock();
+}
+
+bool sessions_forge(CK_SESSION_HANDLE h)
+{
+    shim_lock();
+    struct session *s = find_locked(h);
+    bool forge = s && s->forge;
+    shim_unlock();
+    return forge;
 }
 
 void sessions_closed(CK_SESSION_HANDLE h)

@@ -84,6 +84,27 @@ bool control_any_wrong_pubkey(void);
 #define WRONG_SPKI 4u
 #define WRONG_CERT 8u
 unsigned control_wrong_pubkey(const unsigned char *id, size_t id_len);
+/* degenerate-pubkey: the kind of degenerate key served for this CKA_ID. */
+enum degenerate {
+    DEGENERATE_NONE,
+    DEGENERATE_EC_INFINITY,     /* CKA_EC_POINT: the point at infinity */
+    DEGENERATE_EC_OFF_CURVE,    /* CKA_EC_POINT: y changed, off the curve */
+    DEGENERATE_EDDSA_IDENTITY,  /* CKA_EC_POINT: the identity, of order 1 */
+    DEGENERATE_RSA_E_ONE,       /* CKA_PUBLIC_EXPONENT 1 */
+    DEGENERATE_RSA_E_EVEN,      /* CKA_PUBLIC_EXPONENT with its low bit cleared */
+    DEGENERATE_RSA_SMALL_MODULUS, /* CKA_MODULUS of 512 bits */
+};
+enum degenerate degenerate_lookup(const char *name); /* DEGENERATE_NONE if unknown */
+bool control_any_degenerate(void);
+enum degenerate control_degenerate(const unsigned char *id, size_t id_len);
+/* attr-error: whether reading |type| of an object with this CKA_ID fails,
+ * and with which code. */
+bool control_any_attr_error(void);
+bool control_attr_error(const unsigned char *id, size_t id_len, CK_ATTRIBUTE_TYPE type,
+                        CK_RV *code);
+/* forge-ecdsa: C_Sign by this key returns a forgery. */
+bool control_any_forge(void);
+bool control_forge(const unsigned char *id, size_t id_len);
 /* snapshot-save: claim the pending save (returns a malloc'ed path the
  * caller must free, or NULL), then report the outcome. */
 char *control_snapshot_save_claim(void);
@@ -107,6 +128,9 @@ void sessions_closed(CK_SESSION_HANDLE s);
 void sessions_closed_all(CK_SLOT_ID slot);
 void sessions_reset(void);
 bool sessions_is_user(CK_SESSION_HANDLE s); /* logged in as user (sees private objects) */
+/* forge-ecdsa: the session's signature in progress is to be forged. */
+void sessions_set_forge(CK_SESSION_HANDLE s, bool forge);
+bool sessions_forge(CK_SESSION_HANDLE s);
 /* A stale (snapshot-served) search in progress on this session. */
 bool sessions_served_find_start(CK_SESSION_HANDLE s, CK_SLOT_ID slot, const CK_OBJECT_HANDLE *found,
                                  size_t n);
@@ -147,6 +171,16 @@ bool pubkey_alter_ec_point(const unsigned char *params, size_t params_len, unsig
 bool pubkey_alter_modulus(unsigned char *n, size_t len);
 bool pubkey_alter_spki(unsigned char *spki, size_t len);
 bool pubkey_alter_cert(unsigned char *cert, size_t len);
+
+/* ---- degenerate.c: degenerate-pubkey, attr-error, forge-ecdsa ---- */
+void degenerate_alter_template(CK_ATTRIBUTE *tmpl, CK_ULONG n, attr_getter get, void *ctx);
+/* attr-error: marks the named attribute unavailable and returns the
+ * directive's code in place of |rv|. */
+CK_RV degenerate_attr_error(CK_ATTRIBUTE *tmpl, CK_ULONG n, attr_getter get, void *ctx, CK_RV rv);
+/* At C_SignInit: whether this key's signatures are to be forged. */
+bool degenerate_forges(CK_MECHANISM_PTR mech, attr_getter get, void *ctx);
+/* The forged P-256 ECDSA signature r||s for |in|: r = x(G), s = e mod n. */
+void degenerate_forge_p256(const unsigned char *in, size_t in_len, unsigned char out[64]);
 
 /* ---- attrs.c: reading attributes from the real module ---- */
 /* Two-call read of one attribute into a malloc'ed buffer. */

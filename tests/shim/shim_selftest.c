@@ -352,6 +352,90 @@ static void test_wrong_pubkey(CK_SESSION_HANDLE s)
           "EC_POINT not real again");
 }
 
+static void test_degenerate_pubkey(CK_SESSION_HANDLE s)
+{
+    section("degenerate-pubkey: infinity, off the curve, e = 1, even e, 512-bit modulus; "
+            "forge-ecdsa");
+    CK_OBJECT_HANDLE pub = find_key(s, CKO_PUBLIC_KEY, 0x01);
+    CK_OBJECT_HANDLE rpub = find_key(s, CKO_PUBLIC_KEY, 0x02);
+    CK_OBJECT_HANDLE rpriv = find_key(s, CKO_PRIVATE_KEY, 0x02);
+    CK_OBJECT_HANDLE priv = find_key(s, CKO_PRIVATE_KEY, 0x01);
+    unsigned char real_pt[200], pt[200], v[600];
+    CK_ULONG real_len = sizeof real_pt, len = sizeof pt, vlen = sizeof v;
+    CHECK(get_attr(s, pub, CKA_EC_POINT, real_pt, &real_len) == CKR_OK && real_len == 67,
+          "real EC_POINT");
+
+    control("degenerate-pubkey 01 ec-infinity\n");
+    CHECK(get_attr(s, pub, CKA_EC_POINT, pt, &len) == CKR_OK && len == 3 &&
+              memcmp(pt, "\x04\x01\x00", 3) == 0,
+          "EC_POINT is not 04 01 00");
+    CK_ATTRIBUTE q = {CKA_EC_POINT, NULL, 0};
+    CHECK(p11->C_GetAttributeValue(s, pub, &q, 1) == CKR_OK && q.ulValueLen == 3,
+          "length query does not give the degenerate value's length");
+
+    control("degenerate-pubkey 01 ec-off-curve\n");
+    len = sizeof pt;
+    CHECK(get_attr(s, pub, CKA_EC_POINT, pt, &len) == CKR_OK && len == 67 &&
+              bits_differing(pt, real_pt, 67) == 1 && pt[66] != real_pt[66],
+          "EC_POINT: not y's low bit flipped");
+
+    control("degenerate-pubkey 02 rsa-e-1\n");
+    CHECK(get_attr(s, rpub, CKA_PUBLIC_EXPONENT, v, &vlen) == CKR_OK && vlen == 1 && v[0] == 1,
+          "public exponent is not 1");
+    vlen = sizeof v;
+    CHECK(get_attr(s, rpriv, CKA_PUBLIC_EXPONENT, v, &vlen) == CKR_OK && vlen == 1 && v[0] == 1,
+          "the private key's public exponent is not 1");
+    control("degenerate-pubkey 02 rsa-e-even\n");
+    vlen = sizeof v;
+    CHECK(get_attr(s, rpub, CKA_PUBLIC_EXPONENT, v, &vlen) == CKR_OK && vlen == 3 &&
+              memcmp(v, "\x01\x00\x00", 3) == 0,
+          "public exponent is not 65536");
+    control("degenerate-pubkey 02 rsa-small-modulus\n");
+    vlen = sizeof v;
+    CHECK(get_attr(s, rpriv, CKA_MODULUS, v, &vlen) == CKR_OK && vlen == 64 && (v[0] & 0x80) &&
+              (v[63] & 1),
+          "modulus is not 512 bits and odd");
+
+    /* attr-error: the certificate's value, then the point, cannot be read. */
+    CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
+    unsigned char one = 1;
+    CK_ATTRIBUTE ct[] = {{CKA_CLASS, &cert_class, sizeof cert_class}, {CKA_ID, &one, 1}};
+    CK_OBJECT_HANDLE cert;
+    CHECK(find(s, ct, 2, &cert, 1) == 1, "certificate id 01");
+    control("attr-error 01 CKA_VALUE CKR_DEVICE_ERROR\n");
+    static unsigned char cert_v[4096];
+    CK_ULONG cert_len = sizeof cert_v;
+    CHECK(get_attr(s, cert, CKA_VALUE, cert_v, &cert_len) == CKR_DEVICE_ERROR &&
+              cert_len == CK_UNAVAILABLE_INFORMATION,
+          "certificate value read does not fail");
+    len = sizeof pt;
+    CHECK(get_attr(s, pub, CKA_EC_POINT, pt, &len) == CKR_OK && len == real_len,
+          "attr-error CKA_VALUE touched CKA_EC_POINT");
+    control("attr-error 01 CKA_EC_POINT CKR_ATTRIBUTE_SENSITIVE\n");
+    CK_ATTRIBUTE two[] = {{CKA_EC_POINT, pt, sizeof pt}, {CKA_ID, v, sizeof v}};
+    CHECK(p11->C_GetAttributeValue(s, pub, two, 2) == CKR_ATTRIBUTE_SENSITIVE &&
+              two[0].ulValueLen == CK_UNAVAILABLE_INFORMATION && two[1].ulValueLen == 1 &&
+              v[0] == 1,
+          "attr-error: not the point alone unavailable");
+
+    /* forge-ecdsa: r = x(G), s = the digest (below n here). */
+    control("forge-ecdsa 01\n");
+    CK_BYTE sig[128];
+    CK_ULONG sig_len = sizeof sig;
+    CHECK(sign(s, priv, sig, &sig_len) == CKR_OK && sig_len == 64, "forged C_Sign");
+    CHECK(memcmp(sig, p256_g_der + 3, 32) == 0 && memcmp(sig + 32, digest, 32) == 0,
+          "the signature is not (x(G), e)");
+    /* The session is free again: a real signature follows. */
+    control("");
+    sig_len = sizeof sig;
+    CHECK(sign(s, priv, sig, &sig_len) == CKR_OK && verify(s, pub, sig, sig_len) == CKR_OK,
+          "a real signature after the forged one");
+    len = sizeof pt;
+    CHECK(get_attr(s, pub, CKA_EC_POINT, pt, &len) == CKR_OK && len == real_len &&
+              memcmp(pt, real_pt, len) == 0,
+          "EC_POINT not real again");
+}
+
 struct worker {
     CK_SLOT_ID slot;
     int signed_ok, injected, bad;
@@ -676,6 +760,7 @@ int main(int argc, char **argv)
     test_token_flags(slot);
     test_wrong_pubkey(s);
     test_fork(slot);
+    test_degenerate_pubkey(s);
     test_threads(slot);
     test_reuse_handles(s);
     test_snapshot(s);

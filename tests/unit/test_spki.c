@@ -423,6 +423,22 @@ static void unwrap_leaves_raw_and_malformed_alone(void)
     expect_unwrap(in, 0, 0, 0);
 }
 
+/* A length in a longer form than needed is not DER: such a CKA_EC_POINT
+ * is not taken for a wrapped point (and fails as a raw one). */
+static void unwrap_refuses_non_minimal_lengths(void)
+{
+    unsigned char in[4 + 65];
+
+    memset(in, 0x44, sizeof(in));
+    in[0] = 0x04, in[1] = 0x81, in[2] = 0x41, in[3] = 0x04;
+    expect_unwrap(in, 3 + 65, 0, 3 + 65);
+    in[1] = 0x82, in[2] = 0x00, in[3] = 0x41;
+    expect_unwrap(in, 4 + 65, 0, 4 + 65);
+    /* The minimal form of the same point is unwrapped. */
+    in[1] = 0x41, in[2] = 0x04;
+    expect_unwrap(in, 2 + 65, 2, 65);
+}
+
 static CU_TestInfo rsa_tests[] = {
     UNIT_TEST(rsa_generated_key),
     UNIT_TEST(rsa_leading_zero_bytes),
@@ -444,6 +460,7 @@ static CU_TestInfo ec_tests[] = {
 static CU_TestInfo unwrap_tests[] = {
     UNIT_TEST(unwrap_forms),
     UNIT_TEST(unwrap_leaves_raw_and_malformed_alone),
+    UNIT_TEST(unwrap_refuses_non_minimal_lengths),
     CU_TEST_INFO_NULL,
 };
 

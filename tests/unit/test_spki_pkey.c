@@ -9,7 +9,9 @@
 
 #include "cache/spki_pkey.h"
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,7 @@ static void round_trip(EVP_PKEY *k)
     CU_ASSERT_FATAL(hsm_spki_of_pkey(k, &ours, &len));
     CU_ASSERT_EQUAL(len, (size_t)reflen);
     CU_ASSERT(len == (size_t)reflen && memcmp(ours, ref, len) == 0);
-    back = hsm_spki_to_pkey(ref, (size_t)reflen, NULL);
+    back = hsm_spki_to_pkey(ref, (size_t)reflen, NULL, NULL, 0);
     CU_ASSERT_FATAL(back != NULL);
     CU_ASSERT_EQUAL(EVP_PKEY_eq(back, k), 1);
     EVP_PKEY_free(back);
@@ -82,6 +84,46 @@ static void eddsa_keys(void)
     EVP_PKEY_free(b);
 }
 
+/* An rsassaPss SubjectPublicKeyInfo (a PSS CA's certificate), with and
+ * without RSASSA-PSS-params, reads as the plain RSA key of the same n and
+ * e, and says it is restricted to PSS; rsaEncryption does not. */
+static void rsa_pss_reads_as_its_key_material(void)
+{
+    for (int restricted = 0; restricted < 2; restricted++) {
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+        EVP_PKEY *pss = NULL, *back;
+        unsigned char *der = NULL, *plain = NULL;
+        BIGNUM *n1 = NULL, *n2 = NULL;
+        size_t plainlen = 0;
+        int len;
+
+        CU_ASSERT_FATAL(ctx != NULL && EVP_PKEY_keygen_init(ctx) == 1 &&
+                        EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048) == 1);
+        if (restricted)
+            CU_ASSERT_FATAL(EVP_PKEY_CTX_set_rsa_pss_keygen_md_name(ctx, "SHA256", NULL) == 1);
+        CU_ASSERT_FATAL(EVP_PKEY_keygen(ctx, &pss) == 1);
+        len = i2d_PUBKEY(pss, &der);
+        CU_ASSERT_FATAL(len > 0);
+        CU_ASSERT_TRUE(hsm_spki_rsa_pss(der, (size_t)len));
+        back = hsm_spki_to_pkey(der, (size_t)len, NULL, NULL, 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+        CU_ASSERT_TRUE(EVP_PKEY_is_a(back, "RSA"));
+        CU_ASSERT_FATAL(EVP_PKEY_get_bn_param(pss, "n", &n1) == 1 &&
+                        EVP_PKEY_get_bn_param(back, "n", &n2) == 1);
+        CU_ASSERT_EQUAL(BN_cmp(n1, n2), 0);
+        /* Written back, it is the rsaEncryption form of the same key. */
+        CU_ASSERT_TRUE_FATAL(hsm_spki_of_pkey(back, &plain, &plainlen));
+        CU_ASSERT_FALSE(hsm_spki_rsa_pss(plain, plainlen));
+        free(plain);
+        BN_free(n1);
+        BN_free(n2);
+        EVP_PKEY_free(back);
+        OPENSSL_free(der);
+        EVP_PKEY_free(pss);
+        EVP_PKEY_CTX_free(ctx);
+    }
+}
+
 static void refuses_what_d2i_refuses(void)
 {
     EVP_PKEY *k = gen("EC", "P-256");
@@ -93,15 +135,15 @@ static void refuses_what_d2i_refuses(void)
     /* The last byte of the point's y: the point leaves the curve. */
     memcpy(bad, der, (size_t)len);
     bad[len - 1] ^= 0x01;
-    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(bad, (size_t)len, NULL));
+    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(bad, (size_t)len, NULL, NULL, 0));
     p = bad;
     CU_ASSERT_PTR_NULL(d2i_PUBKEY(NULL, &p, len));
     /* Trailing garbage and truncation. */
     memcpy(bad, der, (size_t)len);
     bad[len] = 0;
-    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(bad, (size_t)len + 1, NULL));
-    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(der, (size_t)len - 1, NULL));
-    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(der, 0, NULL));
+    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(bad, (size_t)len + 1, NULL, NULL, 0));
+    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(der, (size_t)len - 1, NULL, NULL, 0));
+    CU_ASSERT_PTR_NULL(hsm_spki_to_pkey(der, 0, NULL, NULL, 0));
     OPENSSL_free(der);
     EVP_PKEY_free(k);
 }
@@ -144,6 +186,7 @@ static CU_TestInfo tests[] = {
     UNIT_TEST(rsa_keys),
     UNIT_TEST(ec_keys),
     UNIT_TEST(eddsa_keys),
+    UNIT_TEST(rsa_pss_reads_as_its_key_material),
     UNIT_TEST(refuses_what_d2i_refuses),
     UNIT_TEST(certificate_spki),
     CU_TEST_INFO_NULL,
