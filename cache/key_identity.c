@@ -215,6 +215,15 @@ bool hsm_key_needs_verified_signatures(const struct hsm_key *key)
     return key->confirm_type == 0 || key->verify_is_cheaper;
 }
 
+const char *hsm_key_type_name(const struct hsm_key *key)
+{
+    if (key->key_type == CKK_RSA)
+        return key->pss_certified ? "RSA-PSS" : "RSA";
+    if (key->key_type == CKK_EC)
+        return "EC";
+    return EVP_PKEY_is_a(key->pub, "ED448") ? "ED448" : "ED25519";
+}
+
 bool hsm_key_on_token(const struct hsm_key *key)
 {
     return key->module != NULL;

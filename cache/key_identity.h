@@ -94,6 +94,10 @@ struct hsm_key *hsm_key_from_object(struct hsm_token *tok, CK_FUNCTION_LIST *fns
                                     const struct hsm_id_objects *same_id, OSSL_LIB_CTX *libctx,
                                     char *pin);
 
+/* OpenSSL's key type name for the key: "RSA" ("RSA-PSS" when a
+ * certificate restricts it to PSS), "EC", "ED25519", "ED448". */
+const char *hsm_key_type_name(const struct hsm_key *key);
+
 /* False for a public key OpenSSL imported (it has no token identity). */
 bool hsm_key_on_token(const struct hsm_key *key);
 

@@ -146,10 +146,8 @@ static int encode(void *ctx, OSSL_CORE_BIO *out, const void *obj_raw,
     (void)cbarg;
     if (key == NULL || !hsm_key_on_token(key) || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) == 0)
         return 0;
-    kind = key->key_type == CKK_RSA           ? HSM_REF_RSA
-           : key->key_type == CKK_EC          ? HSM_REF_EC
-           : EVP_PKEY_is_a(key->pub, "ED448") ? HSM_REF_ED448
-                                              : HSM_REF_ED25519;
+    /* An RSA key restricted to PSS is an RSA key in its reference. */
+    kind = hsm_key_reference_kind(key->key_type == CKK_RSA ? "RSA" : hsm_key_type_name(key));
     if ((len = hsm_key_reference_der(key->uri, kind, der, sizeof(der))) == 0)
         return 0;
     total = (size_t)EVP_EncodeBlock((unsigned char *)b64, der, (int)len);

@@ -4,6 +4,7 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*
  * An empty key, for OpenSSL to import a PUBLIC key into when it compares a
@@ -103,7 +104,12 @@ int hsm_km_import(void *keydata, int selection, const OSSL_PARAM params[])
     if (key->pub != NULL || prov == NULL || has_private_material(params) ||
         (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) == 0)
         return 0;
-    pctx = EVP_PKEY_CTX_new_from_name(prov->libctx, key->algorithm, HSM_SOFTWARE_PROPQ);
+    /* A public RSA-PSS key (the certificate's, for X509_check_private_key)
+     * is held as the RSA key of the same n and e, as token keys are, so
+     * that the two compare by key material. */
+    pctx = EVP_PKEY_CTX_new_from_name(
+        prov->libctx, strcmp(key->algorithm, "RSA-PSS") == 0 ? "RSA" : key->algorithm,
+        HSM_SOFTWARE_PROPQ);
     ok = pctx != NULL && EVP_PKEY_fromdata_init(pctx) > 0 &&
          EVP_PKEY_fromdata(pctx, &key->pub, EVP_PKEY_PUBLIC_KEY, (OSSL_PARAM *)params) > 0;
     EVP_PKEY_CTX_free(pctx);

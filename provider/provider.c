@@ -57,6 +57,8 @@ static const OSSL_ALGORITHM store_algs[] = {
 };
 static const OSSL_ALGORITHM keymgmt_algs[] = {
     {HSM_NAMES_RSA, HSM_PROPS, hsm_keymgmt_rsa_functions, "RSA key on a PKCS#11 token"},
+    {HSM_NAMES_RSA_PSS, HSM_PROPS, hsm_keymgmt_rsa_pss_functions,
+     "RSA key on a PKCS#11 token that its certificate restricts to PSS"},
     {HSM_NAMES_EC, HSM_PROPS, hsm_keymgmt_ec_functions, "EC key on a PKCS#11 token"},
     {HSM_NAMES_ED25519, HSM_PROPS, hsm_keymgmt_ed25519_functions, "Ed25519 key on a PKCS#11 token"},
     {HSM_NAMES_ED448, HSM_PROPS, hsm_keymgmt_ed448_functions, "Ed448 key on a PKCS#11 token"},
@@ -90,10 +92,12 @@ static const OSSL_ALGORITHM keyexch_algs[] = {
 #define HSM_TEXT_ENC HSM_PROPS ",output=text"
 static const OSSL_ALGORITHM encoder_algs[] = {
     {HSM_NAMES_RSA, HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
+    {HSM_NAMES_RSA_PSS, HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
     {HSM_NAMES_EC, HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
     {HSM_NAMES_ED25519, HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
     {HSM_NAMES_ED448, HSM_REF_ENC, hsm_key_reference_encoder_functions, NULL},
     {HSM_NAMES_RSA, HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
+    {HSM_NAMES_RSA_PSS, HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
     {HSM_NAMES_EC, HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
     {HSM_NAMES_ED25519, HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},
     {HSM_NAMES_ED448, HSM_TEXT_ENC, hsm_key_text_encoder_functions, NULL},

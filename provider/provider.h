@@ -80,6 +80,7 @@ bool hsm_key_arm_possession_proof(struct hsm_provctx *prov, struct hsm_key *key)
 /* Dispatch tables, one per algorithm and operation. */
 extern const OSSL_DISPATCH hsm_store_functions[];
 extern const OSSL_DISPATCH hsm_keymgmt_rsa_functions[];
+extern const OSSL_DISPATCH hsm_keymgmt_rsa_pss_functions[];
 extern const OSSL_DISPATCH hsm_keymgmt_ec_functions[];
 extern const OSSL_DISPATCH hsm_keymgmt_ed25519_functions[];
 extern const OSSL_DISPATCH hsm_keymgmt_ed448_functions[];

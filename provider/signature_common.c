@@ -104,6 +104,10 @@ static int init(struct hsm_sigctx *ctx, void *vkey, const OSSL_PARAM params[])
         hsm_key_ref(key);
         hsm_key_put(ctx->key);
         ctx->key = key;
+        /* A key restricted to PSS signs with PSS unless the caller asks
+         * otherwise (and PKCS#1 v1.5 is then refused by name). */
+        if (key->pss_only)
+            ctx->params.rsa_padding = RSA_PKCS1_PSS_PADDING;
     }
     if (ctx->key == NULL)
         return 0;

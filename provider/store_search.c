@@ -131,15 +131,6 @@ static bool search_class(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, struct stor
     return true;
 }
 
-static const char *data_type_of(const struct hsm_key *key)
-{
-    if (key->key_type == CKK_RSA)
-        return "RSA";
-    if (key->key_type == CKK_EC)
-        return "EC";
-    return EVP_PKEY_is_a(key->pub, "ED448") ? "ED448" : "ED25519";
-}
-
 /* The canonical URI of an object from its CKA_ID and CKA_LABEL in |set|. */
 static char *name_of(const struct hsm_token *tok, const struct hsm_attr_set *set, const char *type)
 {
@@ -481,7 +472,7 @@ static bool add_private_keys(struct store_ctx *ctx, struct hsm_module *mod,
             hsm_store_result_clear(&r);
             return false;
         }
-        r.data_type = data_type_of(r.key);
+        r.data_type = hsm_key_type_name(r.key);
         r.desc = strdup(r.key->uri);
         hsm_uri_history_note(ctx->uri->redacted, r.key->fingerprint, r.key->uri);
         if (!add_result(ctx, &r))

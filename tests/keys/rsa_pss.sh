@@ -109,10 +109,15 @@ expect_success p11 ca --login --pin "$USER_PIN" --keypairgen --key-type rsa:2048
 expect_success hsm_openssl req -new -x509 -key "$(key_uri ca pss-only)" -subj /CN=pss-only \
     -days 30 "${PSS[@]}" -sigopt rsa_pss_saltlen:digest -out root-pss-only.pem &&
     verify_root root-pss-only.pem pss-only.pub.pem
-# ... and a PKCS#1 v1.5 signature is refused before the token is asked,
-# naming the restriction.
+# ... PSS is its default, and a PKCS#1 v1.5 signature asked for is refused
+# before the token is asked, naming the restriction.
+expect_success hsm_openssl req -new -x509 -key "$(key_uri ca pss-only)" -subj /CN=pss-default \
+    -days 30 -out root-pss-only-default.pem &&
+    verify_root root-pss-only-default.pem pss-only.pub.pem &&
+    expect_success plain_openssl x509 -in root-pss-only-default.pem -noout -text &&
+    assert_output_contains "Signature Algorithm: rsassaPss"
 expect_failure_with "restricted to RSA-PSS" \
     hsm_openssl req -new -x509 -key "$(key_uri ca pss-only)" -subj /CN=pss-only -days 30 \
-    -out root-pss-only-pkcs1.pem
+    -sigopt rsa_padding_mode:pkcs1 -out root-pss-only-pkcs1.pem
 
 finish
