@@ -6,6 +6,7 @@
  */
 #include "cache/provider_property.h"
 #include "provider/provider.h"
+#include "provider/param_trace.h"
 #include "provider/rsa_params.h"
 #include "provider/rsa_raw_decrypt.h"
 #include "provider/sign_on_token.h"
@@ -337,6 +338,8 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
     return ok;
 }
 
+static const OSSL_PARAM *rsa_cipher_settable_ctx_params(void *ctx, void *provctx);
+
 static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct rsa_cipher_ctx *ctx = vctx;
@@ -344,6 +347,7 @@ static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
+    hsm_params_trace_set("asym_cipher set_ctx_params", params, rsa_cipher_settable_ctx_params(NULL, NULL));
     /* Digests' properties are the provider's own: hashing stays in software. */
     if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL &&
         !hsm_md_param_get(ctx->prov->libctx, p, "OAEP digest", &ctx->oaep_md))
@@ -457,6 +461,7 @@ static int rsa_cipher_get_ctx_params(void *vctx, OSSL_PARAM params[])
             return 0;
         }
     }
+    hsm_params_trace_get("asym_cipher get_ctx_params", params);
     return 1;
 }
 

@@ -1,6 +1,7 @@
 /* ECDH on the token: C_DeriveKey with the peer's public point, the shared
  * secret read back from a session object that is destroyed at once. */
 #include "provider/provider.h"
+#include "provider/param_trace.h"
 #include "provider/rsa_params.h"
 
 #include <openssl/bn.h>
@@ -207,6 +208,8 @@ static const OSSL_PARAM *ecdh_settable_ctx_params(void *ctx, void *provctx)
     return params;
 }
 
+static const OSSL_PARAM *ecdh_settable_ctx_params(void *ctx, void *provctx);
+
 static int ecdh_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct ecdh_ctx *ctx = vctx;
@@ -215,6 +218,7 @@ static int ecdh_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
+    hsm_params_trace_set("keyexch set_ctx_params", params, ecdh_settable_ctx_params(NULL, NULL));
     if ((p = OSSL_PARAM_locate_const(params, OSSL_EXCHANGE_PARAM_EC_ECDH_COFACTOR_MODE)) != NULL) {
         int mode;
 
@@ -299,6 +303,7 @@ static int ecdh_get_ctx_params(void *vctx, OSSL_PARAM params[])
               ? OSSL_PARAM_set_octet_ptr(p, ctx->kdf_ukm, ctx->kdf_ukm_len)
               : OSSL_PARAM_set_octet_string(p, ctx->kdf_ukm, ctx->kdf_ukm_len)))
         goto bad;
+    hsm_params_trace_get("keyexch get_ctx_params", params);
     return 1;
 bad:
     hsm_error(HSM_R_BAD_INPUT, "ECDH parameter %s cannot be given in the form asked", p->key);

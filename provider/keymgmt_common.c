@@ -1,4 +1,5 @@
 #include "provider/keymgmt_common.h"
+#include "provider/param_trace.h"
 #include "cache/provider_property.h"
 
 #include <openssl/core_names.h>
@@ -63,8 +64,12 @@ int hsm_km_get_params(void *keydata, OSSL_PARAM params[])
 {
     struct hsm_key *key = keydata;
 
+    int ok;
+
     /* Size, security bits, curve, default digest: all public facts. */
-    return EVP_PKEY_get_params(key->pub, params);
+    ok = EVP_PKEY_get_params(key->pub, params);
+    hsm_params_trace_get("keymgmt get_params", params);
+    return ok;
 }
 
 /*

@@ -7,6 +7,8 @@
 #include "provider/core_bio.h"
 #include "provider/key_reference_pem.h"
 #include "provider/key_text.h"
+#include "provider/param_trace.h"
+#include "provider/signature_message.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -72,6 +74,8 @@ static const OSSL_ALGORITHM signature_algs[] = {
      "Ed25519 signatures made on a PKCS#11 token"},
     {"ED448:1.3.101.113", HSM_PROPS, hsm_signature_eddsa_functions,
      "Ed448 signatures made on a PKCS#11 token"},
+    /* OpenSSL 3.4's message signature algorithms, where built for one. */
+    HSM_MESSAGE_SIGNATURE_ALGORITHMS(HSM_PROPS)
     {NULL, NULL, NULL, NULL},
 };
 
@@ -166,6 +170,7 @@ static int get_params(void *provctx, OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != NULL &&
         !OSSL_PARAM_set_int(p, 1))
         return 0;
+    hsm_params_trace_get("provider get_params", params);
     return 1;
 }
 

@@ -12,15 +12,9 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 
-/* OpenSSL 3.1 and later: "auto-digestmax", the salt as long as the digest
- * at most, and OpenSSL 3.2's switch for implicit rejection. */
-#ifndef RSA_PSS_SALTLEN_AUTO_DIGEST_MAX
-#define RSA_PSS_SALTLEN_AUTO_DIGEST_MAX -4
-#endif
+#include "provider/openssl_compat.h"
+
 #define HSM_PSS_SALTLEN_AUTO_DIGEST_MAX_NAME "auto-digestmax"
-#ifndef OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION
-#define OSSL_ASYM_CIPHER_PARAM_IMPLICIT_REJECTION "implicit-rejection"
-#endif
 
 /* RSA_*_PADDING from an integer or a name (pkcs1, none, oaep, x931, pss);
  * which modes the operation accepts is the caller's to check. */

@@ -1,4 +1,5 @@
 #include "provider/signature_common.h"
+#include "provider/param_trace.h"
 #include "cache/provider_property.h"
 #include "provider/rsa_params.h"
 
@@ -39,6 +40,7 @@ void hsm_sig_freectx(void *vctx)
     EVP_MD_free(ctx->md);
     EVP_MD_free(ctx->mgf1);
     OPENSSL_free(ctx->propq);
+    OPENSSL_free(ctx->expected_sig);
     OPENSSL_free(ctx);
 }
 
@@ -50,6 +52,7 @@ void *hsm_sig_dupctx(void *vctx)
         return NULL;
     dst->propq = NULL;
     dst->mdctx = NULL;
+    dst->expected_sig = NULL;
     if (dst->mgf1 != NULL)
         EVP_MD_up_ref(dst->mgf1);
     if (dst->key != NULL)
@@ -57,6 +60,8 @@ void *hsm_sig_dupctx(void *vctx)
     if (dst->md != NULL)
         EVP_MD_up_ref(dst->md);
     if ((src->propq != NULL && (dst->propq = OPENSSL_strdup(src->propq)) == NULL) ||
+        (src->expected_sig != NULL &&
+         (dst->expected_sig = OPENSSL_memdup(src->expected_sig, src->expected_siglen)) == NULL) ||
         (src->mdctx != NULL &&
          ((dst->mdctx = EVP_MD_CTX_new()) == NULL || !EVP_MD_CTX_copy_ex(dst->mdctx, src->mdctx)))) {
         hsm_sig_freectx(dst);
@@ -187,6 +192,11 @@ static int digest_init(struct hsm_sigctx *ctx, const char *mdname, void *key,
     if (ctx->mdctx == NULL && (ctx->mdctx = EVP_MD_CTX_new()) == NULL)
         return 0;
     return EVP_DigestInit_ex2(ctx->mdctx, ctx->md, NULL);
+}
+
+int hsm_sig_message_init(void *ctx, const char *mdname, void *key, const OSSL_PARAM params[])
+{
+    return digest_init(ctx, mdname, key, params);
 }
 
 int hsm_sig_digest_sign_init(void *ctx, const char *mdname, void *key, const OSSL_PARAM params[])
@@ -343,6 +353,7 @@ int hsm_sig_get_ctx_params(void *vctx, OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN)) != NULL &&
         !hsm_rsa_saltlen_set(p, ctx->params.pss_saltlen))
         return 0;
+    hsm_params_trace_get("signature get_ctx_params", params);
     return 1;
 }
 
@@ -406,6 +417,17 @@ static bool set_rsa_params(struct hsm_sigctx *ctx, const OSSL_PARAM params[])
     return true;
 }
 
+/* Every signature parameter some algorithm of the provider takes. */
+static const OSSL_PARAM known_sig_params[] = {
+    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PROPERTIES, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_PROPERTIES, NULL, 0),
+    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, NULL, 0),
+    OSSL_PARAM_END,
+};
+
 int hsm_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct hsm_sigctx *ctx = vctx;
@@ -413,6 +435,7 @@ int hsm_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
+    hsm_params_trace_set("signature set_ctx_params", params, known_sig_params);
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST)) != NULL) {
         char mdname[64] = "", *name = mdname;
 

@@ -16,6 +16,13 @@ struct hsm_sigctx {
     EVP_MD *mgf1;
     EVP_MD_CTX *mdctx;
     char *propq;
+    /* Message signatures (signature_message.c): the algorithm's digest,
+     * whether the data given is the message (hashed here), and the
+     * signature a message verification is to check. */
+    const char *fixed_md;
+    bool message;
+    unsigned char *expected_sig;
+    size_t expected_siglen;
 };
 
 void *hsm_sig_newctx_for(void *provctx, const char *propq, CK_KEY_TYPE type);
@@ -33,6 +40,9 @@ int hsm_sig_digest_sign_final(void *ctx, unsigned char *sig, size_t *siglen, siz
 int hsm_sig_digest_verify_init(void *ctx, const char *mdname, void *key,
                                const OSSL_PARAM params[]);
 int hsm_sig_digest_verify_final(void *ctx, const unsigned char *sig, size_t siglen);
+/* A message signature or verification (OpenSSL 3.4): the digest |mdname|
+ * over the data that follows, as a digest signature. */
+int hsm_sig_message_init(void *ctx, const char *mdname, void *key, const OSSL_PARAM params[]);
 int hsm_sig_get_ctx_params(void *ctx, OSSL_PARAM params[]);
 const OSSL_PARAM *hsm_sig_gettable_ctx_params(void *ctx, void *provctx);
 /* Sets the digest (and, for RSA, padding) from |params|. */

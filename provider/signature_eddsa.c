@@ -1,5 +1,6 @@
 /* EdDSA (Ed25519, Ed448): one-shot, the token hashes inside the algorithm
  * (CKM_EDDSA over the whole message). */
+#include "provider/openssl_compat.h"
 #include "provider/signature_common.h"
 
 #include <openssl/core_names.h>
@@ -70,6 +71,14 @@ const OSSL_DISPATCH hsm_signature_eddsa_functions[] = {
     {OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))eddsa_digest_sign},
     {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, (void (*)(void))eddsa_digest_init},
     {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, (void (*)(void))eddsa_digest_verify},
+#if HSM_HAVE_SIGN_MESSAGE
+    /* OpenSSL 3.4's one-shot message signature (EVP_PKEY_sign after
+     * EVP_PKEY_sign_message_init): EdDSA signs the message itself. */
+    {OSSL_FUNC_SIGNATURE_SIGN_MESSAGE_INIT, (void (*)(void))hsm_sig_sign_init},
+    {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))eddsa_digest_sign},
+    {OSSL_FUNC_SIGNATURE_VERIFY_MESSAGE_INIT, (void (*)(void))hsm_sig_verify_init},
+    {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))eddsa_digest_verify},
+#endif
     {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))eddsa_get_ctx_params},
     {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))eddsa_gettable_ctx_params},
     {0, NULL},

@@ -22,6 +22,7 @@
 #include "provider/provider.h"
 #include "provider/store_ctx.h"
 #include "provider/store_load.h"
+#include "provider/param_trace.h"
 #include "provider/token_select.h"
 
 #include <openssl/core_names.h>
@@ -72,6 +73,7 @@ static int store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[])
     struct store_ctx *ctx = loaderctx;
     const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_EXPECT);
 
+    hsm_params_trace_set("store set_ctx_params", params, store_settable_ctx_params(NULL));
     if (p != NULL && !OSSL_PARAM_get_int(p, &ctx->expect))
         return 0;
     p = OSSL_PARAM_locate_const(params, OSSL_STORE_PARAM_SUBJECT);
