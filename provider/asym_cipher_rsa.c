@@ -496,21 +496,3 @@ const OSSL_DISPATCH hsm_asym_cipher_rsa_functions[] = {
     {OSSL_FUNC_ASYM_CIPHER_GETTABLE_CTX_PARAMS, (void (*)(void))rsa_cipher_gettable_ctx_params},
     {0, NULL},
 };
-
-bool hsm_config_pkcs1_decryption(const char *value, enum hsm_pkcs1_decryption *out)
-{
-    if (value == NULL || strcmp(value, "implicit-rejection") == 0)
-        *out = HSM_PKCS1_DECRYPTION_IMPLICIT;
-    else if (strcmp(value, "implicit-rejection-or-token") == 0)
-        *out = HSM_PKCS1_DECRYPTION_IMPLICIT_OR_TOKEN;
-    else if (strcmp(value, "refuse") == 0)
-        *out = HSM_PKCS1_DECRYPTION_REFUSE;
-    else {
-        hsm_error(HSM_R_CONFIG,
-                  "rsa-pkcs1-decryption = \"%s\": use implicit-rejection, "
-                  "implicit-rejection-or-token or refuse",
-                  value);
-        return false;
-    }
-    return true;
-}

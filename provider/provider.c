@@ -1,7 +1,6 @@
 /* Provider entry point: configuration, the algorithm table, errors. */
 #include "provider/provider.h"
 
-#include "cache/backoff.h"
 #include "cache/module.h"
 #include "provider/fetch_preference.h"
 #include "provider/core_bio.h"
@@ -14,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/params.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,7 +157,6 @@ static int get_params(void *provctx, OSSL_PARAM params[])
 {
     OSSL_PARAM *p;
 
-    (void)provctx;
     if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME)) != NULL &&
         !OSSL_PARAM_set_utf8_ptr(p, "hsm: keys on PKCS#11 tokens, never stale"))
         return 0;
@@ -165,7 +164,7 @@ static int get_params(void *provctx, OSSL_PARAM params[])
         !OSSL_PARAM_set_utf8_ptr(p, HSM_VERSION))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO)) != NULL &&
-        !OSSL_PARAM_set_utf8_ptr(p, "hsm " HSM_VERSION " (" OPENSSL_VERSION_TEXT ")"))
+        !OSSL_PARAM_set_utf8_ptr(p, ((struct hsm_provctx *)provctx)->buildinfo))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS)) != NULL &&
         !OSSL_PARAM_set_int(p, 1))
@@ -219,37 +218,33 @@ struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx)
     return mod;
 }
 
+/*
+ * What `openssl list -providers -verbose` shows as build information: the
+ * build, and the module this instance's configuration names, so that an
+ * installer sees which library its URIs reach. Control characters of a
+ * configured path are shown as '?'.
+ */
+static void describe_instance(struct hsm_provctx *ctx)
+{
+    const char *path = ctx->config.module_path;
+    char *c;
+
+    snprintf(ctx->buildinfo, sizeof(ctx->buildinfo),
+             "hsm " HSM_VERSION " (built with " OPENSSL_VERSION_TEXT "); PKCS#11 module: %s%s",
+             path != NULL ? path : HSM_DEFAULT_MODULE,
+             path != NULL ? "" : " (p11-kit's proxy: every module registered with p11-kit)");
+    for (c = ctx->buildinfo; *c != '\0'; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+}
+
 static bool read_config(const OSSL_CORE_HANDLE *handle, struct hsm_provctx *ctx)
 {
-    char *module = NULL, *init_args = NULL, *pin = NULL, *verify = NULL, *possession = NULL,
-         *shared = NULL, *prefer_others = NULL, *pkcs1 = NULL, *retry_min = NULL,
-         *retry_max = NULL;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_utf8_ptr("pkcs11-module-path", &module, 0),
-        OSSL_PARAM_utf8_ptr("pkcs11-module-init-args", &init_args, 0),
-        OSSL_PARAM_utf8_ptr("pkcs11-module-token-pin", &pin, 0),
-        OSSL_PARAM_utf8_ptr("verify-signatures", &verify, 0),
-        OSSL_PARAM_utf8_ptr("check-possession", &possession, 0),
-        OSSL_PARAM_utf8_ptr("pin-file-allow-shared", &shared, 0),
-        OSSL_PARAM_utf8_ptr("prefer-other-providers", &prefer_others, 0),
-        OSSL_PARAM_utf8_ptr("rsa-pkcs1-decryption", &pkcs1, 0),
-        OSSL_PARAM_utf8_ptr("retry-interval-min-ms", &retry_min, 0),
-        OSSL_PARAM_utf8_ptr("retry-interval-max-ms", &retry_max, 0),
-        OSSL_PARAM_END,
-    };
-    unsigned min_ms, max_ms;
-    bool prefer = true;
+    const char *values[HSM_OPT_COUNT];
 
-    if (c_get_params == NULL || !c_get_params(handle, params))
-        return false;
-    return hsm_config_parse(&ctx->config, module, pin, verify, possession, shared) &&
-           hsm_config_module_init_args(&ctx->config, init_args) &&
-           hsm_config_pkcs1_decryption(pkcs1, &ctx->config.pkcs1_decryption) &&
-           hsm_config_bool("prefer-other-providers", prefer_others, true, &prefer) &&
-           hsm_config_ms("retry-interval-min-ms", retry_min, HSM_BACKOFF_MIN_MS_DEFAULT, &min_ms) &&
-           hsm_config_ms("retry-interval-max-ms", retry_max, HSM_BACKOFF_MAX_MS_DEFAULT, &max_ms) &&
-           hsm_config_backoff(min_ms, max_ms) &&
-           (!prefer || hsm_prefer_other_providers(ctx->libctx));
+    return hsm_options_get(c_get_params, handle, values) &&
+           hsm_config_from_options(&ctx->config, values) &&
+           (!ctx->config.prefer_other_providers || hsm_prefer_other_providers(ctx->libctx));
 }
 
 OPENSSL_EXPORT int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
@@ -309,6 +304,7 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
         teardown(ctx);
         return 0;
     }
+    describe_instance(ctx);
     *out = provider_functions;
     *provctx = ctx;
     return 1;

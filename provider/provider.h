@@ -4,6 +4,7 @@
 
 #include "cache/error.h"
 #include "cache/key_identity.h"
+#include "provider/options.h"
 
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
@@ -33,6 +34,7 @@ struct hsm_config {
     bool verify_signatures; /* verify-after-sign */
     bool check_possession;  /* sign a challenge on load */
     bool pin_file_allow_shared; /* accept PIN files others can read */
+    bool prefer_other_providers; /* other providers serve fetches not asking for hsm */
     enum hsm_pkcs1_decryption pkcs1_decryption;
 };
 
@@ -41,30 +43,14 @@ struct hsm_provctx {
     OSSL_LIB_CTX *libctx;
     struct hsm_config config;
     struct hsm_module *module; /* loaded on first use; read and set atomically */
+    char buildinfo[1200];      /* the build and the configured module (provider.c) */
 };
 
-/* Parses the provider's configuration; raises and returns false on error. */
-bool hsm_config_parse(struct hsm_config *cfg, const char *module_path, const char *token_pin,
-                      const char *verify, const char *possession, const char *allow_shared);
+/* The configuration from the options' values (provider/options.h; NULL:
+ * unset); raises and returns false when a value is not one the option
+ * takes. Also sets the retry intervals, which are process-wide. */
+bool hsm_config_from_options(struct hsm_config *cfg, const char *const values[HSM_OPT_COUNT]);
 void hsm_config_clear(struct hsm_config *cfg);
-
-/* pkcs11-module-init-args: kept as given (NULL or empty: none); raises and
- * returns false when out of memory. */
-bool hsm_config_module_init_args(struct hsm_config *cfg, const char *value);
-
-/* rsa-pkcs1-decryption = implicit-rejection | implicit-rejection-or-token |
- * refuse (NULL: implicit-rejection); raises and returns false otherwise. */
-bool hsm_config_pkcs1_decryption(const char *value, enum hsm_pkcs1_decryption *out);
-
-/* A time in milliseconds, 0 to 3600000; |dflt| when unset. */
-bool hsm_config_ms(const char *name, const char *value, unsigned dflt, unsigned *out);
-/* The bounds of the wait before a failed module or key is tried again:
- * min <= max, both above zero. */
-bool hsm_config_backoff(unsigned min_ms, unsigned max_ms);
-
-/* A yes/no option (yes, true, on, 1; no, false, off, 0), |dflt| when
- * unset; raises "NAME = VALUE: use yes or no" and returns false otherwise. */
-bool hsm_config_bool(const char *name, const char *value, bool dflt, bool *out);
 
 /* The module named by the configuration, loaded on first use. */
 struct hsm_module *hsm_provctx_module(struct hsm_provctx *ctx);

@@ -1,15 +1,16 @@
 /*
- * libFuzzer target: the provider's configuration parsing (provider/config.c),
- * hsm_config_parse(cfg, module, pin, verify, possession, allow_shared) as
- * OpenSSL hands it the strings of an openssl.cnf provider section.
+ * libFuzzer target: the provider's configuration (provider/config.c),
+ * hsm_config_from_options() given the strings of an openssl.cnf provider
+ * section as OpenSSL hands them over.
  *
- * Input: up to five fields separated by '\n' (module path, token PIN,
- * verify-signatures, check-possession, pin-file-allow-shared); a missing
- * field is NULL (the option is absent). Besides the sanitizers' findings,
- * the target aborts when a parsed configuration disagrees with its input
- * or when the PIN shows up in an error message.
+ * Input: one field per option of the table (provider/options.h), in its
+ * order, separated by '\n'; a missing field is NULL (the option is
+ * absent). Besides the sanitizers' findings, the target aborts when a
+ * parsed configuration disagrees with its input or when the PIN shows up
+ * in an error message.
  */
 #include "cache/error.h"
+#include "provider/options.h"
 #include "provider/provider.h"
 
 #include <stdint.h>
@@ -18,7 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define FIELDS 5
+#define FIELDS HSM_OPT_COUNT
+#define PIN_FIELD HSM_OPT_TOKEN_PIN
 
 #define MARKER "Zq8CfgPin7781"
 
@@ -62,23 +64,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
+/* A yes/no option as parsed, against the word given (or its default). */
+static void check_bool(char *const field[FIELDS], enum hsm_option_id id, bool parsed)
+{
+    const char *given = field[id] != NULL ? field[id] : hsm_options[id].default_value;
+    int w = word(given);
+
+    must(w >= 0, "a word that is not yes or no was accepted");
+    must(parsed == (w == 1), "a yes/no option parsed wrongly");
+}
+
 static void parse_and_check(char *const field[FIELDS]) {
     struct hsm_config cfg;
+    const char *values[FIELDS];
 
-    if (!hsm_config_parse(&cfg, field[0], field[1], field[2], field[3], field[4]))
+    for (int i = 0; i < FIELDS; i++)
+        values[i] = field[i];
+    if (!hsm_config_from_options(&cfg, values))
         return;
-    int v = field[2] != NULL ? word(field[2]) : 1;
-    int c = field[3] != NULL ? word(field[3]) : 1;
-
-    must(v >= 0 && c >= 0, "a word that is not yes or no was accepted");
-    must(cfg.verify_signatures == (v == 1), "verify-signatures parsed wrongly");
-    must(cfg.check_possession == (c == 1), "check-possession parsed wrongly");
-    if (field[0] != NULL && field[0][0] != '\0')
-        must(cfg.module_path != NULL && strcmp(cfg.module_path, field[0]) == 0,
+    check_bool(field, HSM_OPT_VERIFY_SIGNATURES, cfg.verify_signatures);
+    check_bool(field, HSM_OPT_CHECK_POSSESSION, cfg.check_possession);
+    check_bool(field, HSM_OPT_PIN_FILE_ALLOW_SHARED, cfg.pin_file_allow_shared);
+    check_bool(field, HSM_OPT_PREFER_OTHER_PROVIDERS, cfg.prefer_other_providers);
+    if (field[HSM_OPT_MODULE_PATH] != NULL && field[HSM_OPT_MODULE_PATH][0] != '\0')
+        must(cfg.module_path != NULL && strcmp(cfg.module_path, field[HSM_OPT_MODULE_PATH]) == 0,
              "module path not kept as given");
     else
         must(cfg.module_path == NULL, "an empty module path was kept");
-    if (field[1] != NULL && field[1][0] != '\0')
+    if (field[PIN_FIELD] != NULL && field[PIN_FIELD][0] != '\0')
         must(cfg.token_pin != NULL, "token PIN not kept");
     hsm_config_clear(&cfg);
     must(cfg.module_path == NULL && cfg.token_pin == NULL, "clear left something");
@@ -100,16 +113,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     parse_and_check(field);
     /* Again with a PIN that starts with a marker the fuzzer does not know. */
-    pin = malloc(strlen(MARKER) + (field[1] != NULL ? strlen(field[1]) : 0) + 1);
+    pin = malloc(strlen(MARKER) + (field[PIN_FIELD] != NULL ? strlen(field[PIN_FIELD]) : 0) + 1);
     if (pin != NULL) {
         strcpy(pin, MARKER);
-        if (field[1] != NULL)
-            strcat(pin, field[1]);
+        if (field[PIN_FIELD] != NULL)
+            strcat(pin, field[PIN_FIELD]);
         check_marker = 1;
         for (int i = 0; i < FIELDS; i++)
-            if (i != 1 && field[i] != NULL && strstr(field[i], MARKER) != NULL)
+            if (i != PIN_FIELD && field[i] != NULL && strstr(field[i], MARKER) != NULL)
                 check_marker = 0;
-        field[1] = pin;
+        field[PIN_FIELD] = pin;
         parse_and_check(field);
         check_marker = 0;
         free(pin);

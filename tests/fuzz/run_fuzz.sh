@@ -9,7 +9,7 @@
 #   fuzz_uri     uri/uri.c: parsing, unknown-attribute check, redaction,
 #                search templates, matching; a marker PIN must never reach
 #                the redacted URI or an error message
-#   fuzz_config  provider/config.c: hsm_config_parse() with fuzzed option
+#   fuzz_config  provider/config.c: hsm_config_from_options() with fuzzed option
 #                strings; the parsed values must agree with the input
 #   fuzz_module  the whole provider, built in, loading a key and signing
 #                through a hostile module whose answers come from the input
@@ -61,7 +61,7 @@ common=(uri/uri.c uri/pin_source.c cache/error.c cache/debug_log.c cache/ckr_nam
     cache/backoff.c cache/lock.c)
 declare -A sources=(
     [uri]=""
-    [config]="provider/config.c provider/token_pin.c"
+    [config]="provider/options.c provider/config.c provider/token_pin.c"
     [module]="$(cd "$src" && echo provider/*.c cache/*.c uri/*.c | tr ' ' '\n' |
         grep -vxF -e uri/uri.c -e uri/pin_source.c -e cache/error.c -e cache/debug_log.c \
             -e cache/ckr_name.c -e cache/fork_gate.c -e cache/backoff.c -e cache/lock.c |
