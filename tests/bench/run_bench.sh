@@ -6,7 +6,9 @@
 #                [--shim HSM-FAULT-SHIM.SO] [-- extra hsm-bench options]
 #
 # Environment: BENCH_ROUNDS (5), BENCH_SLICE (0.3 s), BENCH_PROC_RUNS (10),
-# BENCH_FILL (1000 extra key pairs on the "big" token), HSM_KEEP_TMP=1.
+# BENCH_FILL (1000 extra key pairs on the "big" token), HSM_KEEP_TMP=1;
+# httpd_handshakes.sh's BENCH_HTTPD_* (then run, as root, for the httpd
+# figures).
 set -euo pipefail
 
 SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
@@ -90,3 +92,15 @@ args=(--provider "$PROVIDER" --module "$SOFTHSM_MODULE" --workdir "$TMP"
 [ -e "$PKCS11_SPY" ] && args+=(--spy "$PKCS11_SPY")
 
 "$BENCH" "${args[@]}" "$@"
+
+# Apache httpd's handshakes per second (token behind p11-kit server, token
+# direct, PEM key), through the servers suite's harness: it needs root
+# (httpd's children switch to www-data), apache2 and ab.
+if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/apache2 ] && command -v ab >/dev/null; then
+    echo
+    HSM_PROVIDER_DIR=$(dirname "$PROVIDER") HSM_SOURCE_ROOT=$(cd "$(dirname "$0")/../.." && pwd) \
+        bash "$(dirname "$0")/httpd_handshakes.sh" ||
+        echo "run_bench.sh: the httpd handshake figures failed (see above)" >&2
+else
+    echo "run_bench.sh: no httpd figures (they need root, apache2 and ab)" >&2
+fi

@@ -14,7 +14,9 @@
 #                                    gone; clears SERVER_PID
 #
 # P11KIT_CLIENT is the client module's path, P11KIT_SOCK the socket;
-# P11_KIT_SERVER_ADDRESS is exported for the client.
+# P11_KIT_SERVER_ADDRESS is exported for the client. P11KIT_SOCK_MODE=0666
+# opens the socket to every user: a server that forks children as another
+# user (httpd's www-data) connects from there too.
 
 P11KIT_CLIENT=/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so
 P11KIT_SOCK="$TMP/p11kit.sock"
@@ -22,6 +24,7 @@ export XDG_RUNTIME_DIR="$TMP"
 export P11_KIT_SERVER_ADDRESS="unix:path=$P11KIT_SOCK"
 SERVER_PID=""
 SERVER_SEQ=0
+P11KIT_SOCK_MODE=${P11KIT_SOCK_MODE:-}
 
 p11kit_server_available() {
     if [ ! -e "$P11KIT_CLIENT" ] || ! command -v p11-kit >/dev/null; then
@@ -42,6 +45,7 @@ p11kit_server_start() {
         [ -S "$P11KIT_SOCK" ] && break
         sleep 0.1
     done
+    [ -z "$P11KIT_SOCK_MODE" ] || [ ! -S "$P11KIT_SOCK" ] || chmod "$P11KIT_SOCK_MODE" "$P11KIT_SOCK"
     if [ -S "$P11KIT_SOCK" ]; then
         pass "p11-kit server #$SERVER_SEQ serves token $token on $P11KIT_SOCK"
     else
@@ -51,11 +55,23 @@ p11kit_server_start() {
     fi
 }
 
+# _p11kit_running PID : the process exists and is not a zombie (an orphan
+# waits to be reaped by whoever adopted it; it serves nothing any more).
+_p11kit_running() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # Killing only the server's PID would leave each connected client its
 # p11-kit-remote, still serving the token.
 p11kit_server_kill() {
-    local pids p names="" waited=0
+    local pids p names="" waited=0 left
     [ -n "$SERVER_PID" ] || return 0
+    # Stopped first, so that it forks no p11-kit-remote between the listing
+    # and the kill: one forked meanwhile would survive, orphaned, and keep
+    # serving its client through the "outage".
+    kill -STOP "$SERVER_PID" 2>/dev/null
     pids="$SERVER_PID $(_descendants "$SERVER_PID")"
     for p in $pids; do
         names="$names $(cat "/proc/$p/comm" 2>/dev/null)"
@@ -64,7 +80,7 @@ p11kit_server_kill() {
     kill -KILL $pids 2>/dev/null
     wait "$SERVER_PID" 2>/dev/null
     for p in $pids; do
-        while kill -0 "$p" 2>/dev/null && [ "$waited" -lt 50 ]; do
+        while _p11kit_running "$p" && [ "$waited" -lt 50 ]; do
             sleep 0.1
             waited=$((waited + 1))
         done
@@ -73,7 +89,10 @@ p11kit_server_kill() {
     *p11-kit-remote*) pass "killed the p11-kit server and its p11-kit-remote:$names" ;;
     *) pass "killed the p11-kit server (no per-client process was running:$names)" ;;
     esac
-    check "no process that served the token is left" \
-        bash -c 'for p in $1; do kill -0 "$p" 2>/dev/null && exit 1; done; exit 0' _ "$pids"
+    left=""
+    for p in $pids; do
+        ! _p11kit_running "$p" || left="$left $p"
+    done
+    check "no process that served the token is left${left:+ (left:$left)}" test -z "$left"
     SERVER_PID=""
 }

@@ -23,6 +23,16 @@
 #   httpd_cert_to_token TOKEN ID LABEL CERT.pem
 #                              writes the certificate on the token, for
 #                              SSLCertificateFile "pkcs11:...;type=cert"
+#   httpd_replace_key TOKEN ID LABEL KEYTYPE PUB.pem
+#                              deletes the key pair under ID and makes a
+#                              new one with the same id and label (the key
+#                              swap an operator, or a mistake, makes under
+#                              a running server); PUB gets its public key
+#   httpd_replace_cert_on_token TOKEN ID LABEL CERT.pem
+#                              the certificate under ID replaced by CERT
+#   httpd_spki_sha256 PUB.pem  the SHA-256 of the public key's DER
+#                              SubjectPublicKeyInfo, as the provider's log
+#                              writes fingerprints (plain OpenSSL)
 #   httpd_pin_helper PINFILE   writes HTTPD_PIN_HELPER, a program for
 #                              `SSLPassPhraseDialog exec:` that prints the
 #                              PIN; each call appends a line to
@@ -32,8 +42,30 @@
 #                              writable by the children; each line names its
 #                              process); httpd_debug_count ERE counts lines,
 #                              e.g. 'C_Initialize' for (re-)initialisations
+#   httpd_two_keys TOKEN       a P-256 key (id 01, label web-ec) and an
+#                              RSA-2048 key (id 02, web-rsa) on TOKEN, their
+#                              public keys ($TMP/ec.pem, rsa.pem) and
+#                              certificates from the CA (HTTPD_EC_CERT,
+#                              HTTPD_RSA_CERT); HTTPD_TWO_KEYS holds the
+#                              httpd_config settings that serve both from
+#                              the token (the client's signature algorithms
+#                              pick one: HTTPD_EC_TLS / HTTPD_RSA_TLS for
+#                              s_client, HTTPD_EC_AB / HTTPD_RSA_AB for ab)
+#   httpd_remote_token TOKEN [KEY=VALUE...]
+#                              the token behind `p11-kit server`
+#                              (tests/integration/p11kit_server.sh; a
+#                              network HSM's stand-in), its socket open to
+#                              the children's user; HTTPD_REMOTE_CNF
+#                              activates the provider on p11-kit-client.so
+#                              with those options (default: the PIN,
+#                              pkcs11-module-token-pin). Each connection
+#                              is a new instance of the module behind the
+#                              server: every child must log in itself.
 #   HTTPD_ENV=(VAR=VALUE ...)  more environment for the server (a shim's
 #                              control file, P11_KIT_SERVER_ADDRESS, ...)
+#   HTTPD_GRANT_TOKEN_ACCESS=0 httpd_start leaves the token's files as
+#                              they are (a scenario about a token the
+#                              children cannot read)
 #
 # The server:
 #   httpd_config KEY=VALUE ... writes the configuration; keys:
@@ -55,29 +87,73 @@
 #                              (gdb) and the server killed. Gives each child's
 #                              user (www-data) access to the token first
 #                              (httpd_grant_token_access).
+#   httpd_start_refused DESC   starts it where it must refuse to start
+#                              (asserts that the master ends by itself,
+#                              before answering; the reason is in
+#                              HTTPD_ERROR_LOG or $HTTPD_DIR/logs/server.out)
 #   httpd_graceful             `apache2 -k graceful`, then waits until the
 #                              new generation says it is running
+#   httpd_graceful_ends DESC   `apache2 -k graceful` where the new
+#                              generation must refuse to start: asserts that
+#                              the master ends (within HTTPD_START_TIMEOUT)
 #   httpd_stop                 `apache2 -k stop`, bounded, then kills what is
 #                              left of its process group; fails on any
 #                              sanitizer report in its logs
 #   HTTPD_PORT, HTTPD_URL, HTTPD_PID (the master), HTTPD_ERROR_LOG,
-#   HTTPD_ACCESS_LOG (one line per request: child pid, TLS protocol, status)
+#   HTTPD_ACCESS_LOG (one line per request: child pid, TLS protocol, status,
+#   milliseconds since the epoch)
 #
 # Checks:
 #   httpd_load N P             N requests over P parallel clients (ab, TLS
 #                              1.2, a new connection and full handshake
-#                              each); HTTPD_LOAD_DONE, HTTPD_LOAD_FAILED
-#   httpd_load_start N P / httpd_load_wait
+#                              each); HTTPD_LOAD_DONE (requests served,
+#                              from the access log), HTTPD_LOAD_FAILED;
+#                              N=0 with `-t SECONDS`: a load bounded by
+#                              time, N becomes ab's count of attempts
+#   httpd_load_start N P [AB-OPTION...] / httpd_load_wait
 #                              the same in the background, e.g. around a
-#                              graceful restart
+#                              graceful restart; AB-OPTIONs are added to
+#                              ab's (e.g. -Z CIPHER picks the key)
 #   httpd_expect_no_failures DESC   the last load had 0 failures (asserts)
-#   httpd_served_key_is DESC PUB.pem
+#   httpd_served_key_is DESC PUB.pem [S_CLIENT-OPTION...]
 #                              plain `openssl s_client` (TLS 1.3) verifies
 #                              the chain against HTTPD_CA for 127.0.0.1, and
 #                              the certificate it was served carries PUB
-#                              (asserts)
+#                              (asserts); options pick the key, e.g.
+#                              "${HTTPD_RSA_TLS[@]}"; with HTTPD_EXPECT_CERT
+#                              set, the certificate must be that one too
 #   httpd_children_served      how many distinct child processes served
 #                              requests (access log)
+#   httpd_pids_served_before EPOCH
+#                              the children that served a request before
+#   httpd_error_lines_of "PID..." ERE
+#                              those processes' error-log lines matching ERE
+#   httpd_verifier_start NAME CERT.pem [S_CLIENT-OPTION...] /
+#   httpd_verifiers_stop       a loop of plain `openssl s_client`
+#                              handshakes in the background (a new
+#                              connection each, 10 s cap), one line per
+#                              handshake in HTTPD_VERIFY_DIR/NAME:
+#                              "EPOCH-SECONDS ok" (the chain verified
+#                              against HTTPD_CA for 127.0.0.1 and the
+#                              served certificate is CERT.pem, so the
+#                              handshake's signature was checked with its
+#                              key), "… fail" (no handshake), "… WRONG"
+#                              (a verified handshake with another
+#                              certificate)
+#   httpd_verified NAME KIND [FROM [TO]]
+#                              how many lines of KIND (ok, fail, WRONG)
+#                              NAME wrote between two epoch times
+#   httpd_first_ok NAME FROM   the epoch time of NAME's first "ok" at or
+#                              after FROM (empty if none)
+#   httpd_master_alive_start / httpd_master_alive_stop
+#                              samples the master every 0.1 s; stop fails
+#                              the scenario if it was ever gone
+#   httpd_stamp                the time now as the debug log writes it
+#   httpd_debug_per_process ERE FROM TO
+#                              debug-log lines matching ERE stamped in
+#                              [FROM, TO) (httpd_stamp times): prints
+#                              "MAX TOTAL PROCESSES" (MAX: the most in any
+#                              one process)
 #   httpd_pin_asks             how many times the PIN helper ran
 #   httpd_story DESC PUB.pem KEY=VALUE...
 #                              the standard run, for each MPM in HTTPD_MPMS
@@ -122,7 +198,11 @@ HTTPD_LOAD_FAILED=0
 HTTPD_PIN_HELPER="$HTTPD_ROOT/pin_helper.sh"
 HTTPD_PIN_ASKED="$HTTPD_ROOT/pin-asked"
 HTTPD_DEBUG_LOG=""
-mkdir -p "$HTTPD_ROOT"
+HTTPD_GRANT_TOKEN_ACCESS=${HTTPD_GRANT_TOKEN_ACCESS:-1}
+HTTPD_VERIFY_DIR="$HTTPD_ROOT/verify"
+HTTPD_VERIFIER_PIDS=()
+HTTPD_ALIVE_PID=""
+mkdir -p "$HTTPD_ROOT" "$HTTPD_VERIFY_DIR"
 # The children (www-data) must reach the token directory under $TMP.
 chmod 0711 "$TMP"
 
@@ -170,6 +250,33 @@ httpd_cert_to_token() {
             --pin "$USER_PIN" --write-object "$cert.der" --type cert --id "$id" --label "$label"
 }
 
+_httpd_p11() {
+    local token=$1
+    local -a sel
+    shift
+    mapfile -t sel < <(_token_args "$token")
+    pkcs11-tool --module "$SOFTHSM_MODULE" "${sel[@]}" --login --pin "$USER_PIN" "$@"
+}
+
+httpd_replace_key() {
+    local token=$1 id=$2 label=$3 type=$4 pub=$5
+    expect_success _httpd_p11 "$token" --delete-object --type privkey --id "$id" &&
+        expect_success _httpd_p11 "$token" --delete-object --type pubkey --id "$id" &&
+        make_key "$token" "$type" "$id" "$label" &&
+        save_token_pubkey "$token" "$id" "$pub"
+}
+
+httpd_replace_cert_on_token() {
+    local token=$1 id=$2 label=$3 cert=$4
+    expect_success _httpd_p11 "$token" --delete-object --type cert --id "$id" &&
+        httpd_cert_to_token "$token" "$id" "$label" "$cert"
+}
+
+httpd_spki_sha256() {
+    plain_openssl pkey -pubin -in "$1" -outform DER | plain_openssl dgst -sha256 -r |
+        awk '{ print $1 }'
+}
+
 # mod_ssl runs the helper as `PROGRAM servername:port keytype` and reads the
 # passphrase from its standard output.
 httpd_pin_helper() {
@@ -185,6 +292,45 @@ EOF
 
 httpd_pin_asks() {
     _httpd_count . "$HTTPD_PIN_ASKED"
+}
+
+# shellcheck disable=SC2034 # used by the scenarios
+HTTPD_EC_TLS=(-tls1_3 -sigalgs ecdsa_secp256r1_sha256)
+# shellcheck disable=SC2034
+HTTPD_RSA_TLS=(-tls1_3 -sigalgs rsa_pss_rsae_sha256)
+# shellcheck disable=SC2034
+HTTPD_EC_AB=(-Z ECDHE-ECDSA-AES128-GCM-SHA256)
+# shellcheck disable=SC2034
+HTTPD_RSA_AB=(-Z ECDHE-RSA-AES128-GCM-SHA256)
+
+httpd_two_keys() {
+    local token=$1
+    make_key "$token" EC:prime256v1 01 web-ec
+    make_key "$token" rsa:2048 02 web-rsa
+    save_token_pubkey "$token" 01 "$TMP/ec.pem"
+    save_token_pubkey "$token" 02 "$TMP/rsa.pem"
+    HTTPD_EC_CERT="$HTTPD_ROOT/ec.crt"
+    HTTPD_RSA_CERT="$HTTPD_ROOT/rsa.crt"
+    httpd_issue_cert "$(key_uri "$token" web-ec)" "$HTTPD_EC_CERT"
+    httpd_issue_cert "$(key_uri "$token" web-rsa)" "$HTTPD_RSA_CERT"
+    # shellcheck disable=SC2034
+    HTTPD_TWO_KEYS=(key="pkcs11:token=$token;id=%01;type=private" cert="$HTTPD_EC_CERT"
+        extra="SSLCertificateFile \"$HTTPD_RSA_CERT\""
+        extra="SSLCertificateKeyFile \"pkcs11:token=$token;id=%02;type=private\"")
+}
+
+httpd_remote_token() {
+    local token=$1
+    shift
+    [ $# -gt 0 ] || set -- "pkcs11-module-token-pin=$USER_PIN"
+    # shellcheck source=../integration/p11kit_server.sh
+    . "$HSM_SOURCE_ROOT/tests/integration/p11kit_server.sh"
+    p11kit_server_available || finish
+    P11KIT_SOCK_MODE=0666
+    p11kit_server_start "$token"
+    HTTPD_ENV+=("P11_KIT_SERVER_ADDRESS=$P11_KIT_SERVER_ADDRESS")
+    HTTPD_REMOTE_CNF="$HTTPD_ROOT/remote.cnf"
+    write_provider_cnf "$HTTPD_REMOTE_CNF" "pkcs11-module-path=$P11KIT_CLIENT" "$@"
 }
 
 # _httpd_count ERE FILE : lines of FILE that match (0 if it is missing).
@@ -285,7 +431,7 @@ httpd_config() {
             echo "MaxRequestWorkers 16"
         fi
         echo "MaxConnectionsPerChild $max_conn"
-        echo "LogFormat \"%P %{SSL_PROTOCOL}x %s\" served"
+        echo "LogFormat \"%P %{SSL_PROTOCOL}x %s %{msec}t\" served"
         echo "CustomLog \"$HTTPD_ACCESS_LOG\" served"
         echo "DocumentRoot \"$HTTPD_DIR/htdocs\""
         echo "<Directory />"
@@ -374,7 +520,7 @@ _httpd_hung() {
 
 httpd_start() {
     local attempt rc
-    httpd_grant_token_access
+    [ "$HTTPD_GRANT_TOKEN_ACCESS" = 0 ] || httpd_grant_token_access
     for attempt in 1 2 3; do
         HTTPD_PORT=$(_httpd_free_port) || { fail "no free loopback port"; return 1; }
         HTTPD_URL="https://127.0.0.1:$HTTPD_PORT/index.html"
@@ -407,6 +553,29 @@ httpd_start() {
     return 1
 }
 
+httpd_start_refused() {
+    local desc=$1
+    [ "$HTTPD_GRANT_TOKEN_ACCESS" = 0 ] || httpd_grant_token_access
+    HTTPD_PORT=$(_httpd_free_port) || { fail "no free loopback port"; return 1; }
+    HTTPD_URL="https://127.0.0.1:$HTTPD_PORT/index.html"
+    sed "s/@PORT@/$HTTPD_PORT/" "$HTTPD_CONF.in" >"$HTTPD_CONF"
+    : >"$HTTPD_ERROR_LOG"
+    _httpd_env
+    setsid "${HTTPD_RUN_ENV[@]}" "$HTTPD_BIN" -DFOREGROUND -k start -f "$HTTPD_CONF" \
+        >"$HTTPD_DIR/logs/server.out" 2>&1 </dev/null &
+    HTTPD_PID=$!
+    case "$(_httpd_wait_running 1; echo $?)" in
+    1) pass "$desc: httpd ($HTTPD_MPM) refused to start"
+       wait "$HTTPD_PID" 2>/dev/null
+       _httpd_kill_all ;;
+    0) fail "$desc: httpd ($HTTPD_MPM) started"
+       httpd_stop
+       return 1 ;;
+    *) _httpd_hung "httpd ($HTTPD_MPM) start"
+       return 1 ;;
+    esac
+}
+
 httpd_graceful() {
     local before
     [ -n "$HTTPD_PID" ] || { fail "graceful restart: no server running"; return 1; }
@@ -425,6 +594,24 @@ httpd_graceful() {
     *) _httpd_hung "httpd ($HTTPD_MPM) graceful restart"
        return 1 ;;
     esac
+}
+
+httpd_graceful_ends() {
+    local desc=$1
+    [ -n "$HTTPD_PID" ] || { fail "$desc: no server running"; return 1; }
+    _httpd_ctl -k graceful
+    for _ in $(seq $((HTTPD_START_TIMEOUT * 10))); do
+        kill -0 "$HTTPD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$HTTPD_PID" 2>/dev/null; then
+        fail "$desc: httpd ($HTTPD_MPM) still runs ${HTTPD_START_TIMEOUT} s after apache2 -k graceful"
+        httpd_stop
+        return 1
+    fi
+    wait "$HTTPD_PID" 2>/dev/null
+    _httpd_kill_all
+    pass "$desc: httpd ($HTTPD_MPM) ended after apache2 -k graceful"
 }
 
 httpd_stop() {
@@ -458,25 +645,33 @@ httpd_stop() {
 
 httpd_load_start() {
     local n=$1 p=$2
+    shift 2
     HTTPD_LOAD_N=$n
     HTTPD_LOAD_OUT="$HTTPD_DIR/logs/ab.$RANDOM.out"
+    HTTPD_LOAD_MARK=$(_httpd_count . "$HTTPD_ACCESS_LOG")
     # -r: a failed receive is counted, not the end of the run; -s: a
     # request that gets no answer fails after 20 s.
-    timeout -k 5 120 ab -n "$n" -c "$p" -f TLS1.2 -r -s 20 "$HTTPD_URL" \
+    # N=0: bounded by ab's -t alone.
+    [ "$n" = 0 ] || set -- -n "$n" "$@"
+    timeout -k 5 120 ab -c "$p" -f TLS1.2 -r -s 20 "$@" "$HTTPD_URL" \
         >"$HTTPD_LOAD_OUT" 2>&1 &
     HTTPD_LOAD_PID=$!
 }
 
 httpd_load_wait() {
-    local rc complete failed non2xx
+    local rc complete served
     wait "$HTTPD_LOAD_PID"
     rc=$?
     HTTPD_LOAD_PID=""
+    # ab counts a request whose handshake failed as complete, and as failed
+    # only when an earlier one succeeded (its length differs): if every
+    # handshake fails it reports none. What was served is in the access log.
     complete=$(awk '/^Complete requests:/ { print $3 }' "$HTTPD_LOAD_OUT")
-    failed=$(awk '/^Failed requests:/ { print $3 }' "$HTTPD_LOAD_OUT")
-    non2xx=$(awk '/^Non-2xx responses:/ { print $3 }' "$HTTPD_LOAD_OUT")
-    HTTPD_LOAD_DONE=${complete:-0}
-    HTTPD_LOAD_FAILED=$((HTTPD_LOAD_N - ${complete:-0} + ${failed:-0} + ${non2xx:-0}))
+    served=$(tail -n "+$((HTTPD_LOAD_MARK + 1))" "$HTTPD_ACCESS_LOG" 2>/dev/null |
+        awk '$3 == 200 { n++ } END { print n + 0 }')
+    [ "$HTTPD_LOAD_N" != 0 ] || HTTPD_LOAD_N=${complete:-0} # a load bounded by time (-t)
+    HTTPD_LOAD_DONE=$served
+    HTTPD_LOAD_FAILED=$((HTTPD_LOAD_N - served))
     if [ "$rc" != 0 ] && [ "$HTTPD_LOAD_FAILED" = 0 ]; then
         HTTPD_LOAD_FAILED=$HTTPD_LOAD_N # ab itself gave up
     fi
@@ -500,8 +695,9 @@ httpd_expect_no_failures() {
 
 httpd_served_key_is() {
     local desc=$1 pub=$2 out="$HTTPD_DIR/logs/s_client.$RANDOM"
+    shift 2
     if ! plain_openssl s_client -connect "127.0.0.1:$HTTPD_PORT" -CAfile "$HTTPD_CA" \
-        -verify_return_error -verify_ip 127.0.0.1 -showcerts </dev/null >"$out" 2>&1; then
+        -verify_return_error -verify_ip 127.0.0.1 -showcerts "$@" </dev/null >"$out" 2>&1; then
         fail "$desc: plain openssl s_client could not complete a verified handshake"
         tail -15 "$out" | sed 's/^/  | /'
         return 1
@@ -511,10 +707,129 @@ httpd_served_key_is() {
         >"$out.cert.pem"
     plain_openssl x509 -in "$out.cert.pem" -noout -pubkey >"$out.pub.pem" 2>/dev/null
     same_pubkey "$desc: the served certificate carries the token's key" "$out.pub.pem" "$pub"
+    [ -z "${HTTPD_EXPECT_CERT:-}" ] || check "$desc: the served certificate is $(_describe "$HTTPD_EXPECT_CERT")" \
+        _httpd_same_cert "$out.cert.pem" "$HTTPD_EXPECT_CERT"
+}
+
+_httpd_same_cert() {
+    cmp -s <(plain_openssl x509 -in "$1" -outform DER) <(plain_openssl x509 -in "$2" -outform DER)
 }
 
 httpd_children_served() {
     awk '{ print $1 }' "$HTTPD_ACCESS_LOG" 2>/dev/null | sort -u | grep -c .
+}
+
+# httpd_pids_served_before EPOCH : the children that served a request
+# before then, one per line.
+httpd_pids_served_before() {
+    awk -v t="$1" '$3 == 200 && $4 + 0 < t * 1000 { print $1 }' "$HTTPD_ACCESS_LOG" | sort -u
+}
+
+# httpd_error_lines_of PIDS ERE : error-log lines of those processes that
+# match ERE.
+httpd_error_lines_of() {
+    local pids=$1 ere=$2
+    grep -E -- "$ere" "$HTTPD_ERROR_LOG" | awk -v pids=" $(tr '\n' ' ' <<<"$pids") " '
+        match($0, /\[pid [0-9]+/) {
+            p = substr($0, RSTART + 5, RLENGTH - 5)
+            if (index(pids, " " p " ")) print
+        }'
+}
+
+# The verifier's loop; runs in the background until STOP exists.
+_httpd_verify_loop() {
+    local out=$1 cert=$2 stop=$3 t tmp="$1.last"
+    shift 3
+    local want
+    want=$(sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$cert")
+    while [ ! -e "$stop" ]; do
+        t=$EPOCHREALTIME
+        if env -u OPENSSL_CONF -u OPENSSL_MODULES -u LD_PRELOAD timeout -k 2 10 \
+            "$OPENSSL_BIN" s_client -connect "127.0.0.1:$HTTPD_PORT" -CAfile "$HTTPD_CA" \
+            -verify_return_error -verify_ip 127.0.0.1 "$@" </dev/null >"$tmp" 2>&1; then
+            if [ "$(sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/{p;/-----END/q}' \
+                "$tmp")" = "$want" ]; then
+                echo "$t ok"
+            else
+                echo "$t WRONG"
+                cp "$tmp" "$out.wrong.$t"
+            fi
+        else
+            echo "$t fail"
+        fi >>"$out"
+    done
+}
+
+httpd_verifier_start() {
+    local name=$1 cert=$2
+    shift 2
+    rm -f "$HTTPD_VERIFY_DIR/stop" "$HTTPD_VERIFY_DIR/$name"
+    : >"$HTTPD_VERIFY_DIR/$name"
+    _httpd_verify_loop "$HTTPD_VERIFY_DIR/$name" "$cert" "$HTTPD_VERIFY_DIR/stop" "$@" &
+    HTTPD_VERIFIER_PIDS+=($!)
+}
+
+httpd_verifiers_stop() {
+    local p
+    touch "$HTTPD_VERIFY_DIR/stop"
+    for p in "${HTTPD_VERIFIER_PIDS[@]}"; do
+        # A handshake takes at most 10 s (its timeout).
+        timeout 15 tail --pid="$p" -f /dev/null
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    HTTPD_VERIFIER_PIDS=()
+}
+
+httpd_verified() {
+    local name=$1 kind=$2 from=${3:-0} to=${4:-99999999999}
+    awk -v k="$kind" -v a="$from" -v b="$to" \
+        '$2 == k && $1 + 0 >= a + 0 && $1 + 0 < b + 0 { n++ } END { print n + 0 }' \
+        "$HTTPD_VERIFY_DIR/$name"
+}
+
+httpd_first_ok() {
+    awk -v a="$2" '$2 == "ok" && $1 + 0 >= a + 0 { print $1; exit }' "$HTTPD_VERIFY_DIR/$1"
+}
+
+httpd_master_alive_start() {
+    local pid=$HTTPD_PID gone="$HTTPD_DIR/run/master-gone"
+    rm -f "$gone"
+    (
+        while kill -0 "$pid" 2>/dev/null; do
+            sleep 0.1
+        done
+        echo "$EPOCHREALTIME" >"$gone"
+    ) &
+    HTTPD_ALIVE_PID=$!
+}
+
+httpd_master_alive_stop() {
+    local gone="$HTTPD_DIR/run/master-gone"
+    [ -z "$HTTPD_ALIVE_PID" ] || kill -KILL "$HTTPD_ALIVE_PID" 2>/dev/null
+    wait "$HTTPD_ALIVE_PID" 2>/dev/null
+    HTTPD_ALIVE_PID=""
+    if [ -e "$gone" ]; then
+        fail "httpd ($HTTPD_MPM): the master process ended during the run (at $(cat "$gone"))"
+        _httpd_show_logs
+    else
+        pass "httpd ($HTTPD_MPM): the master process ran throughout"
+    fi
+}
+
+httpd_stamp() {
+    date -u +%Y-%m-%dT%H:%M:%S.%6NZ
+}
+
+httpd_debug_per_process() {
+    awk -v re="$1" -v a="$2" -v b="$3" '
+        $1 >= a && $1 < b && $0 ~ re {
+            split($2, p, "[[/]"); n[p[2]]++; total++
+        }
+        END {
+            for (k in n) { procs++; if (n[k] > max) max = n[k] }
+            print max + 0, total + 0, procs + 0
+        }' "$HTTPD_DEBUG_LOG"
 }
 
 # httpd_story DESC PUB.pem KEY=VALUE... : see the top of this file.
@@ -547,8 +862,13 @@ httpd_story() {
 
 # The server and a load still running are ended before lib.sh's verdict.
 _httpd_on_exit() {
-    local rc=$?
+    local rc=$? p
     [ -z "$HTTPD_LOAD_PID" ] || kill -KILL "$HTTPD_LOAD_PID" 2>/dev/null
+    [ -z "$HTTPD_ALIVE_PID" ] || kill -KILL "$HTTPD_ALIVE_PID" 2>/dev/null
+    for p in "${HTTPD_VERIFIER_PIDS[@]}"; do
+        # shellcheck disable=SC2046
+        kill -KILL $(_descendants "$p") "$p" 2>/dev/null
+    done
     _httpd_kill_all
     (exit "$rc")
     _on_exit
