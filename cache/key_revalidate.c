@@ -216,6 +216,15 @@ void hsm_key_explain_bad_signature(struct hsm_key *key)
  * child process (of the one that loaded the key) running as another user,
  * or a token that really is absent from the slot list.
  */
+/* A forked child running as another user than the process that loaded
+ * the key, which has reached no token of the module since the fork: what
+ * keeps it from the token may be its rights, not the token. */
+static bool child_as_other_user(const struct hsm_key *key)
+{
+    return key->loaded_fork_epoch != hsm_fork_epoch() && key->loaded_euid != geteuid() &&
+           !hsm_module_token_reached_since_fork(key->module);
+}
+
 static void explain_unreachable(const struct hsm_key *key, int n,
                                 const struct hsm_token_scan *scan)
 {
@@ -227,6 +236,20 @@ static void explain_unreachable(const struct hsm_key *key, int n,
         hsm_error(HSM_R_AMBIGUOUS_TOKEN,
                   "%s: more than one token with label '%s' and serial %s is reached through %s",
                   key->uri, key->token_id.label, key->token_id.serial, module);
+    } else if (child_as_other_user(key)) {
+        struct passwd *pw = getpwuid(geteuid());
+
+        hsm_error(HSM_R_TOKEN_GONE,
+                  "%s: token '%s' (serial %s) cannot be reached through %s in this process "
+                  "(pid %ld, user %s), a child of the one that loaded the key as another user, "
+                  "which has reached none of its tokens yet (%s%s): this user may lack permission "
+                  "to the token (its files or device) or to its PIN source; give it access, or "
+                  "configure the server to keep its rights",
+                  key->uri, key->token_id.label, key->token_id.serial, module, (long)getpid(),
+                  pw != NULL ? pw->pw_name : "?",
+                  n < 0 ? "the module fails: see the error before this one"
+                        : "the token is not in its slot list",
+                  problem);
     } else if (n < 0) {
         hsm_error(HSM_R_TOKEN_GONE,
                   "%s: token '%s' (serial %s) cannot be reached: its module %s fails (see the "
@@ -237,16 +260,6 @@ static void explain_unreachable(const struct hsm_key *key, int n,
                   "%s: token '%s' (serial %s) is not among the tokens %s describes%s; the key is "
                   "found again once the module describes it",
                   key->uri, key->token_id.label, key->token_id.serial, module, problem);
-    } else if (key->loaded_fork_epoch != hsm_fork_epoch() && key->loaded_euid != geteuid()) {
-        struct passwd *pw = getpwuid(geteuid());
-
-        hsm_error(HSM_R_TOKEN_GONE,
-                  "%s: token '%s' (serial %s) is not in the slot list of %s in this process "
-                  "(pid %ld, user %s), a child of the one that loaded the key as another user: "
-                  "this user may lack permission to the token (its files or device) or to its "
-                  "PIN source; give it access, or configure the server to keep its rights",
-                  key->uri, key->token_id.label, key->token_id.serial, module, (long)getpid(),
-                  pw != NULL ? pw->pw_name : "?");
     } else {
         hsm_error(HSM_R_TOKEN_GONE,
                   "%s: token '%s' (serial %s) is not in the slot list of %s: insert the token, "
@@ -290,11 +303,15 @@ static bool refind(struct hsm_key *key)
         ERR_pop_to_mark();
     else
         ERR_clear_last_mark();
-    if (reinitialized)
-        hsm_module_recovery(key->module, n > 0);
+    if (reinitialized && n > 0)
+        hsm_module_recovery(key->module, true);
     if (n != 1) {
         /* When the module could not be tried again, its error says why. */
         explain_unreachable(key, not_tried ? -1 : n, &scan);
+        /* A re-initialisation that did not bring the token back is the
+         * module's failure, repeated (with this text) while it waits. */
+        if (reinitialized && n <= 0)
+            hsm_module_recovery(key->module, false);
         hsm_tokens_put_all(toks, n < 0 ? 0 : n);
         return false;
     }

@@ -53,6 +53,7 @@ struct hsm_module {
     int refs;
     struct hsm_module_health health;
     bool health_dented; /* atomic: health has failures counted */
+    unsigned reached_fork_epoch; /* atomic: see hsm_module_note_token_reached */
     /* When initialising it again may be tried, after it failed. */
     struct hsm_backoff backoff;
     /* Set once at insertion, never changed: the registry can be walked
@@ -317,7 +318,12 @@ static bool initialize_locked(struct hsm_module *mod, enum hsm_reason reason, co
     mod->state = rv == CKR_OK ? MODULE_READY : MODULE_NEEDS_INIT;
     hsm_wake_all(&mod->changed);
     if (rv == CKR_OK) {
-        hsm_backoff_succeeded(&mod->backoff);
+        /* A first initialisation that works is the module serving. A
+         * re-initialisation that works may still leave the token away (a
+         * remote module whose server is down initialises with no slots):
+         * its caller judges it (hsm_module_recovery). */
+        if (!was_ready)
+            hsm_backoff_succeeded(&mod->backoff);
         return true;
     }
     if (mod->dl != NULL)
@@ -670,6 +676,17 @@ void hsm_module_recovery(struct hsm_module *mod, bool worked)
     else
         hsm_backoff_failed(&mod->backoff);
     hsm_unlock(&mod->mutex);
+}
+
+void hsm_module_note_token_reached(struct hsm_module *mod)
+{
+    __atomic_store_n(&mod->reached_fork_epoch, hsm_fork_epoch() + 1, __ATOMIC_RELAXED);
+}
+
+bool hsm_module_token_reached_since_fork(struct hsm_module *mod)
+{
+    /* Stored plus one, so that a record never reached reads 0. */
+    return __atomic_load_n(&mod->reached_fork_epoch, __ATOMIC_RELAXED) == hsm_fork_epoch() + 1;
 }
 
 CK_RV hsm_module_misbehaved(const char *func, const char *fmt, ...)

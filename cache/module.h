@@ -74,10 +74,16 @@ void hsm_module_observe_ok(struct hsm_module *mod);
  * After hsm_module_reinitialize, whether the module serves again (the
  * token that was looked for is back). A failure starts or lengthens the
  * wait before the next attempt (cache/backoff.h); meanwhile
- * hsm_module_reinitialize and a first enter fail at once with the error
- * the last attempt gave.
+ * hsm_module_reinitialize and a first enter fail at once repeating the
+ * last error raised, so a failure is reported after raising why.
  */
 void hsm_module_recovery(struct hsm_module *mod, bool worked);
+
+/* A token of |mod| answered C_GetTokenInfo in this process since its last
+ * fork: noted by the slot scan, asked when explaining why a forked child
+ * cannot reach a token (its user's rights, or the token). */
+void hsm_module_note_token_reached(struct hsm_module *mod);
+bool hsm_module_token_reached_since_fork(struct hsm_module *mod);
 
 /*
  * A module answered out of bounds (a length past the buffer it was given,

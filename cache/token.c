@@ -336,8 +336,11 @@ int hsm_tokens_find(struct hsm_module *mod, const struct hsm_uri *uri,
         }
         normalize_slot_info(&sinfo);
         normalize_token_info(&tinfo);
+        /* SoftHSMv2 describes its empty slot's token without reading a file:
+         * only an initialised token shows that the process can reach one. */
         if ((tinfo.flags & CKF_TOKEN_INITIALIZED) == 0)
             continue;
+        hsm_module_note_token_reached(mod);
         hsm_token_identity_from_info(&id, &tinfo);
         if (uri != NULL &&
             (!hsm_uri_match_slot(uri, slots[i], &sinfo) || !hsm_uri_match_token(uri, &tinfo)))

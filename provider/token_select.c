@@ -6,6 +6,7 @@
 #include "cache/module_caching.h"
 #include "uri/uri.h"
 
+#include <openssl/err.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool si
     struct hsm_token_scan scan = {0};
     char list[600];
     unsigned generation;
+    bool reinitialized = false;
     int n;
 
     /* A module that keeps its view for the life of the process is
@@ -37,12 +39,18 @@ int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool si
     n = hsm_tokens_find(mod, uri, NULL, toks, NULL);
     if (n == 0) {
         /* A module that fixed its slot list at C_Initialize (SoftHSMv2) does
-         * not show a token created since; a fresh process would see it. */
+         * not show a token created since; a fresh process would see it.
+         * While an earlier attempt's wait runs (a URI naming no token, a
+         * remote module whose server is down), the module is not
+         * initialised again: the slot list read below says what is there. */
         hsm_tokens_put_all(*toks, 0);
         *toks = NULL;
-        if (!hsm_module_reinitialize(mod, generation))
-            return -1;
+        ERR_set_mark();
+        reinitialized = hsm_module_reinitialize(mod, generation);
+        ERR_pop_to_mark();
         n = hsm_tokens_find(mod, uri, NULL, toks, &scan);
+        if (reinitialized && n > 0)
+            hsm_module_recovery(mod, true);
     }
     if (n < 0)
         return -1;
@@ -58,6 +66,8 @@ int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool si
         hsm_token_scan_describe(&scan, problem, sizeof(problem));
         hsm_error(HSM_R_NO_TOKEN, "%s: no token matches; tokens present in %s: %s%s",
                   uri->redacted, hsm_module_path(mod), list, problem);
+        if (reinitialized)
+            hsm_module_recovery(mod, false);
         return -1;
     }
     if (n > 1 && single) {

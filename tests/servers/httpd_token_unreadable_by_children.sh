@@ -39,7 +39,7 @@ for mpm in $HTTPD_MPMS; do
     httpd_load 20 4
     check "$mpm: every request failed while the children cannot read the token ($HTTPD_LOAD_DONE served)" \
         test "$HTTPD_LOAD_DONE" -eq 0
-    reason="in this process \(pid [0-9]+, user $HTTPD_USER\)[^,]*, a child of the one that loaded the key as another user: this user may lack permission to the token \(its files or device\) or to its PIN source"
+    reason="in this process \(pid [0-9]+, user $HTTPD_USER\), a child of the one that loaded the key as another user, .*: this user may lack permission to the token \(its files or device\) or to its PIN source"
     check "$mpm: the error log names the child, its user, and a lack of permission to the token" \
         grep -qE "$reason" "$HTTPD_ERROR_LOG"
     check "$mpm: and does not tell the operator to insert the token" \
