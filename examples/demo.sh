@@ -3,9 +3,15 @@
 # it, a self-signed root certificate from `openssl req` through the
 # provider, verified with plain OpenSSL (no provider), printed as text.
 #
-#   sh examples/demo.sh DIR_WITH_hsm.so
+#   sh examples/demo.sh [DIR_WITH_hsm.so]
+#
+# Without a directory, the provider installed in OpenSSL's modules
+# directory is used (the Debian package's).
 set -eu
-provider_dir=$(cd "${1:-build/provider}" && pwd)
+provider_path=""
+if [ $# -gt 0 ]; then
+    provider_path="-provider-path $(cd "$1" && pwd)"
+fi
 module=/usr/lib/softhsm/libsofthsm2.so
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -27,7 +33,8 @@ openssl pkey -pubin -inform DER -in "$work/pub.der" -out "$work/token-pub.pem"
 
 uri="pkcs11:token=demo-ca;object=root;type=private?pin-source=file:$work/pin"
 echo "== openssl req through the provider, key $uri"
-openssl req -new -x509 -provider-path "$provider_dir" -provider hsm -provider default \
+# shellcheck disable=SC2086 # provider_path is an option and its value, or nothing
+openssl req -new -x509 $provider_path -provider hsm -provider default \
     -key "$uri" -subj "/CN=Demo Root CA" -days 30 -sha256 \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -out "$work/root.pem"

@@ -22,7 +22,7 @@
 #
 # Outputs: openssl-hsm.cnf, token.txt (identity and objects), key.uri.
 # shellcheck source-path=SCRIPTDIR source=ceremony-lib.sh
-. "$(dirname -- "$0")/ceremony-lib.sh"
+. "$(dirname "$0")/ceremony-lib.sh"
 
 begin_step 1 prepare "$@"
 

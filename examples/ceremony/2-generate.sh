@@ -16,7 +16,7 @@
 #
 # Outputs: root-key.pem, root-key.pub.pem, root-key.spki.sha256.
 # shellcheck source-path=SCRIPTDIR source=ceremony-lib.sh
-. "$(dirname -- "$0")/ceremony-lib.sh"
+. "$(dirname "$0")/ceremony-lib.sh"
 
 begin_step 2 generate "$@"
 

@@ -19,7 +19,7 @@
 #
 # Outputs: root.cnf (the profile used), root-request.txt, root.pem.
 # shellcheck source-path=SCRIPTDIR source=ceremony-lib.sh
-. "$(dirname -- "$0")/ceremony-lib.sh"
+. "$(dirname "$0")/ceremony-lib.sh"
 
 begin_step 3 self-sign "$@"
 

@@ -14,7 +14,7 @@
 #
 # Output: root-check.txt (the checks and their results).
 # shellcheck source-path=SCRIPTDIR source=ceremony-lib.sh
-. "$(dirname -- "$0")/ceremony-lib.sh"
+. "$(dirname "$0")/ceremony-lib.sh"
 
 begin_step 4 check-root "$@"
 

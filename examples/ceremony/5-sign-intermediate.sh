@@ -23,7 +23,7 @@
 #
 # Outputs: NAME.csr (the request signed), NAME.pem; ca/ is updated.
 # shellcheck source-path=SCRIPTDIR source=ceremony-lib.sh
-. "$(dirname -- "$0")/ceremony-lib.sh"
+. "$(dirname "$0")/ceremony-lib.sh"
 
 begin_step 5 sign-intermediate "$@"
 

@@ -16,7 +16,7 @@
 #
 # Output: crl-NUMBER.pem (NUMBER is the CRL number, in hex); ca/ is updated.
 # shellcheck source-path=SCRIPTDIR source=ceremony-lib.sh
-. "$(dirname -- "$0")/ceremony-lib.sh"
+. "$(dirname "$0")/ceremony-lib.sh"
 
 begin_step 6 issue-crl "$@"
 
