@@ -1,15 +1,28 @@
 #!/bin/sh
-# Installs what building and testing hsm needs on Debian 12, and nothing
-# when it is all there already.
+# Installs what building and testing hsm needs on Debian 12 or 13, and
+# nothing when it is all there already. Extra package names given as
+# arguments are installed too (scripts/test-debian13 asks for debootstrap on
+# the host only).
 set -eu
 
+# Add packages here. Names must exist on both releases; a versioned name
+# goes in versioned_packages below, derived from what the release offers.
 packages="meson ninja-build pkg-config gcc libc6-dev libssl-dev openssl \
 libp11-kit-dev p11-kit p11-kit-modules softhsm2 opensc libcunit1-dev \
-libclang-rt-14-dev clang valgrind gdb util-linux apache2 apache2-utils mandoc man-db \
+clang valgrind gdb util-linux apache2 apache2-utils mandoc man-db \
 dpkg-dev debhelper lintian debootstrap \
 libnss3 libnss3-tools opencryptoki swtpm swtpm-tools tpm2-abrmd tpm2-tools dbus iproute2 \
 python3 python3-bcrypt python3-cryptography python3-pyasn1 python3-pyasn1-modules \
 python3-tpm2-pytss python3-yaml libyaml-0-2 libsqlite3-0 libtss2-tcti-tabrmd0"
+
+# Packages whose names carry a version that differs between releases: the
+# sanitizer and libFuzzer runtimes must be those of the clang that `clang`
+# runs (14 on Debian 12, 19 on Debian 13). Prints nothing while clang is not
+# installed yet.
+versioned_packages() {
+    v=$(clang -dumpversion 2>/dev/null) || return 0
+    echo "libclang-rt-${v%%.*}-dev"
+}
 
 # tpm2-pkcs11 is never installed: its package registers it with p11-kit for
 # every program on the machine. Its .debs are unpacked here instead, for
@@ -19,24 +32,39 @@ tpm2_pkcs11_unpacked() {
     ls "$TPM2_PKCS11_DIR"/usr/lib/*/libtpm2_pkcs11.so.1.* >/dev/null 2>&1
 }
 
-missing=""
-for p in $packages; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-        missing="$missing $p"
-done
+missing_of() {
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            printf ' %s' "$p"
+    done
+}
+
+# shellcheck disable=SC2046,SC2086 # lists of names
+missing=$(missing_of $packages $(versioned_packages) "$@")
 [ -z "$missing" ] && tpm2_pkcs11_unpacked && exit 0
 
-echo "installing:${missing:- (tpm2-pkcs11 unpacked only)}"
 if [ "$(id -u)" -ne 0 ]; then
     SUDO=sudo
 else
     SUDO=
 fi
+apt_install() {
+    echo "installing:$*"
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "$@" \
+        >/dev/null
+}
+
 $SUDO apt-get update -q >/dev/null
 # shellcheck disable=SC2086
-[ -z "$missing" ] ||
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
+[ -z "$missing" ] || apt_install $missing
+# clang was among the missing: its versioned runtimes are known only now.
+# shellcheck disable=SC2046
+missing=$(missing_of $(versioned_packages))
+# shellcheck disable=SC2086
+[ -z "$missing" ] || apt_install $missing
 if ! tpm2_pkcs11_unpacked; then
+    echo "unpacking tpm2-pkcs11 into $TPM2_PKCS11_DIR"
     debs=$(mktemp -d)
     (cd "$debs" && $SUDO chmod 777 . &&
         apt-get download -q libtpm2-pkcs11-1 libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools >/dev/null)
