@@ -36,11 +36,14 @@ p11 --write-object "$work/c2.der" --type cert --id 02 --label c2
 # Faithfulness: OpenSC's own test suite sees the same token through the
 # shim as directly, with and without virtual-handle reuse. (`--test` exits
 # 1 even on SoftHSM directly, so its exit status is compared, not required.)
+# OpenSC 0.26 prints pointers of its own process (OAEP's "source_ptr=0x…"),
+# which differ from run to run: they are masked before the comparison.
 run_tool() {
     local module=$1 out=$2
     shift 2
     local rc=0
-    pkcs11-tool --module "$module" --login --pin 1234 "$@" >"$out" 2>&1 || rc=$?
+    pkcs11-tool --module "$module" --login --pin 1234 "$@" 2>&1 |
+        sed -E 's/(_ptr=)0x[0-9a-fA-F]+/\1<address>/g' >"$out" || rc=$?
     echo "exit status $rc" >>"$out"
 }
 run_tool "$real" "$work/direct.txt" --test
