@@ -137,8 +137,8 @@ req_fails "no object matches the URI" \
     "pkcs11:token=secret;object=nosuch;type=private?pin-value=$SECRET_PIN"
 
 # No PIN in any message the provider wrote above. The openssl commands echo
-# their own -key argument ("Could not read private key from pkcs11:...?pin-
-# value=..."), and the default provider's file store repeats it when it
+# their own -key argument ("Could not read [or find] private key from
+# pkcs11:...?pin-value=..."), and the default provider's file store repeats it when it
 # tries the URI as a file name; those lines are OpenSSL's, not the
 # provider's, and are left out.
 openssl_echo='^Could not [A-Za-z ]+ from pkcs11:|file_store\.c:[0-9]+:calling stat\(pkcs11:'

@@ -71,10 +71,11 @@ assert_output_contains "Total found: 6"
 check "three private keys are named, type=private" \
     test "$(names list-private.out | grep -c ';type=private$')" -eq 3
 assert_output_lacks "$USER_PIN" "no PIN in the listing"
-# (storeutl reports a failed load but exits 0: the output is what counts)
+# (OpenSSL 3.0's storeutl reports a failed load but exits 0, and prints a
+# count of 0 that 3.5's does not: what is listed is what counts)
 _run hsm_openssl storeutl -noout 'pkcs11:token=ca;type=private'
 assert_output_contains "token PIN required but none given"
-assert_output_contains "Total found: 0"
+assert_output_lacks '^[0-9]+: ' "no object is listed without the PIN"
 
 # ------------------------------------------------------------- round trip
 # Every printed URI opens exactly its object, compared with pkcs11-tool's.

@@ -139,12 +139,13 @@ check "the provider's debug log was written" test -s "$TMP/log/hsm-debug.log"
 echo "searched ${#scan[@]} files ($(cat "${scan[@]}" | wc -c) bytes), the debug log has" \
     "$(wc -l <"$TMP/log/hsm-debug.log") lines, the shim log $(wc -l <"$TMP/log/shim-calls.log" 2>/dev/null || echo 0)"
 # The openssl command repeats its own -in/-key argument when a load fails
-# ("Could not read key from URI"), and OpenSSL's file store names it when
+# ("Could not read key from URI"; OpenSSL 3.5: "Could not find private key
+# of key from URI"), and OpenSSL's file store names it when
 # it tries the URI as a file name after the provider refused it: those
 # lines echo what the user typed and are not the provider's; they are
 # counted apart. A user who keeps the PIN off the command line (PIN file,
 # configuration, prompt) is not exposed by them.
-OPENSSL_ECHO='^Could not (read|open) .*from pkcs11:|^Could not open file or uri for loading .* from pkcs11:|file_store\.c:[0-9]+:calling stat\(pkcs11:'
+OPENSSL_ECHO='^Could not (read|open|find) .*from pkcs11:|^Could not open file or uri for loading .* from pkcs11:|file_store\.c:[0-9]+:calling stat\(pkcs11:'
 for needle in "$PIN" "$PIN_PCT" "$PIN_HEX" "$WRONG" "$WRONG_HEX"; do
     hits=$(grep -ahF -- "$needle" "${scan[@]}" | grep -avE -- "$OPENSSL_ECHO")
     echoes=$(grep -ahF -- "$needle" "${scan[@]}" | grep -acE -- "$OPENSSL_ECHO")
