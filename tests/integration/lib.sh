@@ -316,6 +316,15 @@ check() {
     fi
 }
 
+# version_at_least PACKAGE VERSION : the installed PACKAGE (pkg-config name:
+# libcrypto, p11-kit-1) is VERSION or later. For the few stories where a
+# dependency behaves differently on the releases tested (Debian 12: OpenSSL
+# 3.0, p11-kit 0.24; Debian 13: OpenSSL 3.5, p11-kit 0.25): such a story
+# states each behaviour and checks the one of the release it runs on.
+version_at_least() {
+    pkg-config --atleast-version="$2" "$1"
+}
+
 # ------------------------------------------------------------------ openssl
 
 _preload_env() {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Story: the token is remote (SoftHSMv2 behind `p11-kit server`, the
-# provider on p11-kit-client.so), and p11-kit 0.24's RPC does not carry
-# CKM_EDDSA or CKM_ECDH1_DERIVE. What the token cannot do through it fails
-# with an error naming the mechanism and the token, writes nothing, and
-# never crashes; what it can do (ECDSA, RSA) still works and verifies.
+# provider on p11-kit-client.so), and p11-kit's RPC does not carry every
+# mechanism: CKM_EDDSA in neither 0.24 (Debian 12) nor 0.25 (Debian 13),
+# CKM_ECDH1_DERIVE not in 0.24 and carried since 0.25.0 (p11-kit commit
+# d07a8ff, "Add support for serializing CK_ECDH1_DERIVE_PARAMS"). What the
+# token cannot do through it fails with an error naming the mechanism and
+# the token, writes nothing, and never crashes; what it can do (ECDSA, RSA,
+# and ECDH where carried) works and is checked with plain OpenSSL.
 # shellcheck source=keys_lib.sh disable=SC2317
 . "$(dirname "$0")/keys_lib.sh"
 # shellcheck source=../integration/p11kit_server.sh
@@ -37,16 +40,25 @@ assert_output_contains "token 'rt'"
 assert_output_contains "the token does not offer this mechanism"
 check "no EdDSA signature file" test ! -s ed.sig
 
-# ECDH: the mechanism is named, no secret is written.
-expect_failure_with --any-file "CKM_ECDH1_DERIVE" cnf_openssl remote.cnf pkeyutl -derive \
-    -inkey "$(key_uri rt ec)" -peerkey peer.pub -out secret
-assert_output_contains "token 'rt'"
-check "no shared secret file" test ! -s secret
+expect_success plain_openssl pkeyutl -derive -inkey peer.key -peerkey ec.pem -out peer.secret
+p11kit=$(pkg-config --modversion p11-kit-1)
+if version_at_least p11-kit-1 0.25.0; then
+    # ECDH is carried: the remote token's secret is the peer's.
+    expect_success cnf_openssl remote.cnf pkeyutl -derive -inkey "$(key_uri rt ec)" \
+        -peerkey peer.pub -out secret &&
+        check "p11-kit $p11kit: the remote token's shared secret equals the peer's" \
+            cmp -s secret peer.secret
+else
+    # ECDH is not carried: the mechanism is named, no secret is written.
+    expect_failure_with --any-file "CKM_ECDH1_DERIVE" cnf_openssl remote.cnf pkeyutl -derive \
+        -inkey "$(key_uri rt ec)" -peerkey peer.pub -out secret
+    assert_output_contains "token 'rt'"
+    check "p11-kit $p11kit: no shared secret file" test ! -s secret
+fi
 
 # The same operations on the token directly work: the refusals above are the
 # remote path's, not the key's.
 expect_success hsm_openssl pkeyutl -derive -inkey "$(key_uri rt ec)" -peerkey peer.pub \
-    -out direct.secret
-expect_success plain_openssl pkeyutl -derive -inkey peer.key -peerkey ec.pem -out peer.secret &&
+    -out direct.secret &&
     check "directly, the token's shared secret equals the peer's" cmp -s direct.secret peer.secret
 finish
