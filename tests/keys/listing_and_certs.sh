@@ -233,8 +233,8 @@ expect_success hsm_openssl x509 -req -in leaf.csr -CA 'pkcs11:token=ca;object=ro
     -days 10 -sha384 -out leaf.pem &&
     expect_success plain_openssl verify -CAfile root.pem leaf.pem &&
     assert_output_contains "leaf.pem: OK" &&
-    expect_success plain_openssl x509 -in leaf.pem -noout -issuer -text &&
-    assert_output_contains "issuer=CN = Token-Root" &&
+    expect_success plain_openssl x509 -in leaf.pem -noout -issuer -nameopt RFC2253 -text &&
+    assert_output_contains "issuer=CN=Token-Root" &&
     assert_output_contains "Signature Algorithm: ecdsa-with-SHA384"
 if tamper_pem leaf.pem bad-leaf.pem x509; then
     expect_failure_with "certificate signature failure" \
