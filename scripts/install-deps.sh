@@ -9,19 +9,40 @@ set -eu
 # goes in versioned_packages below, derived from what the release offers.
 packages="meson ninja-build pkg-config gcc libc6-dev libssl-dev openssl \
 libp11-kit-dev p11-kit p11-kit-modules softhsm2 opensc libcunit1-dev \
-clang valgrind gdb util-linux apache2 apache2-utils mandoc man-db \
+clang valgrind gdb util-linux apache2 apache2-utils curl stunnel4 mandoc man-db \
 dpkg-dev debhelper lintian debootstrap \
 libnss3 libnss3-tools opencryptoki swtpm swtpm-tools tpm2-abrmd tpm2-tools dbus iproute2 \
 python3 python3-bcrypt python3-cryptography python3-pyasn1 python3-pyasn1-modules \
 python3-tpm2-pytss python3-yaml libyaml-0-2 libsqlite3-0 libtss2-tcti-tabrmd0"
 
-# Packages whose names carry a version that differs between releases: the
-# sanitizer and libFuzzer runtimes must be those of the clang that `clang`
-# runs (14 on Debian 12, 19 on Debian 13). Prints nothing while clang is not
-# installed yet.
+# Packages whose names carry a version that differs between releases.
+# Prints the names it knows; fails when one cannot be known yet (before
+# clang is installed, or before the package lists of a fresh machine are
+# there).
 versioned_packages() {
-    v=$(clang -dumpversion 2>/dev/null) || return 0
-    echo "libclang-rt-${v%%.*}-dev"
+    status=0
+    # The sanitizer and libFuzzer runtimes of the clang that `clang` runs
+    # (14 on Debian 12, 19 on Debian 13).
+    if v=$(clang -dumpversion 2>/dev/null); then
+        echo "libclang-rt-${v%%.*}-dev"
+    else
+        status=1
+    fi
+    # The kernel's sign-file (linux-kbuild-6.1 on Debian 12, 6.12 on 13):
+    # the one installed, else the newest the archive offers.
+    newest_of linux-kbuild- || status=1
+    return $status
+}
+
+# newest_of PREFIX : the installed package PREFIX<version> with the highest
+# version, else the archive's (Debian 13 names the kernel's packages
+# linux-kbuild-6.12.116+deb13 and so on).
+newest_of() {
+    re="^$1[0-9][0-9.]*(\\+deb[0-9.]+)?\$"
+    p=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "$1*" 2>/dev/null |
+        awk -v re="$re" '$1 == "ii" && $2 ~ re { print $2 }' | sort -V | tail -n 1)
+    [ -n "$p" ] || p=$(apt-cache pkgnames "$1" 2>/dev/null | grep -E "$re" | sort -V | tail -n 1)
+    [ -n "$p" ] && echo "$p"
 }
 
 # tpm2-pkcs11 is never installed: its package registers it with p11-kit for
@@ -39,9 +60,11 @@ missing_of() {
     done
 }
 
-# shellcheck disable=SC2046,SC2086 # lists of names
-missing=$(missing_of $packages $(versioned_packages) "$@")
-[ -z "$missing" ] && tpm2_pkcs11_unpacked && exit 0
+unknown=0
+versioned=$(versioned_packages) || unknown=1
+# shellcheck disable=SC2086 # lists of names
+missing=$(missing_of $packages $versioned "$@")
+[ -z "$missing" ] && [ "$unknown" -eq 0 ] && tpm2_pkcs11_unpacked && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
     SUDO=sudo
@@ -58,9 +81,15 @@ apt_install() {
 $SUDO apt-get update -q >/dev/null
 # shellcheck disable=SC2086
 [ -z "$missing" ] || apt_install $missing
-# clang was among the missing: its versioned runtimes are known only now.
-# shellcheck disable=SC2046
-missing=$(missing_of $(versioned_packages))
+# Versioned names not known before (clang just installed, package lists
+# just fetched) are known now.
+versioned=$(versioned_packages) || {
+    echo "install-deps: the archive offers no libclang-rt-N-dev or linux-kbuild-N" \
+        "(found:$versioned)" >&2
+    exit 1
+}
+# shellcheck disable=SC2086
+missing=$(missing_of $versioned)
 # shellcheck disable=SC2086
 [ -z "$missing" ] || apt_install $missing
 if ! tpm2_pkcs11_unpacked; then
