@@ -49,8 +49,9 @@ newest_of() {
 # every program on the machine. Its .debs are unpacked here instead, for
 # the module matrix (tests/modules) to name it by path.
 TPM2_PKCS11_DIR=/opt/hsm-tests/tpm2-pkcs11
-tpm2_pkcs11_unpacked() {
-    ls "$TPM2_PKCS11_DIR"/usr/lib/*/libtpm2_pkcs11.so.1.* >/dev/null 2>&1
+tpm2_pkcs11_unpacked() { # (Debian 13 puts the library in a pkcs11/ directory)
+    ls "$TPM2_PKCS11_DIR"/usr/lib/*/libtpm2_pkcs11.so.1.* >/dev/null 2>&1 ||
+        ls "$TPM2_PKCS11_DIR"/usr/lib/*/pkcs11/libtpm2_pkcs11.so.1.* >/dev/null 2>&1
 }
 
 missing_of() {

@@ -114,7 +114,9 @@ tpm2_addtoken() {
 drv_tpm2_setup() {
     local so
     TPM2_DIR=${HSM_TPM2_PKCS11_DIR:-/opt/hsm-tests/tpm2-pkcs11}
-    so=$(ls "$TPM2_DIR"/usr/lib/*/libtpm2_pkcs11.so.1.* 2>/dev/null | head -1)
+    # (Debian 12 puts the library in usr/lib/<triplet>, 13 in its pkcs11/)
+    so=$(ls "$TPM2_DIR"/usr/lib/*/libtpm2_pkcs11.so.1.* \
+        "$TPM2_DIR"/usr/lib/*/pkcs11/libtpm2_pkcs11.so.1.* 2>/dev/null | head -1)
     if [ -z "$so" ] || ! command -v swtpm >/dev/null || ! command -v tpm2-abrmd >/dev/null; then
         fail "tpm2-pkcs11 (extracted in HSM_TPM2_PKCS11_DIR=${TPM2_DIR:-unset}), swtpm or tpm2-abrmd is missing: scripts/install-deps.sh"
         return
@@ -153,7 +155,10 @@ OCK_SO_PIN=87654321
 # openCryptoki's paths are fixed: /etc/opencryptoki, /var/lib/opencryptoki,
 # /var/log/opencryptoki, /run (pkcsslotd's socket and pid, /run/lock) and
 # /dev/shm. In the scenario's mount namespace each is a mount of its own,
-# so the machine's are never read or changed.
+# so the machine's are never read or changed. openCryptoki 3.23 (Debian 13;
+# 3.8 on Debian 12) also needs its policy file strength.conf (root:pkcs11,
+# 0640), and runs pkcsslotd as the user pkcsslotd with its socket in
+# /run/opencryptoki.
 drv_opencryptoki_setup() {
     local d="$TMP/ock"
     if [ ! -e "$OCK_MODULE" ] || ! command -v pkcsslotd >/dev/null; then
@@ -166,11 +171,12 @@ drv_opencryptoki_setup() {
     TOOL_MODULE=$OCK_MODULE
     KEY_TYPES="rsa"
     CANNOT="ec-keygen reinit-with-sessions"
-    WHY[ec-keygen]="Debian's openCryptoki soft token is built without EC key generation"
+    WHY[ec-keygen]="Debian 12's openCryptoki soft token is built without EC key generation"
     WHY[reinit-with-sessions]="openCryptoki refuses C_InitToken while a process has sessions on the token (CKR_SESSION_EXISTS)"
     mkdir -p "$d/etc" "$d/lib/swtok/TOK_OBJ" "$d/log"
     printf 'version opencryptoki-3.1\nslot 3\n{\nstdll = libpkcs11_sw.so\n}\n' \
         >"$d/etc/opencryptoki.conf"
+    [ ! -e /etc/opencryptoki/strength.conf ] || cp /etc/opencryptoki/strength.conf "$d/etc/"
     mount -t tmpfs tmpfs /run && mkdir -p /run/lock/opencryptoki/swtok &&
         mount -t tmpfs tmpfs /dev/shm && mkdir -p /var/log/opencryptoki &&
         mount --bind "$d/etc" /etc/opencryptoki && mount --bind "$d/lib" /var/lib/opencryptoki &&
@@ -179,9 +185,31 @@ drv_opencryptoki_setup() {
         return
     }
     chgrp -R pkcs11 "$d" /run/lock/opencryptoki && chmod -R g+rwx "$d" /run/lock/opencryptoki
+    [ ! -e "$d/etc/strength.conf" ] || chmod 0640 "$d/etc/strength.conf"
+    if getent passwd pkcsslotd >/dev/null; then
+        mkdir -p /run/opencryptoki && chown pkcsslotd:pkcs11 /run/opencryptoki &&
+            chmod 0710 /run/opencryptoki
+    fi
+    # openCryptoki 3.23 loads OpenSSL's legacy provider in C_Initialize, from
+    # OPENSSL_MODULES when it is set, which the tests point at the build:
+    # the scenario's own directory holds hsm.so and OpenSSL's modules.
+    local ossl_modules
+    ossl_modules=$(openssl version -m | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')
+    mkdir -p "$TMP/ossl-modules" &&
+        ln -sf "$HSM_PROVIDER_DIR/hsm.so" "$ossl_modules"/*.so "$TMP/ossl-modules/" &&
+        HSM_PROVIDER_DIR=$TMP/ossl-modules
     bg pkcsslotd pkcsslotd -f
-    wait_for "pkcsslotd" test -S /run/pkcsslotd.socket || return
+    wait_for "pkcsslotd" \
+        bash -c 'test -S /run/pkcsslotd.socket || test -S /run/opencryptoki/pkcsslotd.socket' ||
+        return
     ock_init_token
+    # openCryptoki 3.8's soft token (Debian 12) cannot make EC keys, 3.23's
+    # (Debian 13) can: the module itself is asked, with a key pair made and
+    # removed again.
+    if p11tool keygen ec fe ec-probe >/dev/null 2>&1; then
+        p11tool delete fe >/dev/null 2>&1
+        CANNOT=${CANNOT/ec-keygen/}
+    fi
     drv_reinit_token() { ock_init_token; }
 }
 
