@@ -1,8 +1,6 @@
 #!/bin/sh
 # Installs what building and testing hsm needs on Debian 12 or 13, and
-# nothing when it is all there already. Extra package names given as
-# arguments are installed too (scripts/test-debian13 asks for debootstrap on
-# the host only).
+# nothing when it is all there already.
 set -eu
 
 # Add packages here. Names must exist on both releases; a versioned name
@@ -64,7 +62,7 @@ missing_of() {
 unknown=0
 versioned=$(versioned_packages) || unknown=1
 # shellcheck disable=SC2086 # lists of names
-missing=$(missing_of $packages $versioned "$@")
+missing=$(missing_of $packages $versioned)
 [ -z "$missing" ] && [ "$unknown" -eq 0 ] && tpm2_pkcs11_unpacked && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
