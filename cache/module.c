@@ -6,6 +6,7 @@
 #include "cache/fork_gate.h"
 #include "cache/lock.h"
 #include "cache/module_health.h"
+#include "cache/module_rpc.h"
 #include "cache/token.h"
 
 #include <dlfcn.h>
@@ -42,6 +43,11 @@ struct hsm_module {
     void *dl;
     bool direct_init;
     bool owns_init;
+    /* Set at load: one thread at a time inside the module (module_rpc.h).
+     * |one_call| is held from a first enter to its leave, taken with no
+     * other lock of the provider held, never waited for without a limit. */
+    bool one_call_at_a_time;
+    pthread_mutex_t one_call;
     /* Guards what follows. Held for a few instructions only, never across
      * a call into the module; threads wait for a state change on |changed|,
      * outside the fork gate. */
@@ -75,6 +81,7 @@ static pthread_once_t exit_hook_once = PTHREAD_ONCE_INIT;
 static _Thread_local struct {
     struct hsm_module *mod;
     unsigned depth, generation, epoch;
+    bool one_call; /* holds mod->one_call */
 } nest[NEST_MAX];
 
 static int nest_find(const struct hsm_module *mod)
@@ -123,6 +130,7 @@ static void after_fork_child(void)
     for (struct hsm_module *mod = registry; mod != NULL; mod = mod->next) {
         (void)pthread_mutex_init(&mod->mutex, NULL);
         (void)pthread_cond_init(&mod->changed, NULL);
+        (void)pthread_mutex_init(&mod->one_call, NULL);
         mod->users = 0;
         if (mod->state == MODULE_LOADING)
             mod->state = MODULE_UNLOADED;
@@ -440,6 +448,7 @@ static struct hsm_module *find_or_add(const char *path, const char *init_args)
         } else {
             pthread_mutex_init(&mod->mutex, NULL);
             pthread_cond_init(&mod->changed, NULL);
+            pthread_mutex_init(&mod->one_call, NULL);
             mod->state = MODULE_UNLOADED;
             mod->next = registry;
             registry = mod;
@@ -464,6 +473,7 @@ static bool load_locked(struct hsm_module *mod)
 {
     char why[300];
     CK_FUNCTION_LIST *fns;
+    bool rpc;
 
     mod->state = MODULE_LOADING;
     hsm_unlock(&mod->mutex);
@@ -471,9 +481,14 @@ static bool load_locked(struct hsm_module *mod)
      * constructors) rather than copying it half-way. */
     hsm_fork_gate_enter();
     fns = load(mod, mod->path, why, sizeof(why));
+    rpc = fns != NULL && hsm_module_uses_p11kit_rpc(mod->path);
     hsm_fork_gate_leave();
+    if (rpc)
+        hsm_debug(1, "%s reaches its token through p11-kit's RPC client: one call at a time",
+                  mod->path);
     if (!hsm_lock(&mod->mutex))
         return false;
+    mod->one_call_at_a_time = rpc;
     mod->fns = fns;
     mod->state = fns != NULL ? MODULE_NEEDS_INIT : MODULE_UNLOADED;
     hsm_wake_all(&mod->changed);
@@ -570,11 +585,48 @@ static void unblock_sigpipe(void)
     pthread_sigmask(SIG_SETMASK, &sigpipe_old_mask, NULL);
 }
 
+/* How long a thread waits for another's call into a module that takes one
+ * call at a time: far longer than any call should take (a key generated on
+ * a network HSM), short enough that a stuck call is reported, not waited
+ * on for ever. */
+#define ONE_CALL_WAIT_S 60
+
+static bool take_one_call(struct hsm_module *mod)
+{
+    struct timespec deadline;
+    int rc;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += ONE_CALL_WAIT_S;
+    rc = pthread_mutex_timedlock(&mod->one_call, &deadline);
+    if (rc == 0)
+        return true;
+    if (rc == ETIMEDOUT)
+        hsm_error(HSM_R_TOKEN_GONE,
+                  "PKCS#11 module %s takes one call at a time, and another thread's call has "
+                  "not returned for %d s: the module or its server is stuck",
+                  mod->path, ONE_CALL_WAIT_S);
+    else
+        hsm_error(HSM_R_INTERNAL, "a lock of the hsm provider failed: %s", strerror(rc));
+    return false;
+}
+
+/* Undoes an enter's count when it fails before going in. */
+static void left_early(struct hsm_module *mod)
+{
+    if (!hsm_lock(&mod->mutex))
+        return;
+    if (--mod->users == 0)
+        hsm_wake_all(&mod->changed);
+    hsm_unlock(&mod->mutex);
+}
+
 CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
 {
     int slot = nest_find(mod);
     CK_FUNCTION_LIST *fns;
     unsigned gen;
+    bool one_call;
 
     if (slot >= 0) {
         /* Nested: the generation this thread entered cannot change until
@@ -598,11 +650,17 @@ CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
     mod->users++;
     gen = mod->generation;
     fns = mod->fns;
+    one_call = mod->one_call_at_a_time;
     hsm_unlock(&mod->mutex);
+    if (one_call && !take_one_call(mod)) {
+        left_early(mod);
+        return NULL;
+    }
     nest[slot].mod = mod;
     nest[slot].depth = 1;
     nest[slot].generation = gen;
     nest[slot].epoch = hsm_fork_epoch();
+    nest[slot].one_call = one_call;
     hsm_fork_gate_enter();
     block_sigpipe();
     hsm_error_mark_push();
@@ -627,8 +685,12 @@ void hsm_module_leave(struct hsm_module *mod)
     hsm_fork_gate_leave();
     stale = nest[slot].epoch != hsm_fork_epoch();
     nest[slot].mod = NULL;
-    if (stale || !hsm_lock(&mod->mutex))
-        return; /* a child: the counts were reset at the fork */
+    if (stale)
+        return; /* a child: the counts and locks were made anew at the fork */
+    if (nest[slot].one_call)
+        (void)pthread_mutex_unlock(&mod->one_call);
+    if (!hsm_lock(&mod->mutex))
+        return;
     if (--mod->users == 0)
         hsm_wake_all(&mod->changed);
     hsm_unlock(&mod->mutex);

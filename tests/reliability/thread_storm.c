@@ -7,7 +7,12 @@
  * library context of its own, under the public key read from the token by
  * pkcs11-tool (a PEM file): zero errors allowed.
  *
- *   thread_storm RSA-URI RSA-PUB.pem EC-URI EC-PUB.pem RSA-SIGS EC-SIGS
+ *   thread_storm RSA-URI RSA-PUB.pem EC-URI EC-PUB.pem RSA-SIGS EC-SIGS [SECONDS]
+ *
+ * With SECONDS, every thread signs until that many seconds have passed or
+ * SIGUSR1 arrives, through failures (a remote token that comes and goes);
+ * the program then exits 0 when every signature verified and the last one
+ * was made less than 2 s before the end (signing works again).
  *
  * The hsm provider comes from OPENSSL_CONF, or else is loaded with
  * OSSL_PROVIDER_load (OPENSSL_MODULES names its directory). Prints one
@@ -21,6 +26,7 @@
 #include <openssl/provider.h>
 #include <openssl/store.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -50,6 +56,11 @@ static EVP_PKEY *rsa_shared, *ec_shared; /* through the provider */
 static EVP_PKEY *rsa_pub, *ec_pub;       /* verification keys, default provider */
 static OSSL_LIB_CTX *verify_ctx;
 static atomic_int reports;
+static atomic_long bad_signatures;
+static double run_seconds; /* 0: count mode */
+static struct timespec started;
+static volatile sig_atomic_t stop_asked;
+static atomic_llong last_verified_ns;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Prints the first few failures with the error queue; counts them all. */
@@ -88,13 +99,48 @@ static void sign_once(struct job *job, EVP_PKEY *key, EVP_PKEY *pub, long n) {
     job->made++;
     if (EVP_DigestVerifyInit_ex(vctx, NULL, "SHA256", verify_ctx, NULL, pub, NULL) <= 0 ||
         EVP_DigestVerify(vctx, sig, siglen, data, (size_t)len) != 1) {
+        atomic_fetch_add(&bad_signatures, 1);
         report(job, "SIGNATURE DOES NOT VERIFY under the token's public key", n);
         goto done;
     }
     job->verified++;
+    if (run_seconds > 0) {
+        struct timespec now;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        atomic_store(&last_verified_ns, (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    }
 done:
     EVP_MD_CTX_free(mctx);
     EVP_MD_CTX_free(vctx);
+}
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static bool time_is_up(void) {
+    return stop_asked || seconds_since(&started) >= run_seconds;
+}
+
+static void on_stop(int sig) {
+    (void)sig;
+    stop_asked = 1;
+}
+
+/* In timed mode a failing token is tried again after a moment: a busy
+ * loop of failures would only take the machine's CPU from the server. */
+static void pause_after_failure(struct job *job) {
+    struct timespec pause = {0, 5 * 1000 * 1000};
+
+    if (run_seconds > 0) {
+        ERR_clear_error();
+        nanosleep(&pause, NULL);
+    }
+    (void)job;
 }
 
 static void *worker(void *arg) {
@@ -104,7 +150,11 @@ static void *worker(void *arg) {
     long total = job->rsa_sigs + job->ec_sigs;
     long rsa_done = 0;
 
-    for (long n = 0; n < total && job->errors < MAX_ERRORS_PER_THREAD; n++) {
+    for (long n = 0; run_seconds > 0 ? !time_is_up()
+                                     : n < total && job->errors < MAX_ERRORS_PER_THREAD;
+         n++) {
+        long errors_before = job->errors;
+
         /* RSA and EC interleaved in proportion, so both run all along. */
         bool use_rsa = rsa_done * total < job->rsa_sigs * (n + 1) && rsa_done < job->rsa_sigs;
 
@@ -116,7 +166,10 @@ static void *worker(void *arg) {
             job->loads++;
             if ((job->rsa_sigs > 0 && rsa == NULL) || (job->ec_sigs > 0 && ec == NULL)) {
                 report(job, "loading the thread's own key failed", n);
-                break;
+                if (run_seconds == 0)
+                    break;
+                pause_after_failure(job);
+                continue;
             }
         }
         if (use_rsa) {
@@ -125,6 +178,8 @@ static void *worker(void *arg) {
         } else {
             sign_once(job, ec, ec_pub, n);
         }
+        if (job->errors > errors_before)
+            pause_after_failure(job);
     }
     if (job->own) {
         EVP_PKEY_free(rsa);
@@ -142,9 +197,14 @@ int main(int argc, char **argv) {
     struct timespec t0, t1;
     double secs;
 
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s RSA-URI RSA-PUB EC-URI EC-PUB RSA-SIGS EC-SIGS\n", argv[0]);
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: %s RSA-URI RSA-PUB EC-URI EC-PUB RSA-SIGS EC-SIGS [SECONDS]\n",
+                argv[0]);
         return 2;
+    }
+    if (argc == 8) {
+        run_seconds = atof(argv[7]);
+        signal(SIGUSR1, on_stop);
     }
     rsa_uri = argv[1];
     ec_uri = argv[3];
@@ -175,6 +235,7 @@ int main(int argc, char **argv) {
         jobs[i].ec_sigs = ec_total / THREADS + (i < ec_total % THREADS);
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    started = t0;
     for (int i = 0; i < THREADS; i++) {
         if (pthread_create(&tids[i], NULL, worker, &jobs[i]) != 0) {
             fprintf(stderr, "pthread_create failed\n");
@@ -203,5 +264,14 @@ int main(int argc, char **argv) {
     EVP_PKEY_free(rsa_pub);
     EVP_PKEY_free(ec_pub);
     OSSL_LIB_CTX_free(verify_ctx);
+    if (run_seconds > 0) {
+        long long end_ns = (long long)t1.tv_sec * 1000000000LL + t1.tv_nsec;
+        double gap = verified > 0 ? (double)(end_ns - atomic_load(&last_verified_ns)) / 1e9 : -1;
+
+        printf("thread_storm: timed run: %ld signatures that do not verify; the last verified "
+               "one %.2f s before the end\n",
+               (long)atomic_load(&bad_signatures), gap);
+        return atomic_load(&bad_signatures) == 0 && verified > 0 && gap < 2.0 ? 0 : 1;
+    }
     return errors == 0 && verified == expected ? 0 : 1;
 }

@@ -618,8 +618,17 @@ httpd_stop() {
     local left
     [ -n "$HTTPD_PID" ] || return 0
     _httpd_ctl -k stop
-    for _ in $(seq 100); do
+    local i stuck=""
+    for i in $(seq 100); do
         kill -0 "$HTTPD_PID" 2>/dev/null || break
+        # httpd kills a child that ignores its stop after about 6 s: take
+        # the stacks of any still running at 3 s, while they still show why.
+        if [ "$i" = 30 ]; then
+            stuck=$(_descendants "$HTTPD_PID" | head -3)
+            [ -z "$stuck" ] || echo "  (children still running 3 s after the stop: $(echo $stuck))"
+            # shellcheck disable=SC2086
+            [ -z "$stuck" ] || show_stacks $stuck
+        fi
         sleep 0.1
     done
     if kill -0 "$HTTPD_PID" 2>/dev/null; then
