@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Story (issue 6): a root CA's key ceremony, run from start to finish with
-# run-ceremony.sh and a parameter file, as the README tells an operator to:
+# run-ceremony.sh and a parameter file, as examples/ceremony/README.md
+# tells an operator to:
 # an EC P-384 root key generated on the token, the self-signed root, its
 # check without the HSM, an intermediate signed from a CSR, the first CRL,
 # and a transcript. Every output is checked again here with plain OpenSSL

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Story (issue 6, PINs and activation): the token PIN reaches the provider
-# from each source the README documents, for a key generated on the token
+# from each source docs/uris-and-pins.md documents, for a key generated on
+# the token
 # by openssl genpkey and named either by its URI or by the key reference
 # file genpkey wrote:
 #   - the URI: pin-value, pin-source=file: (with and without a trailing

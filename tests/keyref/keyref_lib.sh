@@ -17,7 +17,7 @@
 . "$(dirname "$0")/../keys/keys_lib.sh"
 
 KEYREF_BIN=${HSM_KEYREF_BIN:-}
-# The reference OID (README, "Key generation on the token").
+# The reference OID (docs/uris-and-pins.md, "Key reference files").
 REF_OID=2.25.66901314653364937060485567949883125691
 DEBUG_LOG="$TMP/hsm-debug.log"
 printf 'the data a key reference scenario signs\n' >"$TMP/data"

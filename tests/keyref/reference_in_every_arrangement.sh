@@ -12,7 +12,7 @@
 # arrangement verifies with plain OpenSSL. A reference written before key
 # types had their own arc (the bare OID) loads in each arrangement with
 # the configuration's PIN (on OpenSSL 3.5 an old reference cannot get the
-# application's PIN: README).
+# application's PIN: docs/uris-and-pins.md).
 # shellcheck source=keyref_lib.sh disable=SC2317
 . "$(dirname "$0")/keyref_lib.sh"
 

@@ -136,8 +136,8 @@ expect_success hsm_openssl x509 -req -in leaf.csr -CA 'pkcs11:id=%01;type=cert' 
     -out leaf2.pem && expect_success plain_openssl verify -CAfile root.pem leaf2.pem
 
 # A second token: token= tells them apart; listing spans both tokens, and a
-# single object is loaded only when one token matches the URI (README: "the
-# URI must match exactly one token and one object").
+# single object is loaded only when one token matches the URI
+# (docs/uris-and-pins.md, "Matching").
 make_token other
 make_key other EC:prime256v1 99 elsewhere
 require

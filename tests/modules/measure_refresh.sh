@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Not a test: measures what the caching-module trigger
 # (cache/module_caching.c) costs per load and per signature on one module,
-# for the README's figures. Run it with a build of the provider with the
+# for the figures in docs/modules.md. Run it with a build of the provider with the
 # trigger and one without (HSM_PROVIDER_DIR), same DRIVER:
 #   HSM_PROVIDER_DIR=... HSM_KEY_HOLDER=... HSM_P11_TOOL=... \
 #       bash tests/modules/measure_refresh.sh DRIVER [SIGNATURES] [LOADS] [ROUNDS]

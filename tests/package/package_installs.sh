@@ -80,6 +80,17 @@ for f in "$modulesdir/hsm.so" /usr/share/man/man7/provider-hsm.7.gz \
     /usr/share/hsm/ceremony/run-ceremony.sh /usr/share/doc/openssl-provider-hsm/examples/demo.sh; do
     if grep -qxF "$f" "$work/contents"; then pass "the package holds $f"; else fail "the package lacks $f"; fi
 done
+# The README's links into docs/ resolve where the package puts both.
+doc=/usr/share/doc/openssl-provider-hsm
+missing=""
+for link in $(grep -oE '\]\(docs/[^)#]+' README.md | sed 's/^](//' | sort -u); do
+    grep -qxF "$doc/$link" "$work/contents" || missing="$missing $link"
+done
+if grep -qxF "$doc/README.md" "$work/contents" && [ -z "$missing" ]; then
+    pass "the package holds the README and every docs page it links to, uncompressed"
+else
+    fail "the package lacks the README or pages it links to:${missing:- README.md}"
+fi
 depends=$(dpkg-deb -f "$deb" Depends)
 for lib in libssl3 libp11-kit0 libc6; do
     if grep -qE "(^|, )$lib(t64)? " <<<"$depends"; then

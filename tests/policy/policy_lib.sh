@@ -26,7 +26,7 @@ if [ -z "${HSM_KEY_HOLDER:-}" ] || [ ! -x "$HSM_KEY_HOLDER" ]; then
     finish
 fi
 
-# The provider's reason strings (README, "Errors"): a failure is clear when
+# The provider's reason strings (docs/errors.md): a failure is clear when
 # it carries one of them.
 HSM_REASONS=(
     "malformed pkcs11: URI"

@@ -38,7 +38,7 @@ expect_success cnf_openssl nover.cnf req -new -x509 -key "$uri_r" -subj /CN=Root
 
 # RSA signatures are verified even here: checking one costs less than the
 # attribute read that would confirm the handle, and names the key more
-# surely (README, "How each signature is confirmed").
+# surely (docs/design.md, "Where each signature's check comes from").
 LOG=$TMP/rsa-debug.log
 HSM_DEBUG_LOG=$LOG HSM_DEBUG_LEVEL=2 expect_success cnf_openssl nover.cnf dgst -sha256 \
     -sign "$uri_r" -out r.sig "$DATA" && verify_sig "the RSA signature verifies" r.pem r.sig "$DATA"
