@@ -83,11 +83,13 @@ done
 # The README's links into docs/ resolve where the package puts both.
 doc=/usr/share/doc/openssl-provider-hsm
 missing=""
-for link in $(grep -oE '\]\(docs/[^)#]+' README.md | sed 's/^](//' | sort -u); do
-    grep -qxF "$doc/$link" "$work/contents" || missing="$missing $link"
+for link in $(grep -oE '\]\(docs/[^)#]+' "$src/README.md" | sed 's/^](//' | sort -u); do
+    # (the man page's source, linked too, is compressed like any other file)
+    grep -qxE "$doc/$link(\.gz)?" "$work/contents" || missing="$missing $link"
 done
-if grep -qxF "$doc/README.md" "$work/contents" && [ -z "$missing" ]; then
-    pass "the package holds the README and every docs page it links to, uncompressed"
+links=$(grep -c '](docs/' "$src/README.md")
+if grep -qxF "$doc/README.md" "$work/contents" && [ "$links" -gt 0 ] && [ -z "$missing" ]; then
+    pass "the package holds the README and every docs page its $links links name (the .md pages uncompressed)"
 else
     fail "the package lacks the README or pages it links to:${missing:- README.md}"
 fi
