@@ -54,15 +54,24 @@ else
     fail "holder: a fresh load while the server is dead"
     _show_reply
 fi
-expect_clean_refusal "a new process while the server is dead" \
-    cnf_openssl remote.cnf pkey -in "$ec_uri" -pubout -out dead.pem
+# (The openssl binary is not instrumented: under tsan.sh it cannot load the
+# ThreadSanitizer build of the provider, so its steps are left to the
+# plain and ASan runs.)
+if [ "${HSM_UNDER_TSAN:-0}" != 1 ]; then
+    expect_clean_refusal "a new process while the server is dead" \
+        cnf_openssl remote.cnf pkey -in "$ec_uri" -pubout -out dead.pem
+fi
 
 # 3. A server is back on the same socket (same token directory): the same
 # process signs again without being restarted, with the key it loaded.
 server_start
 # A new process works at once: the server really is back.
-expect_success cnf_openssl remote.cnf pkey -in "$ec_uri" -pubout -out back.pem
-same_pubkey "a new process sees the token's key again" back.pem ec.pem
+if [ "${HSM_UNDER_TSAN:-0}" != 1 ]; then
+    expect_success cnf_openssl remote.cnf pkey -in "$ec_uri" -pubout -out back.pem
+    same_pubkey "a new process sees the token's key again" back.pem ec.pem
+else
+    sleep 1.1 # what that step takes: the module is tried again within 1 s
+fi
 holder_sign_verifies "the first signature with ec after the server is back" ec ec.pem ||
     holder_sign_verifies "a second signature with ec after the server is back" ec ec.pem
 holder_sign_verifies "signs with rsa after the server is back" rsa rsa.pem

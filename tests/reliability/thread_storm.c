@@ -20,6 +20,7 @@
  */
 #include "token_key.h"
 
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -59,7 +60,7 @@ static atomic_int reports;
 static atomic_long bad_signatures;
 static double run_seconds; /* 0: count mode */
 static struct timespec started;
-static volatile sig_atomic_t stop_asked;
+static atomic_int stop_asked; /* lock-free: safe to set from a handler */
 static atomic_llong last_verified_ns;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -123,12 +124,15 @@ static double seconds_since(const struct timespec *t0) {
 }
 
 static bool time_is_up(void) {
-    return stop_asked || seconds_since(&started) >= run_seconds;
+    return atomic_load(&stop_asked) || seconds_since(&started) >= run_seconds;
 }
 
 static void on_stop(int sig) {
+    int saved = errno;
+
     (void)sig;
-    stop_asked = 1;
+    atomic_store(&stop_asked, 1);
+    errno = saved;
 }
 
 /* In timed mode a failing token is tried again after a moment: a busy

@@ -4,7 +4,9 @@
 # another thread signs, HSM_TSAN_FORKS times, 10 by default) and the
 # passphrase callback that forks (fork_in_callback.sh: threads loading at
 # once, the PIN from a forked child, also with a module that forks in
-# C_Initialize) under ThreadSanitizer. TSan needs a build of
+# C_Initialize) and the remote token that dies (dying_token.sh: 16 threads
+# through p11-kit's client, one call at a time, while its server is killed
+# and started again) under ThreadSanitizer. TSan needs a build of
 # its own: this script configures one (-Db_sanitize=thread -Db_lundef=false)
 # in $HSM_TSAN_BUILD (default: a directory beside the calling build, kept
 # between runs so rebuilds are incremental), builds only the provider and
@@ -56,4 +58,6 @@ HSM_FORKS=${HSM_TSAN_FORKS:-10} bash "$here/fork_sign.sh"
 forks=$?
 bash "$here/fork_in_callback.sh"
 callback=$?
-[ "$storm" = 0 ] && [ "$forks" = 0 ] && [ "$callback" = 0 ]
+HSM_UNDER_TSAN=1 bash "$here/dying_token.sh"
+dying=$?
+[ "$storm" = 0 ] && [ "$forks" = 0 ] && [ "$callback" = 0 ] && [ "$dying" = 0 ]
