@@ -33,6 +33,7 @@ const OSSL_ITEM hsm_reason_strings[] = {
     {HSM_R_BAD_INPUT, "invalid input"},
     {HSM_R_OBJECT_EXISTS, "an object with this label or id already exists on the token"},
     {HSM_R_PUBLIC_KEY_INVALID, "the token's public key fails the public key check"},
+    {HSM_R_AUDIT_LOG, "cannot write the audit log"},
     {0, NULL},
 };
 

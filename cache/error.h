@@ -32,7 +32,8 @@ enum hsm_reason {
     HSM_R_BAD_INPUT,
     HSM_R_OBJECT_EXISTS,
     HSM_R_PUBLIC_KEY_INVALID,
-    HSM_R_LAST = HSM_R_PUBLIC_KEY_INVALID,
+    HSM_R_AUDIT_LOG,
+    HSM_R_LAST = HSM_R_AUDIT_LOG,
 };
 
 /* Reason table registered with OpenSSL; terminated by {0, NULL}. */
