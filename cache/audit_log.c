@@ -130,16 +130,6 @@ bool hsm_audit_log_configure(const char *path, const char *keys, const char *on_
     struct hsm_audit_log *log;
 
     *out = NULL;
-    if (path == NULL || path[0] == '\0') {
-        if ((keys != NULL && keys[0] != '\0') || (on_failure != NULL && on_failure[0] != '\0')) {
-            hsm_error(HSM_R_CONFIG,
-                      "audit-log-%s is set but audit-log is not: set audit-log = "
-                      "PATH to record key uses",
-                      keys != NULL && keys[0] != '\0' ? "keys" : "on-failure");
-            return false;
-        }
-        return true;
-    }
     if (path[0] != '/') {
         hsm_error(HSM_R_CONFIG,
                   "audit-log = %s: give an absolute path (a server may change its working "
@@ -152,9 +142,9 @@ bool hsm_audit_log_configure(const char *path, const char *keys, const char *on_
         hsm_error(HSM_R_INTERNAL, "out of memory");
         return false;
     }
-    if (on_failure != NULL && strcmp(on_failure, "continue") == 0) {
+    if (strcmp(on_failure, "continue") == 0) {
         log->continue_on_failure = true;
-    } else if (on_failure != NULL && strcmp(on_failure, "fail") != 0) {
+    } else if (strcmp(on_failure, "fail") != 0) {
         hsm_error(HSM_R_CONFIG, "audit-log-on-failure = \"%s\": use fail or continue", on_failure);
         hsm_audit_log_free(log);
         return false;

@@ -19,11 +19,11 @@
 struct hsm_audit_log;
 
 /*
- * From the options audit-log (an absolute path), audit-log-keys (pkcs11:
- * URIs separated by commas: only keys one of them names are recorded) and
- * audit-log-on-failure (fail, the default, or continue). |*out| is NULL
- * when audit-log is unset. Raises HSM_R_CONFIG and returns false on a bad
- * value.
+ * From the options audit-log (|path|: set, and absolute), audit-log-keys
+ * (pkcs11: URIs separated by commas: only keys one of them names are
+ * recorded; NULL or empty: every key) and audit-log-on-failure (fail or
+ * continue; the caller passes the table's default when it is unset).
+ * Raises HSM_R_CONFIG and returns false on a bad value.
  */
 bool hsm_audit_log_configure(const char *path, const char *keys, const char *on_failure,
                              struct hsm_audit_log **out);

@@ -91,6 +91,33 @@ static bool config_module_init_args(struct hsm_config *cfg, const char *value)
     return true;
 }
 
+/* audit-log-keys and audit-log-on-failure say nothing without audit-log:
+ * set alone, they are a mistake (a log someone expects and that is not
+ * kept), so the provider does not start. */
+static bool config_audit(struct hsm_config *cfg, const char *const values[HSM_OPT_COUNT])
+{
+    static const enum hsm_option_id needs_log[] = {HSM_OPT_AUDIT_LOG_KEYS,
+                                                   HSM_OPT_AUDIT_LOG_ON_FAILURE};
+    const char *path = values[HSM_OPT_AUDIT_LOG];
+
+    if (path != NULL && path[0] != '\0')
+        return hsm_audit_log_configure(path, values[HSM_OPT_AUDIT_LOG_KEYS],
+                                       hsm_option_value(values, HSM_OPT_AUDIT_LOG_ON_FAILURE),
+                                       &cfg->audit);
+    for (size_t i = 0; i < sizeof(needs_log) / sizeof(needs_log[0]); i++) {
+        const char *v = values[needs_log[i]];
+
+        if (v != NULL && v[0] != '\0') {
+            hsm_error(HSM_R_CONFIG,
+                      "%s is set but audit-log is not: set audit-log = PATH to "
+                      "record key uses",
+                      hsm_options[needs_log[i]].name);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool hsm_config_from_options(struct hsm_config *cfg, const char *const values[HSM_OPT_COUNT])
 {
     const char *module = values[HSM_OPT_MODULE_PATH], *pin = values[HSM_OPT_TOKEN_PIN];
@@ -109,7 +136,8 @@ bool hsm_config_from_options(struct hsm_config *cfg, const char *const values[HS
         return false;
     if (module != NULL && module[0] != '\0' && (cfg->module_path = strdup(module)) == NULL)
         goto oom;
-    if (!config_module_init_args(cfg, values[HSM_OPT_MODULE_INIT_ARGS]))
+    if (!config_module_init_args(cfg, values[HSM_OPT_MODULE_INIT_ARGS]) ||
+        !config_audit(cfg, values))
         goto fail;
     if (pin != NULL && pin[0] != '\0') {
         /* A PIN file is read now, while the host still runs as the user
@@ -131,5 +159,6 @@ void hsm_config_clear(struct hsm_config *cfg)
     free(cfg->module_path);
     free(cfg->module_init_args);
     hsm_token_pin_free(cfg->token_pin);
+    hsm_audit_log_free(cfg->audit);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -47,6 +47,16 @@ const struct hsm_option hsm_options[HSM_OPT_COUNT] = {
                                        DECIMAL(HSM_BACKOFF_MAX_MS_DEFAULT),
                                        "The longest wait before a failed module or key is tried "
                                        "again."},
+    [HSM_OPT_AUDIT_LOG] = {"audit-log", "an absolute path", NULL,
+                           "Append a chained record of every use and refusal of a token key "
+                           "to this file, flushed before the result is returned; unset, no "
+                           "record is kept."},
+    [HSM_OPT_AUDIT_LOG_KEYS] = {"audit-log-keys", "pkcs11: URIs separated by commas", NULL,
+                                "Record only the uses of keys one of these URIs names (refusals "
+                                "before a key is known are always recorded); unset, every key."},
+    [HSM_OPT_AUDIT_LOG_ON_FAILURE] = {"audit-log-on-failure", "fail | continue", "fail",
+                                      "What a key use whose record cannot be written does: fail "
+                                      "and return nothing, or go on and say so once."},
 };
 
 bool hsm_options_get(OSSL_FUNC_core_get_params_fn *get_params, const OSSL_CORE_HANDLE *handle,

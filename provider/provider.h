@@ -2,6 +2,7 @@
 #ifndef HSM_PROVIDER_PROVIDER_H
 #define HSM_PROVIDER_PROVIDER_H
 
+#include "cache/audit_log.h"
 #include "cache/error.h"
 #include "cache/key_identity.h"
 #include "provider/options.h"
@@ -36,6 +37,7 @@ struct hsm_config {
     bool pin_file_allow_shared; /* accept PIN files others can read */
     bool prefer_other_providers; /* other providers serve fetches not asking for hsm */
     enum hsm_pkcs1_decryption pkcs1_decryption;
+    struct hsm_audit_log *audit; /* audit-log; NULL: key uses are not recorded */
 };
 
 struct hsm_provctx {

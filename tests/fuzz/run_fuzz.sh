@@ -61,7 +61,8 @@ common=(uri/uri.c uri/pin_source.c cache/error.c cache/debug_log.c cache/ckr_nam
     cache/backoff.c cache/lock.c)
 declare -A sources=(
     [uri]=""
-    [config]="provider/options.c provider/config.c provider/token_pin.c"
+    [config]="provider/options.c provider/config.c provider/token_pin.c cache/audit_json.c
+        cache/audit_chain.c cache/audit_record.c cache/audit_log.c"
     [module]="$(cd "$src" && echo provider/*.c cache/*.c uri/*.c | tr ' ' '\n' |
         grep -vxF -e uri/uri.c -e uri/pin_source.c -e cache/error.c -e cache/debug_log.c \
             -e cache/ckr_name.c -e cache/fork_gate.c -e cache/backoff.c -e cache/lock.c |

@@ -39,6 +39,8 @@ static void unset_options_get_the_table_defaults(void)
     CU_ASSERT(!cfg.pin_file_allow_shared);
     CU_ASSERT(cfg.prefer_other_providers);
     CU_ASSERT_EQUAL(cfg.pkcs1_decryption, HSM_PKCS1_DECRYPTION_IMPLICIT);
+    CU_ASSERT_PTR_NULL(cfg.audit);
+    CU_ASSERT_STRING_EQUAL(hsm_options[HSM_OPT_AUDIT_LOG_ON_FAILURE].default_value, "fail");
     hsm_config_clear(&cfg);
 }
 
@@ -86,6 +88,8 @@ static void wrong_values_are_refused_by_name(void)
         {HSM_OPT_RETRY_INTERVAL_MAX_MS, "10ms"},
         /* min above the default max */
         {HSM_OPT_RETRY_INTERVAL_MIN_MS, "5000"},
+        /* a server may change its working directory */
+        {HSM_OPT_AUDIT_LOG, "audit.log"},
     };
     struct hsm_config cfg;
 
@@ -99,6 +103,42 @@ static void wrong_values_are_refused_by_name(void)
     }
 }
 
+/* The audit options: taken with audit-log; alone, or with a value they do
+ * not take, refused by name. */
+static void audit_options_need_the_log(void)
+{
+    const char *v[HSM_OPT_COUNT] = {NULL};
+    struct hsm_config cfg;
+
+    v[HSM_OPT_AUDIT_LOG] = "/var/log/hsm/audit.log";
+    v[HSM_OPT_AUDIT_LOG_KEYS] = "pkcs11:token=ca;object=root, pkcs11:token=ca;object=issuing";
+    v[HSM_OPT_AUDIT_LOG_ON_FAILURE] = "continue";
+    CU_ASSERT_FATAL(hsm_config_from_options(&cfg, v));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg.audit);
+    CU_ASSERT_STRING_EQUAL(hsm_audit_log_path(cfg.audit), "/var/log/hsm/audit.log");
+    hsm_config_clear(&cfg);
+    CU_ASSERT_PTR_NULL(cfg.audit);
+
+    v[HSM_OPT_AUDIT_LOG_ON_FAILURE] = "maybe";
+    CU_ASSERT(!hsm_config_from_options(&cfg, v));
+    UNIT_ASSERT_CONTAINS(hsm_error_last_detail(), "audit-log-on-failure");
+    UNIT_ASSERT_CONTAINS(hsm_error_last_detail(), "maybe");
+    v[HSM_OPT_AUDIT_LOG_ON_FAILURE] = NULL;
+    v[HSM_OPT_AUDIT_LOG_KEYS] = "pkcs11:token=ca;object=root?pin-value=1234";
+    CU_ASSERT(!hsm_config_from_options(&cfg, v));
+    UNIT_ASSERT_CONTAINS(hsm_error_last_detail(), "audit-log-keys");
+    CU_ASSERT_PTR_NULL(strstr(hsm_error_last_detail(), "1234"));
+
+    for (int id = HSM_OPT_AUDIT_LOG_KEYS; id <= HSM_OPT_AUDIT_LOG_ON_FAILURE; id++) {
+        const char *alone[HSM_OPT_COUNT] = {NULL};
+
+        alone[id] = id == HSM_OPT_AUDIT_LOG_KEYS ? "pkcs11:token=ca" : "fail";
+        CU_ASSERT(!hsm_config_from_options(&cfg, alone));
+        UNIT_ASSERT_CONTAINS(hsm_error_last_detail(), hsm_options[id].name);
+        UNIT_ASSERT_CONTAINS(hsm_error_last_detail(), "audit-log is not");
+    }
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -106,6 +146,7 @@ int main(void)
         UNIT_TEST(unset_options_get_the_table_defaults),
         UNIT_TEST(set_options_are_taken),
         UNIT_TEST(wrong_values_are_refused_by_name),
+        UNIT_TEST(audit_options_need_the_log),
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {
