@@ -21,7 +21,7 @@ bool hsm_prove_possession(struct hsm_provctx *prov, struct hsm_key *key)
     EVP_MD *sha256 = NULL;
     EVP_MD_CTX *md = NULL;
     size_t siglen = 0;
-    bool ok = false;
+    bool ok = false, asked = false;
 
     /* A login for every signature would make the proof itself ask the
      * operator for a PIN; verify-after-sign still checks each signature. */
@@ -50,6 +50,7 @@ bool hsm_prove_possession(struct hsm_provctx *prov, struct hsm_key *key)
         p.pss_saltlen = RSA_PSS_SALTLEN_DIGEST;
     }
     /* Signed without the after-sign check, to say precisely what failed. */
+    asked = true;
     if (!hsm_sign_unchecked(key, true, &p, challenge, sizeof(challenge), sig, &siglen, sizeof(sig)))
         goto done;
     if (!hsm_verify_in_software(prov, key, &p, challenge, sizeof(challenge), sig, siglen)) {
@@ -62,6 +63,11 @@ bool hsm_prove_possession(struct hsm_provctx *prov, struct hsm_key *key)
     }
     ok = true;
 done:
+    /* The proof is a use of the key: recorded, and a key whose proof cannot
+     * be recorded is not loaded. */
+    if (!hsm_sign_audit(prov, HSM_AUDIT_PROVE_POSSESSION, key, &p, asked ? challenge : NULL,
+                        sizeof(challenge), ok ? sig : NULL, siglen))
+        ok = false;
     EVP_MD_CTX_free(md);
     EVP_MD_free(sha256);
     return ok;

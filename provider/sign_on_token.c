@@ -118,6 +118,37 @@ static bool rsa_input(const struct hsm_key *key, const struct hsm_sign_params *p
     return false;
 }
 
+CK_MECHANISM_TYPE hsm_sign_mechanism(const struct hsm_key *key, const struct hsm_sign_params *p)
+{
+    if (key->key_type != CKK_RSA)
+        return key->key_type == CKK_EC ? CKM_ECDSA : CKM_EDDSA;
+    return p->rsa_padding == RSA_PKCS1_PSS_PADDING ? CKM_RSA_PKCS_PSS
+           : p->rsa_padding == RSA_NO_PADDING      ? CKM_RSA_X_509
+                                                   : CKM_RSA_PKCS;
+}
+
+bool hsm_sign_audit(struct hsm_provctx *prov, enum hsm_audit_op op, const struct hsm_key *key,
+                    const struct hsm_sign_params *p, const unsigned char *tbs, size_t tbslen,
+                    const unsigned char *sig, size_t siglen)
+{
+    CK_MECHANISM_TYPE mech;
+
+    if (prov->config.audit == NULL)
+        return true;
+    mech = hsm_sign_mechanism(key, p);
+    return hsm_audit_operation(
+        prov->config.audit,
+        &(struct hsm_audit_event){.op = op,
+                                  .key = key,
+                                  .mechanism = &mech,
+                                  .digest = p->md != NULL ? EVP_MD_get0_name(p->md) : NULL,
+                                  .data = tbs,
+                                  .data_len = tbslen,
+                                  .signature = sig,
+                                  .signature_len = siglen,
+                                  .ok = sig != NULL});
+}
+
 bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_sign_params *p,
                      const unsigned char *tbs, size_t tbslen, unsigned char *sig, size_t *siglen,
                      size_t sigsize)
@@ -127,7 +158,7 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
      * signature. */
     unsigned char in[HSM_KEY_OUTPUT_MAX], raw[HSM_KEY_OUTPUT_MAX];
     size_t inlen, rawlen = sizeof(raw);
-    CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
+    CK_MECHANISM mech = {hsm_sign_mechanism(key, p), NULL, 0};
     enum hsm_key_op op = will_verify ? HSM_OP_SIGN_VERIFIED : HSM_OP_SIGN;
 
     if (!hsm_key_on_token(key)) {
@@ -151,9 +182,7 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
         return false;
     }
     if (key->key_type == CKK_RSA) {
-        if (p->rsa_padding == RSA_NO_PADDING)
-            mech.mechanism = CKM_RSA_X_509;
-        else if (p->rsa_padding != RSA_PKCS1_PADDING) {
+        if (p->rsa_padding != RSA_PKCS1_PADDING && p->rsa_padding != RSA_NO_PADDING) {
             hsm_error(HSM_R_UNSUPPORTED, "%s: RSA padding mode %d is not supported", key->uri,
                       p->rsa_padding);
             return false;
@@ -164,7 +193,6 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
         return hsm_key_operate(key, op, &mech, in, inlen, sig, &rawlen) &&
                (*siglen = rawlen, true);
     }
-    mech.mechanism = key->key_type == CKK_EC ? CKM_ECDSA : CKM_EDDSA;
     if (!hsm_key_operate(key, op, &mech, tbs, tbslen, raw, &rawlen))
         return false;
     if (key->key_type != CKK_EC) {
@@ -241,10 +269,18 @@ bool hsm_sign_on_token(struct hsm_provctx *prov, struct hsm_key *key,
      * checked: verify-signatures = no must not open a gap. */
     bool verify = prov->config.verify_signatures || hsm_key_needs_verified_signatures(key);
 
-    if (!hsm_sign_unchecked(key, verify, p, tbs, tbslen, sig, siglen, sigsize))
+    if (!hsm_sign_unchecked(key, verify, p, tbs, tbslen, sig, siglen, sigsize)) {
+        (void)hsm_sign_audit(prov, HSM_AUDIT_SIGN, key, p, tbs, tbslen, NULL, 0);
         return false;
-    if (!verify || hsm_verify_in_software(prov, key, p, tbs, tbslen, sig, *siglen))
-        return true;
+    }
+    if (!verify || hsm_verify_in_software(prov, key, p, tbs, tbslen, sig, *siglen)) {
+        /* Recorded before the signature leaves: none is returned unrecorded. */
+        if (hsm_sign_audit(prov, HSM_AUDIT_SIGN, key, p, tbs, tbslen, sig, *siglen))
+            return true;
+        OPENSSL_cleanse(sig, sigsize);
+        *siglen = 0;
+        return false;
+    }
     OPENSSL_cleanse(sig, sigsize);
     *siglen = 0;
     hsm_key_explain_bad_signature(key);
@@ -254,5 +290,6 @@ bool hsm_sign_on_token(struct hsm_provctx *prov, struct hsm_key *key,
               "stale or the key was replaced: clear the cache (e.g. OpenSC's file cache), "
               "check the token's objects, and load the key again",
               key->uri, key->token_id.label, key->token_id.serial, key->fingerprint);
+    (void)hsm_sign_audit(prov, HSM_AUDIT_SIGN, key, p, tbs, tbslen, NULL, 0);
     return false;
 }

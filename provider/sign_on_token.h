@@ -41,6 +41,22 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
                         const unsigned char *tbs, size_t tbslen, unsigned char *sig,
                         size_t *siglen, size_t sigsize);
 
+/* The PKCS#11 mechanism a signature with |p| runs on |key|. */
+CK_MECHANISM_TYPE hsm_sign_mechanism(const struct hsm_key *key, const struct hsm_sign_params *p);
+
+/*
+ * The audit record of a signature |op| (a signature or a possession proof)
+ * over |tbs| as the token was given it: |sig| is what is about to be
+ * returned, or NULL for a refusal (its reason: this thread's last error).
+ * True at once when no audit log is configured. False when the record
+ * could not be written and the configuration forbids going on: the
+ * signature must then not be used (HSM_R_AUDIT_LOG is raised). Called with
+ * no lock held, outside the fork gate and every module call.
+ */
+bool hsm_sign_audit(struct hsm_provctx *prov, enum hsm_audit_op op, const struct hsm_key *key,
+                    const struct hsm_sign_params *p, const unsigned char *tbs, size_t tbslen,
+                    const unsigned char *sig, size_t siglen);
+
 /* Verifies in software with the key's remembered public key. */
 bool hsm_verify_in_software(struct hsm_provctx *prov, struct hsm_key *key,
                             const struct hsm_sign_params *p, const unsigned char *tbs,
