@@ -32,6 +32,9 @@ struct rsa_cipher_ctx {
     /* OpenSSL 3.2's "implicit-rejection": 1 (the default) answers a bad
      * PKCS#1 v1.5 padding with a synthetic plaintext, 0 with an error. */
     unsigned int implicit_rejection;
+    /* The mechanism the last decryption ran on the token, for its audit
+     * record. */
+    CK_MECHANISM_TYPE mech;
 };
 
 static void *rsa_cipher_newctx(void *provctx)
@@ -97,6 +100,31 @@ static int rsa_cipher_init(void *vctx, void *vkey, const OSSL_PARAM params[])
 static const EVP_MD *oaep_digest(const struct rsa_cipher_ctx *ctx);
 
 /*
+ * The audit record of one decryption: the ciphertext's hash, never the
+ * plaintext. A PKCS#1 v1.5 or TLS decryption is recorded alike whether the
+ * padding was good or not (the result is a plaintext either way), so the
+ * log tells no more about the padding than the caller learns. False: the
+ * record could not be written and the plaintext must not be returned.
+ */
+static bool audit_decryption(const struct rsa_cipher_ctx *ctx, const unsigned char *in,
+                             size_t inlen, bool ok)
+{
+    if (ctx->prov->config.audit == NULL)
+        return true;
+    return hsm_audit_operation(
+        ctx->prov->config.audit,
+        &(struct hsm_audit_event){.op = HSM_AUDIT_DECRYPT,
+                                  .key = ctx->key,
+                                  .mechanism = &ctx->mech,
+                                  .digest = ctx->padding == RSA_PKCS1_OAEP_PADDING
+                                                ? EVP_MD_get0_name(oaep_digest(ctx))
+                                                : NULL,
+                                  .data = in,
+                                  .data_len = inlen,
+                                  .ok = ok});
+}
+
+/*
  * TLS 1.2 RSA key exchange (RFC 5246, 7.4.7.1): the token decrypts without
  * padding, and the PKCS#1 v1.5 and version checks run here in constant
  * time. On any failure the premaster secret is random, so neither the
@@ -139,6 +167,7 @@ static int rsa_decrypt_token_pkcs1(struct rsa_cipher_ctx *ctx, unsigned char *ou
     CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
     size_t len = k;
 
+    ctx->mech = CKM_RSA_PKCS;
     if (!hsm_key_operate(ctx->key, HSM_OP_DECRYPT, &mech, in, inlen, out, &len))
         return 0;
     if (len > k) {
@@ -276,8 +305,17 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
                   ctx->key->uri != NULL ? ctx->key->uri : "the key");
         return 0;
     }
-    if (ctx->padding == RSA_PKCS1_WITH_TLS_PADDING)
-        return rsa_decrypt_tls(ctx, out, outlen, outsize, in, inlen, k);
+    /* Raw RSA unless the padding is the token's (OAEP, and the fallback
+     * to the token's PKCS#1 v1.5, which sets its own). */
+    ctx->mech = ctx->padding == RSA_PKCS1_OAEP_PADDING ? CKM_RSA_PKCS_OAEP : CKM_RSA_X_509;
+    if (ctx->padding == RSA_PKCS1_WITH_TLS_PADDING) {
+        ok = rsa_decrypt_tls(ctx, out, outlen, outsize, in, inlen, k);
+        if (audit_decryption(ctx, in, inlen, ok))
+            return ok;
+        if (ok)
+            OPENSSL_cleanse(out, 48);
+        return 0;
+    }
     /* As OpenSSL's provider: room for the modulus length, whatever the
      * message turns out to be (a public check, before any decryption). */
     if (outsize < k) {
@@ -306,6 +344,8 @@ static int rsa_decrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
                   hsm_rsa_pad_mode_name(ctx->padding));
         ok = 0;
     }
+    if (!audit_decryption(ctx, in, inlen, ok))
+        ok = 0;
     if (ok)
         memcpy(out, buf, *outlen);
     OPENSSL_secure_clear_free(buf, k);
