@@ -184,6 +184,17 @@ static int ecdh_derive(void *vctx, unsigned char *secret, size_t *secretlen, siz
                   ctx->key->uri, len, field);
         ok = false;
     }
+    /* Recorded (the peer's point, never the secret) before the secret is
+     * handed out; a secret whose use cannot be recorded is not. */
+    if (ctx->prov->config.audit != NULL &&
+        !hsm_audit_operation(ctx->prov->config.audit,
+                             &(struct hsm_audit_event){.op = HSM_AUDIT_DERIVE,
+                                                       .key = ctx->key,
+                                                       .mechanism = &mech.mechanism,
+                                                       .data = point,
+                                                       .data_len = point_len,
+                                                       .ok = ok}))
+        ok = false;
     if (ok) {
         *secretlen = outlen < field ? outlen : field;
         memcpy(secret, whole, *secretlen);
