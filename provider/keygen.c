@@ -275,6 +275,30 @@ static bool fill_request(const struct hsm_genctx *g, const struct hsm_uri *uri,
     }
 }
 
+/*
+ * The audit record of a generation: the new key, or for a refusal the URI
+ * asked for and the token, if one was chosen. False: the new key's record
+ * could not be written, and the key must not be handed out.
+ */
+static bool audit_generation(const struct hsm_genctx *g, const struct hsm_uri *uri,
+                             const struct hsm_key *key, const struct hsm_token *tok)
+{
+    CK_MECHANISM_TYPE mech = g->type == CKK_RSA  ? CKM_RSA_PKCS_KEY_PAIR_GEN
+                             : g->type == CKK_EC ? CKM_EC_KEY_PAIR_GEN
+                                                 : CKM_EC_EDWARDS_KEY_PAIR_GEN;
+
+    if (g->prov->config.audit == NULL)
+        return true;
+    return hsm_audit_operation(
+        g->prov->config.audit,
+        &(struct hsm_audit_event){.op = HSM_AUDIT_GENERATE,
+                                  .key = key,
+                                  .uri = key == NULL ? uri->redacted : NULL,
+                                  .token = key == NULL && tok != NULL ? &tok->id : NULL,
+                                  .mechanism = &mech,
+                                  .ok = key != NULL});
+}
+
 void *hsm_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 {
     struct hsm_genctx *g = genctx;
@@ -322,6 +346,11 @@ void *hsm_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
     if (key != NULL)
         key->algorithm = g->algorithm;
 done:
+    if (!audit_generation(g, uri, key, n == 1 ? toks[0] : NULL) && key != NULL) {
+        hsm_key_destroy_generated(key);
+        hsm_key_put(key);
+        key = NULL;
+    }
     hsm_tokens_put_all(toks, n < 0 ? 0 : n);
     hsm_uri_free(uri);
     return key;
