@@ -530,7 +530,7 @@ bool hsm_store_search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, vo
      * object. */
     if (hsm_store_one_kind(ctx) && ctx->n_toks > 1) {
         hsm_refuse_several_tokens(ctx->uri, ctx->toks, ctx->n_toks);
-        return false;
+        goto done;
     }
     for (int i = 0; i < ctx->n_toks; i++) {
         if (!search_token(ctx, ctx->module, ctx->toks[i], &pinreq, &cands, &n_cands))
@@ -558,6 +558,17 @@ bool hsm_store_search(struct store_ctx *ctx, OSSL_PASSPHRASE_CALLBACK *pw_cb, vo
     }
     ok = true;
 done:
+    /* A refused load is recorded with what is known: the URI as asked (no
+     * PIN) and the token, when one was chosen. Several candidates for one
+     * object are a refusal too, though their names are still handed out. */
+    if (ctx->prov->config.audit != NULL && (!ok || ctx->ambiguity != NULL))
+        (void)hsm_audit_operation(
+            ctx->prov->config.audit,
+            &(struct hsm_audit_event){.op = HSM_AUDIT_LOAD,
+                                      .uri = ctx->uri->redacted,
+                                      .token = ctx->n_toks == 1 ? &ctx->toks[0]->id : NULL,
+                                      .reason = ok ? HSM_R_AMBIGUOUS_OBJECT : 0,
+                                      .detail = ok ? ctx->ambiguity : NULL});
     for (size_t i = 0; i < n_cands; i++) {
         hsm_attr_set_clear(&cands[i].attrs);
     }
