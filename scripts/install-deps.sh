@@ -11,7 +11,7 @@ clang valgrind gdb util-linux apache2 apache2-utils curl stunnel4 mandoc man-db 
 dpkg-dev debhelper lintian debootstrap \
 libnss3 libnss3-tools opencryptoki swtpm swtpm-tools tpm2-abrmd tpm2-tools dbus iproute2 \
 python3 python3-bcrypt python3-cryptography python3-pyasn1 python3-pyasn1-modules \
-python3-tpm2-pytss python3-yaml libyaml-0-2 libsqlite3-0 libtss2-tcti-tabrmd0"
+python3-tpm2-pytss python3-yaml libyaml-0-2 libsqlite3-0 libtss2-tcti-tabrmd0 jq"
 
 # Packages whose names carry a version that differs between releases.
 # Prints the names it knows; fails when one cannot be known yet (before
