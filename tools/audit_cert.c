@@ -1,9 +1,10 @@
 /*
- * hsm-audit verify --cert: what the record of a certificate's signature
- * holds. The provider records the SHA-256 of the digest it signed (of the
- * message itself for EdDSA) and of the signature it returned; a
- * certificate gives both: its TBSCertificate hashed with its signature
- * algorithm's digest, and its signatureValue.
+ * hsm-audit verify --cert: what the record of a certificate's or a CRL's
+ * signature holds. The provider records the SHA-256 of the digest it
+ * signed (of the message itself for EdDSA) and of the signature it
+ * returned; a certificate gives both: its TBSCertificate hashed with its
+ * signature algorithm's digest, and its signatureValue (a CRL: its
+ * TBSCertList and signature).
  */
 #include "tools/audit_tool.h"
 
@@ -13,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 
@@ -27,21 +29,52 @@ static void sha256_hex(const unsigned char *data, size_t len, char hex[65])
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
-static X509 *read_cert(const char *file)
+/* A certificate or a CRL, PEM or DER: whichever |file| holds. */
+struct signed_object {
+    X509 *cert;
+    X509_CRL *crl;
+};
+
+static bool read_signed(const char *file, struct signed_object *o)
 {
     BIO *bio = BIO_new_file(file, "rb");
-    X509 *x = NULL;
 
+    o->cert = NULL;
+    o->crl = NULL;
     if (bio == NULL)
-        return NULL;
-    x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-    if (x == NULL) {
-        ERR_clear_error();
-        (void)BIO_reset(bio);
-        x = d2i_X509_bio(bio, NULL);
-    }
+        return false;
+    if ((o->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL && BIO_reset(bio) == 0 &&
+        (o->crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) == NULL && BIO_reset(bio) == 0 &&
+        (o->cert = d2i_X509_bio(bio, NULL)) == NULL && BIO_reset(bio) == 0)
+        o->crl = d2i_X509_CRL_bio(bio, NULL);
+    ERR_clear_error();
     BIO_free(bio);
-    return x;
+    return o->cert != NULL || o->crl != NULL;
+}
+
+/* The digest a CRL's signature algorithm hashes with; NID_undef for EdDSA,
+ * which signs the message itself. False when it cannot be told. */
+static bool crl_digest(const X509_CRL *crl, int *mdnid)
+{
+    const X509_ALGOR *alg = NULL;
+    int pknid = NID_undef;
+
+    X509_CRL_get0_signature(crl, NULL, &alg);
+    if (!OBJ_find_sigid_algs(X509_CRL_get_signature_nid(crl), mdnid, &pknid))
+        return false;
+    if (pknid == NID_rsassaPss) {
+        /* The digest is a parameter: RFC 4055's default is SHA-1. */
+        RSA_PSS_PARAMS *pss =
+            alg->parameter != NULL && alg->parameter->type == V_ASN1_SEQUENCE
+                ? ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(RSA_PSS_PARAMS), alg->parameter)
+                : NULL;
+
+        if (pss == NULL)
+            return false;
+        *mdnid = pss->hashAlgorithm != NULL ? OBJ_obj2nid(pss->hashAlgorithm->algorithm) : NID_sha1;
+        RSA_PSS_PARAMS_free(pss);
+    }
+    return *mdnid != NID_undef || pknid == NID_ED25519 || pknid == NID_ED448;
 }
 
 /* The TBSCertificate as it is encoded in the certificate: the first
@@ -70,19 +103,24 @@ bool audit_cert_expect(const char *file, char data_sha256[65], char signature_sh
     unsigned int mdlen = 0;
     long tbslen;
     int derlen, mdnid = NID_undef;
-    X509 *x = read_cert(file);
+    struct signed_object o;
     bool ok = false;
 
-    if (x == NULL) {
-        fprintf(stderr, "hsm-audit: %s is not a certificate in PEM or DER\n", file);
+    if (!read_signed(file, &o)) {
+        fprintf(stderr, "hsm-audit: %s is not a certificate or CRL in PEM or DER\n", file);
         return false;
     }
-    if ((derlen = i2d_X509(x, &der)) <= 0 || !tbs_of(der, derlen, &tbs, &tbslen) ||
-        !X509_get_signature_info(x, &mdnid, NULL, NULL, NULL)) {
+    derlen = o.cert != NULL ? i2d_X509(o.cert, &der) : i2d_X509_CRL(o.crl, &der);
+    if (derlen <= 0 || !tbs_of(der, derlen, &tbs, &tbslen) ||
+        !(o.cert != NULL ? X509_get_signature_info(o.cert, &mdnid, NULL, NULL, NULL)
+                         : crl_digest(o.crl, &mdnid))) {
         fprintf(stderr, "hsm-audit: cannot read the signed part of %s\n", file);
         goto done;
     }
-    X509_get0_signature(&sig, NULL, x);
+    if (o.cert != NULL)
+        X509_get0_signature(&sig, NULL, o.cert);
+    else
+        X509_CRL_get0_signature(o.crl, &sig, NULL);
     if (mdnid == NID_undef) {
         /* EdDSA signs the message itself. */
         sha256_hex(tbs, (size_t)tbslen, data_sha256);
@@ -102,6 +140,7 @@ bool audit_cert_expect(const char *file, char data_sha256[65], char signature_sh
     ok = data_sha256[0] != '\0' && signature_sha256[0] != '\0';
 done:
     OPENSSL_free(der);
-    X509_free(x);
+    X509_free(o.cert);
+    X509_CRL_free(o.crl);
     return ok;
 }

@@ -14,7 +14,7 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: hsm-audit verify LOG\n"
-                    "       hsm-audit verify --cert FILE LOG\n"
+                    "       hsm-audit verify --cert CERT-OR-CRL LOG\n"
                     "       hsm-audit show LOG [--key URI] [--since TIME] [--until TIME] "
                     "[--op OP]\n"
                     "       hsm-audit note LOG TEXT\n"
@@ -119,8 +119,13 @@ static int verify_cert(const char *cert, const char *path)
                path, cert, s.data, s.signature);
     } else if (hsm_json_parse(s.found, strlen(s.found), &obj, why, sizeof(why))) {
         struct hsm_audit_line line = {s.number, s.found, strlen(s.found), &obj, s.linked};
+        unsigned long long seq = 0;
 
-        printf("%s: the signature of %s is line %zu:\n", path, cert, s.number);
+        /* One line a script can read: the record's link (a transcript
+         * names it). */
+        (void)hsm_json_get_uint(&obj, "seq", &seq);
+        printf("%s: the signature of %s is record seq %llu hash %s, line %zu:\n", path, cert, seq,
+               hsm_json_get(&obj, "hash"), s.number);
         audit_print_record(stdout, &line);
         hsm_json_object_clear(&obj);
         if (!s.linked)

@@ -195,20 +195,26 @@ expect_broken_at() {
 }
 
 # cert_parts CERT : writes CERT's TBSCertificate to $TMP/tbs.der and its
-# signatureValue (without the unused-bits byte) to $TMP/sig.bin, read with
-# plain OpenSSL's asn1parse.
+# signatureValue (without the unused-bits byte) to $TMP/sig.bin, cut out
+# where plain OpenSSL's asn1parse places them. A PEM CRL the same
+# (TBSCertList, signature).
 cert_parts() {
-    local der="$TMP/cert.der" last off hl len
-    plain_openssl x509 -in "$1" -outform DER -out "$der" || return 1
-    plain_openssl asn1parse -inform DER -in "$der" -strparse 4 -noout -out "$TMP/tbs.der" \
-        >/dev/null || return 1
-    # The last element of the certificate: "OFF:d=1  hl=HL l= LEN prim: BIT STRING".
+    local der="$TMP/cert.der" kind=x509 first last off hl len
+    ! grep -q 'BEGIN X509 CRL' "$1" || kind=crl
+    plain_openssl "$kind" -in "$1" -outform DER -out "$der" || return 1
+    # The elements of the outer SEQUENCE: "OFF:d=1  hl=HL l= LEN ...".
+    first=$(plain_openssl asn1parse -inform DER -in "$der" | grep 'd=1' | head -1)
     last=$(plain_openssl asn1parse -inform DER -in "$der" | grep 'd=1' | tail -1)
     case "$last" in *"BIT STRING"*) ;; *) return 1 ;; esac
-    off=$(printf '%s' "$last" | sed -E 's/^ *([0-9]+):.*/\1/')
-    hl=$(printf '%s' "$last" | sed -E 's/.*hl=([0-9]+).*/\1/')
-    len=$(printf '%s' "$last" | sed -E 's/.*l= *([0-9]+).*/\1/')
+    read -r off hl len < <(_asn1_position "$first")
+    tail -c +$((off + 1)) "$der" | head -c $((hl + len)) >"$TMP/tbs.der"
+    read -r off hl len < <(_asn1_position "$last")
     tail -c +$((off + hl + 2)) "$der" | head -c $((len - 1)) >"$TMP/sig.bin"
+}
+
+# _asn1_position LINE : "OFF HL LEN" of an asn1parse line.
+_asn1_position() {
+    printf '%s\n' "$1" | sed -E 's/^ *([0-9]+):.*hl= *([0-9]+) +l= *([0-9]+).*/\1 \2 \3/'
 }
 
 # ------------------------------------------------------------ the holder
