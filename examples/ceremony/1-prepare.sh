@@ -19,6 +19,9 @@
 #                          without it each step asks for the PIN (or takes
 #                          HSM_CEREMONY_PIN from the environment)
 #   CEREMONY_PROVIDER      the provider: "hsm" (installed) or the path of hsm.so
+#   CEREMONY_AUDIT_LOG     the provider's audit log, an absolute path (default
+#                          CEREMONY_DIR/audit.log; a CA's existing log is
+#                          checked and extended)
 #
 # Outputs: openssl-hsm.cnf, token.txt (identity and objects), key.uri.
 # shellcheck source-path=SCRIPTDIR source=ceremony-lib.sh
@@ -33,12 +36,18 @@ TOKEN_LABEL=$CEREMONY_TOKEN
 TOKEN_SERIAL=${CEREMONY_TOKEN_SERIAL:-}
 KEY_LABEL=$CEREMONY_KEY_LABEL
 KEY_ID=$(printf '%s' "${CEREMONY_KEY_ID:-}" | tr 'A-F' 'a-f')
+CEREMONY_AUDIT_LOG=${CEREMONY_AUDIT_LOG:-$CEREMONY_DIR/audit.log}
 for p in CEREMONY_MODULE CEREMONY_TOKEN CEREMONY_TOKEN_SERIAL CEREMONY_KEY_LABEL \
-    CEREMONY_KEY_ID CEREMONY_PIN_FILE CEREMONY_PROVIDER; do
+    CEREMONY_KEY_ID CEREMONY_PIN_FILE CEREMONY_PROVIDER CEREMONY_AUDIT_LOG; do
     param_env "$p"
 done
 safe_value CEREMONY_MODULE "$MODULE"
 safe_value CEREMONY_PROVIDER "$PROVIDER"
+safe_value CEREMONY_AUDIT_LOG "$CEREMONY_AUDIT_LOG"
+case $CEREMONY_AUDIT_LOG in
+/*) ;;
+*) die "CEREMONY_AUDIT_LOG must be an absolute path: $(quote "$CEREMONY_AUDIT_LOG")" ;;
+esac
 [ -f "$MODULE" ] || die "the PKCS#11 library $MODULE does not exist"
 case $KEY_ID in
 '') ;;
@@ -47,6 +56,12 @@ case $KEY_ID in
 esac
 
 claim openssl-hsm.cnf token.txt key.uri
+# A CA's log that already exists must hold before the ceremony extends it.
+if [ -e "$CEREMONY_AUDIT_LOG" ]; then
+    audit_check "$CEREMONY_AUDIT_LOG"
+else
+    say "the audit log $CEREMONY_AUDIT_LOG is new: the provider starts its chain"
+fi
 
 if [ -n "${CEREMONY_PIN_FILE:-}" ]; then
     safe_value CEREMONY_PIN_FILE "$CEREMONY_PIN_FILE"
@@ -122,6 +137,8 @@ printf '%s\n' "$URI" >"$PARTIAL/key.uri"
     printf 'module = %s\n' "$PROVIDER"
     printf 'pkcs11-module-path = %s\n' "$MODULE"
     printf 'pkcs11-module-token-pin = %s\n' "$PIN_SOURCE"
+    printf '# Every use of the token key is recorded (hsm-audit verify checks it).\n'
+    printf 'audit-log = %s\n' "$CEREMONY_AUDIT_LOG"
     printf 'activate = 1\n'
 } >"$PARTIAL/openssl-hsm.cnf"
 say "openssl-hsm.cnf:"
@@ -134,5 +151,7 @@ hsm_openssl "loading the hsm provider" list -providers
 grep -q '^  hsm$' "$OUT" || die "the configuration does not activate the hsm provider"
 
 say "the root key will be generated as $URI"
+AUDIT_LOG=$CEREMONY_AUDIT_LOG
+audit_note "ceremony $CEREMONY_DIR: $STEP_TAG, operator $(id -un) on $(uname -n): token '$TOKEN_LABEL' (serial $TOKEN_SERIAL) through $MODULE; the root key will be generated as $URI"
 publish openssl-hsm.cnf token.txt key.uri
 end_step

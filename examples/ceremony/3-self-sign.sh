@@ -9,7 +9,8 @@
 # reference made at step 2 (by the URI it holds). Before root.pem is written, plain OpenSSL checks
 # that its signature verifies and that it carries the key whose fingerprint
 # step 2 showed: a key replaced on the token since then stops the ceremony
-# here, with no certificate.
+# here, with no certificate. The transcript names the audit log's record
+# of the signature (seq and hash).
 #
 # Parameters (environment):
 #   CEREMONY_ROOT_SUBJECT  e.g. "/C=XX/O=Example/CN=Example Root CA" (required;
@@ -59,6 +60,7 @@ get_pin
 hsm_openssl "signing the root certificate on the token" req -new -x509 \
     -config "$PARTIAL/root.cnf" -extensions v3_root -key "$ROOT_KEY" \
     -subj "$SUBJECT" -days "$DAYS" "-$DIGEST" -out "$PARTIAL/root.pem"
+audit_signature "root.pem" "$PARTIAL/root.pem"
 
 plain_openssl "verifying the root's signature without the HSM" verify -check_ss_sig \
     -CAfile "$PARTIAL/root.pem" "$PARTIAL/root.pem"

@@ -6,8 +6,10 @@
 #
 # openssl ca (database ca/, profile intermediate.cnf) with the root key
 # loaded afresh from the token; the CSR's own extensions are ignored. The
-# certificate is written only if it verifies under root.pem, carries the
-# CSR's public key and subject, and has the extensions asked for.
+# certificate is written only if the audit log holds the record of its
+# signature (named in the transcript by seq and hash), it verifies under
+# root.pem, carries the CSR's public key and subject, and has the
+# extensions asked for.
 #
 # Parameters (environment):
 #   CEREMONY_CSR                     the intermediate's CSR, PEM (required)
@@ -115,6 +117,7 @@ SERIAL=$(quiet_openssl x509 -in "$PARTIAL/$NAME.pem" -noout -serial | sed 's/^se
 say "the certificate's serial number: $SERIAL"
 [ "$NEW_CA_DB" = 1 ] ||
     ON_FAILURE="ca/index.txt lists the certificate $SERIAL although it was not published; revoke it (openssl ca -revoke ca/newcerts/$SERIAL.pem) before the next CRL"
+audit_signature "$NAME.pem" "$PARTIAL/$NAME.pem"
 
 # Checked without the HSM before it is published.
 CERT=$PARTIAL/$NAME.pem

@@ -6,7 +6,8 @@
 #
 # openssl ca -gencrl over the database ca/ (the certificates revoked there
 # are listed; a first CRL lists none). The CRL is written only if its
-# signature verifies under root.pem, its number is the one expected, its
+# signature is in the audit log (its record named in the transcript) and
+# verifies under root.pem, its number is the one expected, its
 # authorityKeyIdentifier is the root's key identifier, its validity is as
 # asked, and every certificate the root has issued verifies against it.
 #
@@ -45,6 +46,7 @@ hsm_openssl "signing the CRL on the token" ca -gencrl -config "$CA_CNF" \
     -crldays "$DAYS" -md "$DIGEST" -out "$PARTIAL/$CRL"
 [ "$NEW_CA_DB" = 1 ] ||
     ON_FAILURE="the CRL number $NUMBER was used by a CRL that was not published; the next CRL has the next number"
+audit_signature "$CRL" "$PARTIAL/$CRL"
 
 plain_openssl "verifying the CRL's signature under the root, without the HSM" crl \
     -in "$PARTIAL/$CRL" -CAfile "$CEREMONY_DIR/root.pem" -noout

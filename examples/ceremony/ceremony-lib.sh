@@ -28,6 +28,7 @@ export LC_ALL
 CEREMONY_HOME=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd) || exit 1
 OPENSSL=${CEREMONY_OPENSSL:-openssl}
 PKCS11_TOOL=${CEREMONY_PKCS11_TOOL:-pkcs11-tool}
+HSM_AUDIT=${CEREMONY_HSM_AUDIT:-hsm-audit}
 # The provider's own name for a key reference (provider/key_reference_pem.c):
 # a PKCS#8 block under this OID (with the key type as one more arc, .1 to .4)
 # holds a token key's URI, never key material.
@@ -41,6 +42,9 @@ PARTIAL=""
 LOCK=""
 # What a failure from here on leaves behind, said when the step fails.
 ON_FAILURE=""
+FAIL_WHY=""
+# The provider's audit log (openssl-hsm.cnf's audit-log), once known.
+AUDIT_LOG=""
 PUBLISHED=""
 CMD_NO=0
 
@@ -70,6 +74,7 @@ die() {
     printf '%s\n' "$_line" >&2
     if [ -n "$TRANSCRIPT" ]; then printf '%s\n' "$_line" >>"$TRANSCRIPT"; fi
     FAIL_SAID=1
+    FAIL_WHY=$*
     exit 1
 }
 
@@ -104,6 +109,7 @@ _finish_step() {
             printf '%s\n' "$_line" >&2
             if [ -n "$TRANSCRIPT" ]; then printf '%s\n' "$_line" >>"$TRANSCRIPT"; fi
         fi
+        _audit_failure "$_rc"
         if [ -n "$TRANSCRIPT" ] && [ -z "$PUBLISHED" ]; then
             printf '%s\n' "$(utc) [$STEP_TAG] no output of this step was written" >>"$TRANSCRIPT"
         elif [ -n "$TRANSCRIPT" ]; then
@@ -149,11 +155,75 @@ begin_step() {
     PARTIAL=$CEREMONY_DIR/.partial-$_n-$$
     mkdir -m 700 -- "$PARTIAL" || die "cannot create $PARTIAL"
     say "begins: $(quote "$0" "$CEREMONY_DIR"), operator $(id -un) on $(uname -n)"
+    _audit_begin
 }
 
 end_step() {
+    audit_note "ceremony $CEREMONY_DIR: $STEP_TAG completed;${PUBLISHED:- no output}"
     say "completed"
     STEP_OK=1
+}
+
+# ------------------------------------------------------------- audit log
+
+# The provider appends a chained record of every use of the token key to
+# its audit log (audit-log in openssl-hsm.cnf); the steps add notes to the
+# same chain with hsm-audit, and the transcript names the record (seq and
+# hash) of every note and every signature.
+
+# _audit_begin : from step 2 on (step 1 writes the configuration), the log's
+# chain is checked before anything is added, and the step's beginning noted.
+_audit_begin() {
+    [ -f "$HSM_CNF" ] || return 0
+    AUDIT_LOG=$(cnf_value audit-log)
+    if [ -z "$AUDIT_LOG" ]; then
+        say "openssl-hsm.cnf names no audit log: key uses are not recorded"
+        return 0
+    fi
+    audit_check "$AUDIT_LOG"
+    audit_note "ceremony $CEREMONY_DIR: $STEP_TAG begins, operator $(id -un) on $(uname -n)"
+}
+
+# audit_check LOG : hsm-audit verify; a broken chain stops the step.
+audit_check() {
+    run "$HSM_AUDIT" verify "$1"
+    case $RC in
+    0) ;;
+    1) die "the audit log $1 is broken (see above); check it before going on" ;;
+    *) die "cannot check the audit log $1 with $HSM_AUDIT (exit status $RC): install the provider's hsm-audit, or name it with CEREMONY_HSM_AUDIT" ;;
+    esac
+}
+
+# audit_note TEXT : a note in the audit log, chained after the provider's
+# records; the transcript shows its seq and hash.
+audit_note() {
+    [ -n "$AUDIT_LOG" ] || return 0
+    must "recording in the audit log" "$HSM_AUDIT" note "$AUDIT_LOG" "$*"
+}
+
+# audit_signature WHAT FILE : the audit log's record of the signature of
+# FILE (a certificate or CRL) is named in the transcript by its seq and
+# hash; a signature the log does not account for stops the step.
+audit_signature() {
+    [ -n "$AUDIT_LOG" ] || return 0
+    run "$HSM_AUDIT" verify --cert "$2" "$AUDIT_LOG"
+    _link=$(sed -n 's/.* is record \(seq [0-9]* hash [0-9a-f]*\), line .*/\1/p' "$OUT" | head -n 1)
+    if [ "$RC" -ne 0 ] || [ -z "$_link" ]; then
+        die "the audit log $AUDIT_LOG does not account for the signature of $1; it was not published"
+    fi
+    say "audit log record of the signature of $1: $_link"
+}
+
+# _audit_failure STATUS : a failed step says so in the audit log too (best
+# effort: the log itself may be what failed).
+_audit_failure() {
+    [ -n "$AUDIT_LOG" ] && [ -n "$PARTIAL" ] || return 0
+    if "$HSM_AUDIT" note "$AUDIT_LOG" \
+        "ceremony $CEREMONY_DIR: $STEP_TAG FAILED: ${FAIL_WHY:-stopped (exit status $1)}" \
+        >"$PARTIAL/audit-note.out" 2>&1; then
+        _line="$(utc) [$STEP_TAG] audit log: $(cat "$PARTIAL/audit-note.out")"
+        if [ -n "$TRANSCRIPT" ]; then printf '%s\n' "$_line" >>"$TRANSCRIPT"; fi
+    fi
 }
 
 # ------------------------------------------------------------- parameters

@@ -26,7 +26,8 @@ DIR=$2
 KNOWN="CEREMONY_MODULE CEREMONY_TOKEN CEREMONY_TOKEN_SERIAL CEREMONY_KEY_LABEL CEREMONY_KEY_ID
 CEREMONY_PIN_FILE CEREMONY_PROVIDER CEREMONY_KEY_TYPE CEREMONY_ROOT_SUBJECT CEREMONY_ROOT_DAYS
 CEREMONY_DIGEST CEREMONY_CSR CEREMONY_CRL_URL CEREMONY_INTERMEDIATE_NAME
-CEREMONY_INTERMEDIATE_DAYS CEREMONY_PATHLEN CEREMONY_INTERMEDIATE_KEY_USAGE CEREMONY_CRL_DAYS"
+CEREMONY_INTERMEDIATE_DAYS CEREMONY_PATHLEN CEREMONY_INTERMEDIATE_KEY_USAGE CEREMONY_CRL_DAYS
+CEREMONY_AUDIT_LOG"
 for name in $KNOWN; do
     unset "$name"
 done
@@ -72,4 +73,12 @@ echo "The ceremony is complete. Outputs in $DIR:"
 echo
 echo "transcript.log sha256 $(env OPENSSL_CONF=/dev/null "${CEREMONY_OPENSSL:-openssl}" dgst -sha256 -r \
     "$DIR/transcript.log" | sed 's/ .*//')"
-echo "Witnesses: write down this hash with the key fingerprint above."
+# The chain cannot show records cut from its end: its last link, written
+# down, can.
+AUDIT_LOG=$(sed -n 's/^audit-log = //p' "$DIR/openssl-hsm.cnf" | head -n 1)
+if [ -n "$AUDIT_LOG" ]; then
+    "${CEREMONY_HSM_AUDIT:-hsm-audit}" verify "$AUDIT_LOG" || exit 1
+    echo "Witnesses: write down this hash, the audit log's last link and the key fingerprint above."
+else
+    echo "Witnesses: write down this hash with the key fingerprint above."
+fi

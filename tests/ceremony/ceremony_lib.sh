@@ -9,6 +9,7 @@
 #
 # Environment (set by tests/ceremony/meson.build), besides lib.sh's:
 #   HSM_FAULT_SHIM   the fault-injection module hsm-fault-shim.so
+#   HSM_AUDIT_TOOL   the built hsm-audit (the scripts' CEREMONY_HSM_AUDIT)
 
 # shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
 . "$(dirname "$0")/../integration/lib.sh"
@@ -32,6 +33,10 @@ if [ -n "${HSM_TEST_PRELOAD:-}" ]; then
 else
     export CEREMONY_OPENSSL="$OPENSSL_BIN"
 fi
+
+# The provider's audit log tool, built beside it (the scripts call it to
+# check the log, add notes and find each signature's record).
+export CEREMONY_HSM_AUDIT="$HSM_AUDIT_TOOL"
 
 # A PIN no hex dump or base64 text will hold by chance, so that "the PIN
 # appears nowhere" means something.
@@ -103,11 +108,12 @@ object_count() {
         --list-objects 2>/dev/null | grep -ci '^[a-z].* object'
 }
 
-# dir_state DIR : every file in DIR but the transcript, with its SHA-256:
+# dir_state DIR : every file in DIR but the transcript and the audit log
+# (both are appended to by every step, refused ones too), with its SHA-256:
 # what "nothing was written" compares.
 dir_state() {
-    (cd "$1" 2>/dev/null && find . -path ./transcript.log -prune -o -type f -print0 |
-        sort -z | xargs -0r sha256sum)
+    (cd "$1" 2>/dev/null && find . \( -path ./transcript.log -o -path ./audit.log \) -prune -o \
+        -type f -print0 | sort -z | xargs -0r sha256sum)
 }
 
 # nothing_changed DESC DIR STATE-BEFORE TOKEN COUNT-BEFORE : no file in DIR
