@@ -347,7 +347,7 @@ static void expect_member(const struct hsm_json_object *o, const char *name, con
     const char *got = hsm_json_get(o, name);
 
     CU_assertImplementation(got != NULL && strcmp(got, want) == 0, __LINE__,
-                            unit_msg("member %s is not \"%s\"", name, want), __FILE__, "",
+                            unit_msg("member %s is not \"%.400s\"", name, want), __FILE__, "",
                             CU_FALSE);
 }
 
