@@ -65,9 +65,28 @@ static void note(const char *fmt, ...)
     va_end(ap);
 }
 
+/* Does --only name |c| (a part of its name, or of one of several names
+ * separated by commas)? */
+static bool chosen(const struct contender *c)
+{
+    const char *at = only;
+
+    while (at != NULL) {
+        const char *comma = strchr(at, ',');
+        size_t len = comma != NULL ? (size_t)(comma - at) : strlen(at);
+        char part[96];
+
+        snprintf(part, sizeof(part), "%.*s", (int)len, at);
+        if (strstr(c->name, part) != NULL)
+            return true;
+        at = comma != NULL ? comma + 1 : NULL;
+    }
+    return only == NULL;
+}
+
 static void schedule(struct contender *c, double seconds, int min_ops, int warm_ops)
 {
-    if (only != NULL && strstr(c->name, only) == NULL)
+    if (!chosen(c))
         return;
     if (!c->failed && nentries < (int)(sizeof(entries) / sizeof(entries[0])))
         entries[nentries++] = (struct entry){c, seconds, min_ops, warm_ops};
@@ -138,7 +157,7 @@ static void usage(void)
                     "  [--spy PKCS11-SPY.SO] [--oneshot RAW_ONESHOT] [--openssl /usr/bin/openssl]\n"
                     "  [--rounds 5] [--slice 0.3] [--proc-runs 10] [--softhsm-version TEXT]\n"
                     "  [--proc-softhsm-conf FILE]  SOFTHSM2_CONF for the whole-process runs\n"
-                    "  [--only TEXT]  run only contenders whose name contains TEXT (profiling)\n"
+                    "  [--only TEXT[,TEXT...]]  run only contenders whose name contains a TEXT\n"
                     "  [--verbose]  per-round rates of every contender on stderr\n");
     exit(2);
 }
@@ -317,10 +336,10 @@ static bool setup_shim(const struct options *o, struct raw_module *shim, char *s
         !raw_find_slot(shim, o->token, &slot, shim_why, len) ||
         !raw_session(shim, slot, o->pin, &s, shim_why, len))
         return false;
-    *s_on =
-        prov_libctx(o->workdir, "shim-on", o->provider_so, o->shim, true, true, why, sizeof(why));
-    *s_off =
-        prov_libctx(o->workdir, "shim-off", o->provider_so, o->shim, false, true, why, sizeof(why));
+    *s_on = prov_libctx(o->workdir, "shim-on", o->provider_so, o->shim, true, true, NULL, why,
+                        sizeof(why));
+    *s_off = prov_libctx(o->workdir, "shim-off", o->provider_so, o->shim, false, true, NULL, why,
+                         sizeof(why));
     for (size_t i = 0; i < NALGS; i++) {
         struct alg *x = &algs[i];
 
@@ -517,8 +536,8 @@ static int setup_procs(const struct options *o, struct proc_row *rows)
         return 0;
     snprintf(cnf_default, sizeof(cnf_default), "%s/dgst-default.cnf", o->workdir);
     snprintf(cnf_lean, sizeof(cnf_lean), "%s/dgst-lean.cnf", o->workdir);
-    if (!prov_write_cnf(cnf_default, o->provider_so, o->module, true, true) ||
-        !prov_write_cnf(cnf_lean, o->provider_so, o->module, false, false))
+    if (!prov_write_cnf(cnf_default, o->provider_so, o->module, true, true, NULL) ||
+        !prov_write_cnf(cnf_lean, o->provider_so, o->module, false, false, NULL))
         return 0;
     snprintf(env_default, sizeof(env_default), "OPENSSL_CONF=%s", cnf_default);
     snprintf(env_lean, sizeof(env_lean), "OPENSSL_CONF=%s", cnf_lean);
@@ -601,14 +620,56 @@ static int setup_procs(const struct options *o, struct proc_row *rows)
     return n;
 }
 
+/*
+ * The audit log's cost: P-256 and RSA-2048 signing with verify on in a
+ * library context whose provider has audit-log set, beside the same
+ * without it (the "on" contenders), and a record appended alone.
+ */
+static void setup_audit(const struct options *o, struct contender *append, char *log_path,
+                        size_t log_len, OSSL_LIB_CTX **ctx)
+{
+    char uri[512], why[600], append_log[1024];
+
+    snprintf(log_path, log_len, "%s/audit.log", o->workdir);
+    snprintf(append_log, sizeof(append_log), "%s/audit-append.log", o->workdir);
+    *ctx = prov_libctx(o->workdir, "audit-on", o->provider_so, o->module, true, true, log_path, why,
+                       sizeof(why));
+    if (*ctx == NULL)
+        note("audit log: the provider did not load with audit-log set: %s", why);
+    for (size_t i = 0; i < NALGS; i++) {
+        struct alg *x = &algs[i];
+
+        name_it(&x->log1, 1, "%s provider audit log on 1T%s", x->name, "");
+        name_it(&x->log2, 2, "%s provider audit log on 2T%s", x->name, "");
+        if (strcmp(x->label, "p256") != 0 && strcmp(x->label, "rsa2048") != 0) {
+            x->log1.failed = x->log2.failed = true; /* measured for two keys only */
+            continue;
+        }
+        snprintf(uri, sizeof(uri), "pkcs11:token=%s;object=%s;type=private?pin-value=%s", o->token,
+                 x->label, o->pin);
+        x->k_log = x->have_key ? load_or_note(*ctx, uri, x->name, why, sizeof(why)) : NULL;
+        setup_prov_sign(&x->log1, *ctx, x->k_log, x->key.pub, "provider key not loaded");
+        setup_prov_sign(&x->log2, *ctx, x->k_log, x->key.pub, "provider key not loaded");
+        if (x->k_log != NULL && x->log1.failed)
+            note("%s: signing with the audit log on failed: %s", x->name, x->log1.why);
+    }
+    name_it(append, 1, "audit log append alone%s%s", "", "");
+    append->state[0] = audit_append_state(append_log, append->why, sizeof(append->why));
+    append->failed = append->state[0] == NULL;
+    append->op = audit_append_op;
+    append->free_state = audit_append_free;
+    first_op(append, NULL);
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
     struct raw_module raw, shim;
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE s;
-    OSSL_LIB_CTX *on, *off, *nopos, *s_on = NULL, *s_off = NULL;
-    char why[600], shim_why[300] = "";
+    OSSL_LIB_CTX *on, *off, *nopos, *s_on = NULL, *s_off = NULL, *audit = NULL;
+    char why[600], shim_why[300] = "", audit_log[1024];
+    struct contender audit_append = {0};
     struct load_row loads[2];
     struct proc_row procs[2];
     int nloads = 0, nprocs = 0;
@@ -625,12 +686,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "hsm-bench: %s\n", why);
         return 1;
     }
-    on = prov_libctx(o.workdir, "verify-on", o.provider_so, o.module, true, true, why, sizeof(why));
+    on = prov_libctx(o.workdir, "verify-on", o.provider_so, o.module, true, true, NULL, why,
+                     sizeof(why));
     off = on != NULL ? prov_libctx(o.workdir, "verify-off", o.provider_so, o.module, false, true,
-                                   why, sizeof(why))
+                                   NULL, why, sizeof(why))
                      : NULL;
     nopos = on != NULL ? prov_libctx(o.workdir, "possession-off", o.provider_so, o.module, true,
-                                     false, why, sizeof(why))
+                                     false, NULL, why, sizeof(why))
                        : NULL;
     if (on == NULL)
         fprintf(stderr, "hsm-bench: the provider did not load: %s\n", why);
@@ -638,6 +700,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "hsm-bench: setting up contenders\n");
     setup_signing(&o, &raw, slot, s, on, off, why);
     have_shim = setup_shim(&o, &shim, shim_why, sizeof(shim_why), &s_on, &s_off);
+    setup_audit(&o, &audit_append, audit_log, sizeof(audit_log), &audit);
     nloads = setup_loads(&o, &raw, on, nopos, loads);
     nprocs = setup_procs(&o, procs);
     if (nprocs > 0)
@@ -650,6 +713,8 @@ int main(int argc, char **argv)
 
         for (size_t k = 0; k < sizeof(sign) / sizeof(sign[0]); k++)
             schedule(sign[k], o.slice, 5, STEADY_SIGNATURES);
+        schedule(&x->log1, o.slice, 5, STEADY_SIGNATURES);
+        schedule(&x->log2, o.slice, 5, STEADY_SIGNATURES / 2);
         if (have_shim) {
             schedule(&x->sraw, o.slice, 5, STEADY_SIGNATURES);
             schedule(&x->soff, o.slice, 5, STEADY_SIGNATURES);
@@ -658,6 +723,7 @@ int main(int argc, char **argv)
             schedule(&x->son2, o.slice, 5, STEADY_SIGNATURES / 2);
         }
     }
+    schedule(&audit_append, o.slice, 5, 5);
     for (int i = 0; i < nloads; i++) {
         schedule(&loads[i].raw, o.slice, 3, 1);
         schedule(&loads[i].pos, o.slice, 3, 1);
@@ -710,6 +776,7 @@ int main(int argc, char **argv)
     cpu_sample(&cpu_end);
     report_header(o.softhsm_version, &cpu_start, &cpu_end);
     print_sign_tables(algs, NALGS, have_shim, shim_why);
+    print_audit_table(algs, NALGS, &audit_append, audit_log);
     print_load_table(loads, nloads);
     print_proc_table(procs, nprocs, o.proc_runs,
                      (const struct contender *[]){&floor_true, &floor_default, &floor_version,
@@ -727,7 +794,7 @@ int main(int argc, char **argv)
         struct contender *all[] = {&algs[i].raw1,   &algs[i].rawr, &algs[i].raw2, &algs[i].rawr2,
                                    &algs[i].off1,   &algs[i].off2, &algs[i].on1,  &algs[i].on2,
                                    &algs[i].verify, &algs[i].sraw, &algs[i].soff, &algs[i].son,
-                                   &algs[i].sraw2,  &algs[i].son2};
+                                   &algs[i].sraw2,  &algs[i].son2, &algs[i].log1, &algs[i].log2};
 
         for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
             contender_free(all[k]);
@@ -756,7 +823,10 @@ int main(int argc, char **argv)
         EVP_PKEY_free(algs[i].k_off);
         EVP_PKEY_free(algs[i].ks_on);
         EVP_PKEY_free(algs[i].ks_off);
+        EVP_PKEY_free(algs[i].k_log);
     }
+    contender_free(&audit_append);
+    OSSL_LIB_CTX_free(audit);
     OSSL_LIB_CTX_free(s_on);
     OSSL_LIB_CTX_free(s_off);
     OSSL_LIB_CTX_free(on);

@@ -109,13 +109,14 @@ bench_op raw_policy_load_op;
 /* ---------------------------------------------------------- the provider */
 
 /* A library context with the hsm provider (and default) configured from a
- * generated openssl.cnf; NULL and `why` when the provider does not load. */
+ * generated openssl.cnf, with audit-log = |audit_log| unless it is NULL;
+ * NULL and `why` when the provider does not load. */
 OSSL_LIB_CTX *prov_libctx(const char *workdir, const char *name, const char *provider_so,
-                          const char *module_path, bool verify, bool possession, char *why,
-                          size_t len);
+                          const char *module_path, bool verify, bool possession,
+                          const char *audit_log, char *why, size_t len);
 /* Writes the same configuration as a file for child processes. */
 bool prov_write_cnf(const char *file, const char *provider_so, const char *module_path, bool verify,
-                    bool possession);
+                    bool possession, const char *audit_log);
 EVP_PKEY *prov_load_key(OSSL_LIB_CTX *ctx, const char *uri, char *why, size_t len);
 
 /* EVP_DigestSign through the provider; one state per thread. */
@@ -138,6 +139,19 @@ bench_op prov_load_op;
 const char *bench_md_for(CK_KEY_TYPE type);
 /* Collects the OpenSSL error queue into one line. */
 void bench_ssl_errors(char *buf, size_t len);
+
+/* ----------------------------------------------------------- audit log */
+
+/* One note appended to the log at |path| with the provider's own writer
+ * (lock, last link, SHA-256, write, fsync): the log's cost alone. */
+void *audit_append_state(const char *path, char *why, size_t len);
+bench_op audit_append_op;
+void audit_append_free(void *state);
+/* The file system |path| is on ("ext4", "tmpfs", ...). */
+const char *audit_fs_type(const char *path);
+/* Reads the log with the provider's verifier: records and whether the
+ * chain holds; false when it cannot be read. */
+bool audit_log_check(const char *path, size_t *records, bool *holds);
 
 /* --------------------------------------------------------- whole process */
 
@@ -168,6 +182,9 @@ struct alg {
     /* Two threads on the 1 ms token: the token waits, not the CPU, so
      * these show whether a signature waits for another thread's. */
     struct contender sraw2, son2;
+    /* Verify on with audit-log set: one fsync'ed record per signature. */
+    EVP_PKEY *k_log;
+    struct contender log1, log2;
 };
 
 /* OSSL_STORE loads of the P-256 key on one token, against raw look-ups. */
@@ -206,6 +223,10 @@ void print_load_table(const struct load_row *rows, int n);
 enum { FLOOR_TRUE, FLOOR_VERSION_DEFAULT, FLOOR_VERSION_HSM, FLOOR_DGST, FLOOR_HASH, NFLOORS };
 void print_proc_table(const struct proc_row *rows, int n, int runs,
                       const struct contender *const floors[NFLOORS]);
+/* Signatures with the audit log on against off, and the log's own cost:
+ * |append| (a note alone), the log at |log_path|. */
+void print_audit_table(const struct alg *algs, size_t nalgs, const struct contender *append,
+                       const char *log_path);
 /* Loads keys through pkcs11-spy (o->spy) and prints the calls it logged. */
 void report_call_counts(const struct options *o);
 

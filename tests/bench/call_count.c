@@ -73,7 +73,8 @@ void report_call_counts(const struct options *o)
     setenv("PKCS11SPY_OUTPUT", log, 1);
     printf("\n### PKCS#11 calls through the provider (pkcs11-spy as its module; raw C_Sign makes"
            " 2 per signature: C_SignInit, C_Sign)\n\n");
-    ctx = prov_libctx(o->workdir, "spy", o->provider_so, o->spy, true, true, why, sizeof(why));
+    ctx =
+        prov_libctx(o->workdir, "spy", o->provider_so, o->spy, true, true, NULL, why, sizeof(why));
     if (ctx == NULL) {
         printf("- skipped: the provider did not load with pkcs11-spy: %s\n", why);
         return;

@@ -47,7 +47,7 @@ void bench_ssl_errors(char *buf, size_t len)
 }
 
 bool prov_write_cnf(const char *file, const char *provider_so, const char *module_path, bool verify,
-                    bool possession)
+                    bool possession, const char *audit_log)
 {
     FILE *f = fopen(file, "w");
 
@@ -59,20 +59,22 @@ bool prov_write_cnf(const char *file, const char *provider_so, const char *modul
             "[provider_sect]\nhsm = hsm_sect\ndefault = default_sect\n"
             "[default_sect]\nactivate = 1\n"
             "[hsm_sect]\nmodule = %s\npkcs11-module-path = %s\n"
-            "verify-signatures = %s\ncheck-possession = %s\nactivate = 1\n",
-            provider_so, module_path, verify ? "yes" : "no", possession ? "yes" : "no");
+            "verify-signatures = %s\ncheck-possession = %s\n%s%s%sactivate = 1\n",
+            provider_so, module_path, verify ? "yes" : "no", possession ? "yes" : "no",
+            audit_log != NULL ? "audit-log = " : "", audit_log != NULL ? audit_log : "",
+            audit_log != NULL ? "\n" : "");
     return fclose(f) == 0;
 }
 
 OSSL_LIB_CTX *prov_libctx(const char *workdir, const char *name, const char *provider_so,
-                          const char *module_path, bool verify, bool possession, char *why,
-                          size_t len)
+                          const char *module_path, bool verify, bool possession,
+                          const char *audit_log, char *why, size_t len)
 {
     char file[1024];
     OSSL_LIB_CTX *ctx;
 
     snprintf(file, sizeof(file), "%s/%s.cnf", workdir, name);
-    if (!prov_write_cnf(file, provider_so, module_path, verify, possession)) {
+    if (!prov_write_cnf(file, provider_so, module_path, verify, possession, audit_log)) {
         snprintf(why, len, "cannot write %s", file);
         return NULL;
     }

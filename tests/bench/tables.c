@@ -5,6 +5,7 @@
 #include "tests/bench/bench.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char *mark(char *buf, size_t len, double ratio, double target, bool at_least)
 {
@@ -203,4 +204,44 @@ void print_proc_table(const struct proc_row *rows, int n, int runs,
            ms(e, 32, contender_median(floors[FLOOR_DGST])),
            ms(f, 32, contender_median(floors[FLOOR_HASH])),
            have_floor ? (cmd > 0 ? fmt_rate(h, 32, cmd) : "none measurable") : "n/a");
+}
+
+void print_audit_table(const struct alg *algs, size_t nalgs, const struct contender *append,
+                       const char *log_path)
+{
+    char a[32], b[32], c[32], d[32], e[32], f[32], g[32], h[32];
+    double note = contender_median(append);
+    const char *fs = audit_fs_type(log_path);
+    size_t records = 0;
+    bool holds = false, read = audit_log_check(log_path, &records, &holds);
+
+    printf("\n### Audit log (audit-log set: one record written and fsync'ed before each "
+           "signature is returned), signatures/s, verify on\n\n");
+    printf("| key | log off 1T | log on 1T | on/off | cost per signature, µs | log off 2T | "
+           "log on 2T | 2T on/off |\n"
+           "|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < nalgs; i++) {
+        const struct alg *x = &algs[i];
+        double off1 = contender_median(&x->on1), on1 = contender_median(&x->log1),
+               off2 = contender_median(&x->on2), on2 = contender_median(&x->log2);
+
+        if (x->log1.failed && x->log1.nrounds == 0)
+            continue;
+        printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", x->name, fmt_rate(a, 32, off1),
+               fmt_rate(b, 32, on1), fmt_ratio(c, 32, on1, off1),
+               fmt_rate(d, 32, off1 > 0 && on1 > 0 ? 1e6 / on1 - 1e6 / off1 : 0),
+               fmt_rate(e, 32, off2), fmt_rate(f, 32, on2), fmt_ratio(g, 32, on2, off2));
+    }
+    printf("\nThe log is on %s (%s). One record appended alone with the provider's writer "
+           "(file lock, last link, SHA-256, write, fsync): %s/s, %s µs each. %s\n",
+           fs, log_path, fmt_rate(h, 32, note), fmt_rate(a, 32, note > 0 ? 1e6 / note : 0),
+           strcmp(fs, "tmpfs") == 0 ? "**tmpfs: fsync costs nothing here; run with TMPDIR on a "
+                                      "disk to measure it.**"
+                                    : "");
+    if (read)
+        printf("After the rounds the log holds %zu records (every signature of the two \"log "
+               "on\" contenders and each load's possession proof); its chain %s.\n",
+               records, holds ? "verifies" : "DOES NOT verify");
+    else
+        printf("After the rounds the log could not be read back.\n");
 }
