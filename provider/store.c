@@ -37,7 +37,9 @@ static int store_close(void *loaderctx);
  * loaded, or no token that matches, fails the open, so that a caller that
  * loads until the end (storeutl) learns that it failed. The search itself
  * waits for the first load, which brings the expected kind and the
- * passphrase callback.
+ * passphrase callback. A refused open of a URI that parses is recorded in
+ * the audit log (the URI without its PIN and the reason raised); a URI
+ * that does not parse names nothing to record.
  */
 static void *store_open(void *provctx, const char *uri)
 {
@@ -50,6 +52,10 @@ static void *store_open(void *provctx, const char *uri)
     if (ctx->uri == NULL || !hsm_uri_module_allowed(ctx->prov->config.module_path, ctx->uri) ||
         (ctx->module = hsm_provctx_module(ctx->prov)) == NULL ||
         (ctx->n_toks = hsm_select_tokens(ctx->module, ctx->uri, false, &ctx->toks)) <= 0) {
+        if (ctx->uri != NULL)
+            (void)hsm_audit_operation(
+                ctx->prov->config.audit,
+                &(struct hsm_audit_event){.op = HSM_AUDIT_LOAD, .uri = ctx->uri->redacted});
         store_close(ctx);
         return NULL;
     }

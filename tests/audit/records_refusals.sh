@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Story: with audit-log set, every refusal of the policy is recorded. A load
 # refused before any key exists (a wrong PIN, no such object, two keys for
-# one URI, two tokens with one label, public views of the key that
-# disagree) leaves a "load" record with the URI as asked without its PIN,
+# one URI, two tokens with one label, no token with the label, public views
+# of the key that disagree) leaves a "load" record with the URI as asked without its PIN,
 # the token when one was chosen, and the provider's reason, and no key
 # members. A long-lived process whose key was replaced on the token under
 # it is refused the next signature, and that refusal is recorded with the
@@ -32,10 +32,13 @@ audit_cnf "$TMP/audit.cnf"
 # load_refused URI-PATH REASON [token] : a load of URI-PATH (with the PIN in
 # its query) is refused with REASON, and recorded.
 load_refused() {
-    local path=$1 reason=$2 pin=${PIN:-$USER_PIN}
+    local path=$1 reason=$2 pin=${PIN:-$USER_PIN} before n
     echo "--- refused: $path"
+    before=$(records)
     expect_failure_with --any-file "$reason" \
         audit_openssl pkey -in "$path?pin-value=$pin" -pubout -out "$TMP/pub.out" || return 1
+    n=$(tail -n +$((before + 1)) "$LOG" | jq -c 'select(.operation == "load")' | wc -l)
+    check "one load record for the refused load (found $n)" test "$n" = 1
     record_where '.operation == "load"' "$path" || return 1
     expect_field uri "$path"
     expect_field result refused
@@ -53,6 +56,7 @@ PIN=Wr0ngPin load_refused "pkcs11:token=audit;object=ec;type=private" "wrong PIN
 load_refused "pkcs11:token=audit;object=nosuch;type=private" "no object matches the URI" token
 load_refused "pkcs11:token=audit;object=twin;type=private" "several objects match the URI" token
 load_refused "pkcs11:token=dup;object=k;type=private" "several tokens match the URI"
+load_refused "pkcs11:token=nosuch;object=ec;type=private" "no token matches the URI"
 load_refused "pkcs11:token=audit;object=viewed;type=private" \
     "public key views of the key disagree" token
 check "the wrong PIN is nowhere in the log" bash -c '! grep -q Wr0ngPin "$1"' _ "$LOG"
