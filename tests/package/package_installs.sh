@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# The Debian package, as a user gets it: debian/ builds a binary package
-# with dpkg-buildpackage from a copy of the source tree; lintian reports no
-# error or warning; the package holds the provider in OpenSSL's modules
-# directory, the snippets, the ceremony scripts and the man page, with
-# dependencies computed from the binary. Installed with apt into a clean
+# The Debian packages, as a user gets them: debian/ builds the binary
+# packages with dpkg-buildpackage from a copy of the source tree; lintian
+# reports no error or warning; openssl-provider-hsm holds the provider in
+# OpenSSL's modules directory, the snippets, the ceremony scripts and the
+# man page, with dependencies computed from the binary, and hsm-audit the
+# audit log's verifier (a program in /usr/bin, so not in the Multi-Arch:
+# same provider package) and its man page. Installed with apt into a clean
 # root of this machine's Debian release (debootstrap minbase, cached), the
 # demo runs against the installed provider: no OPENSSL_MODULES, no
-# -provider-path, no build tree in the root.
+# -provider-path, no build tree in the root. Run again with the shipped
+# snippet and audit-log set, it leaves a log that the installed hsm-audit
+# verifies.
 #
 #   package_installs.sh SOURCE_ROOT
 #
@@ -61,6 +65,9 @@ fi
 deb=$(ls "$work"/openssl-provider-hsm_*.deb 2>/dev/null | head -1)
 changes=$(ls "$work"/hsm_*.changes 2>/dev/null | head -1)
 [ -n "$deb" ] && pass "the binary package is $(basename "$deb")" || { fail "no openssl-provider-hsm .deb"; finish; }
+audit_deb=$(ls "$work"/hsm-audit_*.deb 2>/dev/null | head -1)
+[ -n "$audit_deb" ] && pass "the binary package is $(basename "$audit_deb")" ||
+    { fail "no hsm-audit .deb"; finish; }
 
 # 2. lintian: nothing at warning level or above.
 lintian --fail-on error,warning "$changes" >"$work/lintian.log" 2>&1
@@ -75,6 +82,7 @@ fi
 # 3. What it holds, and what it depends on.
 modulesdir=$(pkg-config --variable=modulesdir libcrypto)
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$work/contents"
+dpkg-deb -c "$audit_deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$work/audit-contents"
 for f in "$modulesdir/hsm.so" /usr/share/man/man7/provider-hsm.7.gz \
     /usr/share/hsm/openssl.cnf.d/hsm.cnf /usr/share/hsm/openssl.cnf.d/hsm-manual-activation.cnf \
     /usr/share/hsm/ceremony/run-ceremony.sh /usr/share/doc/openssl-provider-hsm/examples/demo.sh; do
@@ -93,6 +101,12 @@ if grep -qxF "$doc/README.md" "$work/contents" && [ "$links" -gt 0 ] && [ -z "$m
 else
     fail "the package lacks the README or pages it links to:${missing:- README.md}"
 fi
+for f in /usr/bin/hsm-audit /usr/share/man/man1/hsm-audit.1.gz; do
+    if grep -qxF "$f" "$work/audit-contents"; then pass "hsm-audit holds $f"; else fail "hsm-audit lacks $f"; fi
+done
+grep -qE "(^|, )libssl3(t64)? " <<<"$(dpkg-deb -f "$audit_deb" Depends)" &&
+    pass "hsm-audit Depends names libssl3 ($(dpkg-deb -f "$audit_deb" Depends))" ||
+    fail "hsm-audit Depends lacks libssl3: $(dpkg-deb -f "$audit_deb" Depends)"
 depends=$(dpkg-deb -f "$deb" Depends)
 for lib in libssl3 libp11-kit0 libc6; do
     if grep -qE "(^|, )$lib(t64)? " <<<"$depends"; then
@@ -101,7 +115,8 @@ for lib in libssl3 libp11-kit0 libc6; do
         fail "Depends lacks $lib: $depends"
     fi
 done
-[ "$(dpkg-deb -f "$deb" Recommends)" = p11-kit-modules ] && pass "Recommends: p11-kit-modules" ||
+[ "$(dpkg-deb -f "$deb" Recommends)" = "hsm-audit, p11-kit-modules" ] &&
+    pass "Recommends: hsm-audit (the ceremony checks its log with it), p11-kit-modules" ||
     fail "Recommends is '$(dpkg-deb -f "$deb" Recommends)'"
 
 # 4. A clean root of this release, made once and kept as a tarball.
@@ -134,16 +149,16 @@ done
 mount -t proc proc "$root/proc" && mounted="$root/proc $mounted"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" && chmod 755 "$root/usr/sbin/policy-rc.d"
-cp "$deb" "$root/tmp/"
+cp "$deb" "$audit_deb" "$root/tmp/"
 in_root() {
     chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
         PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"
 }
 
 # 5. apt installs it with what it depends on; the demo's own tools beside it.
-if in_root sh -c "apt-get -q update && apt-get -y -q install /tmp/$(basename "$deb") softhsm2 opensc openssl" \
+if in_root sh -c "apt-get -q update && apt-get -y -q install /tmp/$(basename "$deb") /tmp/$(basename "$audit_deb") softhsm2 opensc openssl" \
     >"$work/apt.log" 2>&1; then
-    pass "apt-get installed the package into the clean root"
+    pass "apt-get installed the packages into the clean root"
 else
     fail "apt-get install failed:"
     tail -n 20 "$work/apt.log" | sed 's/^/  | /'
@@ -169,9 +184,52 @@ else
     fail "the demo failed in the clean root:"
     tail -n 20 "$work/demo.out" | sed 's/^/  | /'
 fi
-if in_root sh -c 'gzip -dc /usr/share/man/man7/provider-hsm.7.gz | head -c 4096' | grep -q "provider-hsm"; then
-    pass "the man page is installed"
+for page in man7/provider-hsm.7 man1/hsm-audit.1; do
+    name=$(basename "$page")
+    if in_root sh -c "gzip -dc /usr/share/man/$page.gz | head -c 4096" | grep -q "${name%.*}"; then
+        pass "the man page $name is installed"
+    else
+        fail "the man page $name is not readable in the root"
+    fi
+done
+
+# 7. The audit log: the demo again, with the shipped snippet and audit-log
+# set (its commented line), then the installed hsm-audit on the log.
+in_root hsm-audit >/dev/null 2>&1
+status=$?
+[ "$status" -eq 2 ] && pass "hsm-audit without arguments exits with its usage status 2" ||
+    fail "hsm-audit without arguments exited with $status"
+log=/var/log/hsm/audit.log
+if sed "s|^# audit-log = .*|audit-log = $log|" "$root/usr/share/hsm/openssl.cnf.d/hsm.cnf" \
+    >"$root/root/audit.cnf" && grep -qxF "audit-log = $log" "$root/root/audit.cnf" &&
+    mkdir -p "$root/var/log/hsm"; then
+    pass "the shipped hsm.cnf with its audit-log line set"
 else
-    fail "the man page is not readable in the root"
+    fail "the shipped hsm.cnf has no '# audit-log = ...' line to set"
+fi
+if timeout 120 chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    OPENSSL_CONF=/root/audit.cnf sh /usr/share/doc/openssl-provider-hsm/examples/demo.sh \
+    >"$work/demo-audit.out" 2>&1 && [ -s "$root$log" ]; then
+    pass "the demo ran with the audit log on"
+else
+    fail "the demo with the audit log on failed, or left no log:"
+    tail -n 20 "$work/demo-audit.out" | sed 's/^/  | /'
+fi
+# The load's possession proof and the certificate's signature.
+if in_root hsm-audit verify "$log" >"$work/verify.out" 2>&1 &&
+    grep -q "the chain holds: a header and 2 records" "$work/verify.out"; then
+    pass "hsm-audit verify: $(cat "$work/verify.out")"
+else
+    fail "hsm-audit verify:"
+    sed 's/^/  | /' "$work/verify.out"
+fi
+if in_root hsm-audit show "$log" --op sign >"$work/show.out" 2>&1 &&
+    grep -q "operation sign: ok" "$work/show.out" &&
+    grep -qE "^ +program +/usr/bin/openssl$" "$work/show.out" &&
+    grep -qE "^ +cmdline +openssl req " "$work/show.out"; then
+    pass "hsm-audit show: the signature was made by /usr/bin/openssl req"
+else
+    fail "hsm-audit show --op sign:"
+    sed 's/^/  | /' "$work/show.out"
 fi
 finish
