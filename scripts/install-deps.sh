@@ -3,6 +3,9 @@
 # nothing when it is all there already.
 set -eu
 
+# The benchmark's peer, pkcs11-provider (bookworm-backports on Debian 12).
+sh "$(dirname "$0")/install-peer.sh"
+
 # Add packages here. Names must exist on both releases; a versioned name
 # goes in versioned_packages below, derived from what the release offers.
 packages="meson ninja-build pkg-config gcc libc6-dev libssl-dev openssl \
