@@ -157,6 +157,8 @@ static void usage(void)
                     "  [--spy PKCS11-SPY.SO] [--oneshot RAW_ONESHOT] [--openssl /usr/bin/openssl]\n"
                     "  [--rounds 5] [--slice 0.3] [--proc-runs 10] [--softhsm-version TEXT]\n"
                     "  [--proc-softhsm-conf FILE]  SOFTHSM2_CONF for the whole-process runs\n"
+                    "  [--peer PKCS11.SO] [--peer-version TEXT]  pkcs11-provider, measured beside\n"
+                    "  [--hsm-revision TEXT]  hsm's source revision, for the header\n"
                     "  [--only TEXT[,TEXT...]]  run only contenders whose name contains a TEXT\n"
                     "  [--verbose]  per-round rates of every contender on stderr\n");
     exit(2);
@@ -164,13 +166,27 @@ static void usage(void)
 
 static void parse(int argc, char **argv, struct options *o)
 {
-    static const struct option opts[] = {
-        {"provider", 1, 0, 'P'},  {"module", 1, 0, 'm'},          {"shim", 1, 0, 's'},
-        {"spy", 1, 0, 'y'},       {"oneshot", 1, 0, 'o'},         {"openssl", 1, 0, 'O'},
-        {"workdir", 1, 0, 'w'},   {"token", 1, 0, 't'},           {"big-token", 1, 0, 'b'},
-        {"pin", 1, 0, 'p'},       {"rounds", 1, 0, 'r'},          {"slice", 1, 0, 'l'},
-        {"proc-runs", 1, 0, 'n'}, {"softhsm-version", 1, 0, 'v'}, {"proc-softhsm-conf", 1, 0, 'c'},
-        {"only", 1, 0, 'x'},      {"verbose", 0, 0, 'V'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"provider", 1, 0, 'P'},
+                                         {"module", 1, 0, 'm'},
+                                         {"shim", 1, 0, 's'},
+                                         {"spy", 1, 0, 'y'},
+                                         {"oneshot", 1, 0, 'o'},
+                                         {"openssl", 1, 0, 'O'},
+                                         {"workdir", 1, 0, 'w'},
+                                         {"token", 1, 0, 't'},
+                                         {"big-token", 1, 0, 'b'},
+                                         {"pin", 1, 0, 'p'},
+                                         {"rounds", 1, 0, 'r'},
+                                         {"slice", 1, 0, 'l'},
+                                         {"proc-runs", 1, 0, 'n'},
+                                         {"softhsm-version", 1, 0, 'v'},
+                                         {"proc-softhsm-conf", 1, 0, 'c'},
+                                         {"only", 1, 0, 'x'},
+                                         {"verbose", 0, 0, 'V'},
+                                         {"peer", 1, 0, 'e'},
+                                         {"peer-version", 1, 0, 'E'},
+                                         {"hsm-revision", 1, 0, 'R'},
+                                         {0, 0, 0, 0}};
     int ch;
 
     *o = (struct options){.token = "bench",
@@ -179,7 +195,9 @@ static void parse(int argc, char **argv, struct options *o)
                           .rounds = 5,
                           .slice = 0.3,
                           .proc_runs = 10,
-                          .softhsm_version = "unknown"};
+                          .softhsm_version = "unknown",
+                          .peer_version = "unknown",
+                          .hsm_revision = "unknown"};
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case 'P':
@@ -233,6 +251,15 @@ static void parse(int argc, char **argv, struct options *o)
         case 'V':
             verbose = true;
             break;
+        case 'e':
+            o->peer_so = optarg[0] != '\0' ? optarg : NULL;
+            break;
+        case 'E':
+            o->peer_version = optarg;
+            break;
+        case 'R':
+            o->hsm_revision = optarg;
+            break;
         default:
             usage();
         }
@@ -244,7 +271,7 @@ static void parse(int argc, char **argv, struct options *o)
 
 static void setup_signing(const struct options *o, struct raw_module *raw, CK_SLOT_ID slot,
                           CK_SESSION_HANDLE s, OSSL_LIB_CTX *on, OSSL_LIB_CTX *off,
-                          const char *ctx_why)
+                          const char *ctx_why, struct peer_proc *peer)
 {
     char uri[512], why[600], what[64];
 
@@ -260,11 +287,14 @@ static void setup_signing(const struct options *o, struct raw_module *raw, CK_SL
         name_it(&x->on1, 1, "%s provider verify on 1T%s", x->name, "");
         name_it(&x->on2, 2, "%s provider verify on 2T%s", x->name, "");
         name_it(&x->verify, 1, "%s OpenSSL verify%s", x->name, "");
+        name_it(&x->peer1, 1, "%s pkcs11-provider 1T%s", x->name, "");
+        name_it(&x->peer2, 2, "%s pkcs11-provider 2T%s", x->name, "");
         x->have_key = raw_key_find(raw, slot, s, x->label, &x->key, x->why, sizeof(x->why));
         if (!x->have_key) {
             note("%s: no usable key on the token: %s", x->name, x->why);
-            struct contender *all[] = {&x->raw1, &x->rawr, &x->raw2, &x->rawr2, &x->off1,
-                                       &x->off2, &x->on1,  &x->on2,  &x->verify};
+            struct contender *all[] = {&x->raw1,   &x->rawr,  &x->raw2, &x->rawr2,
+                                       &x->off1,   &x->off2,  &x->on1,  &x->on2,
+                                       &x->verify, &x->peer1, &x->peer2};
             for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
                 contender_fail(all[k], "no key");
             continue;
@@ -309,11 +339,14 @@ static void setup_signing(const struct options *o, struct raw_module *raw, CK_SL
             note("%s: provider signing failed: %s", x->name, x->on1.why);
         if (x->k_off != NULL && x->off1.failed)
             note("%s: provider signing (verify off) failed: %s", x->name, x->off1.why);
+        if (!peer_attach(&x->peer1, peer, (int)(2 * i)) && peer->fd >= 0)
+            note("%s: pkcs11-provider: %s", x->name, x->peer1.why);
+        peer_attach(&x->peer2, peer, (int)(2 * i + 1));
     }
 }
 
 static bool setup_shim(const struct options *o, struct raw_module *shim, char *shim_why, size_t len,
-                       OSSL_LIB_CTX **s_on, OSSL_LIB_CTX **s_off)
+                       OSSL_LIB_CTX **s_on, OSSL_LIB_CTX **s_off, struct peer_proc *peer)
 {
     char control[1024], uri[512], why[600];
     CK_SLOT_ID slot;
@@ -326,7 +359,10 @@ static bool setup_shim(const struct options *o, struct raw_module *shim, char *s
     }
     snprintf(control, sizeof(control), "%s/shim.control", o->workdir);
     f = fopen(control, "w");
-    if (f == NULL || fputs("latency C_Sign 1000\n", f) < 0 || fclose(f) != 0) {
+    /* A signature ends in C_Sign (hsm, raw, the peer's ECDSA) or in
+     * C_SignFinal (the peer's RSA, hashed on the token): 1 ms either way. */
+    if (f == NULL || fputs("latency C_Sign 1000\nlatency C_SignFinal 1000\n", f) < 0 ||
+        fclose(f) != 0) {
         snprintf(shim_why, len, "cannot write %.200s", control);
         return false;
     }
@@ -348,6 +384,8 @@ static bool setup_shim(const struct options *o, struct raw_module *shim, char *s
         name_it(&x->son, 1, "%s provider shim verify on%s", x->name, "");
         name_it(&x->sraw2, 2, "%s raw via shim 2T%s", x->name, "");
         name_it(&x->son2, 2, "%s provider shim verify on 2T%s", x->name, "");
+        name_it(&x->speer, 1, "%s pkcs11-provider shim%s", x->name, "");
+        name_it(&x->speer2, 2, "%s pkcs11-provider shim 2T%s", x->name, "");
         x->have_shim_key = raw_key_find(shim, slot, s, x->label, &x->shim_key, why, sizeof(why));
         if (!x->have_shim_key) {
             contender_fail(&x->sraw, "%s", why);
@@ -355,6 +393,8 @@ static bool setup_shim(const struct options *o, struct raw_module *shim, char *s
             contender_fail(&x->son, "no key");
             contender_fail(&x->sraw2, "no key");
             contender_fail(&x->son2, "no key");
+            contender_fail(&x->speer, "no key");
+            contender_fail(&x->speer2, "no key");
             continue;
         }
         setup_raw_sign(&x->sraw, &x->shim_key, o->pin);
@@ -366,12 +406,15 @@ static bool setup_shim(const struct options *o, struct raw_module *shim, char *s
         setup_prov_sign(&x->soff, *s_off, x->ks_off, x->shim_key.pub, "provider key not loaded");
         setup_prov_sign(&x->son, *s_on, x->ks_on, x->shim_key.pub, "provider key not loaded");
         setup_prov_sign(&x->son2, *s_on, x->ks_on, x->shim_key.pub, "provider key not loaded");
+        if (!peer_attach(&x->speer, peer, (int)(2 * i)) && peer->fd >= 0)
+            note("%s via the shim: pkcs11-provider: %s", x->name, x->speer.why);
+        peer_attach(&x->speer2, peer, (int)(2 * i + 1));
     }
     return true;
 }
 
 static int setup_loads(const struct options *o, struct raw_module *raw, OSSL_LIB_CTX *on,
-                       OSSL_LIB_CTX *nopos, struct load_row *rows)
+                       OSSL_LIB_CTX *nopos, struct peer_proc *peer, struct load_row *rows)
 {
     const char *tokens[2] = {o->token, o->big_token};
     char uri[512];
@@ -395,6 +438,7 @@ static int setup_loads(const struct options *o, struct raw_module *raw, OSSL_LIB
         name_it(&r->nopos, 1, "load %s provider possession off%s", tokens[i], "");
         name_it(&r->byid, 1, "load %s provider by id possession on%s", tokens[i], "");
         name_it(&r->policy, 1, "load %s raw policy calls%s", tokens[i], "");
+        name_it(&r->peer, 1, "load %s pkcs11-provider%s", tokens[i], "");
         r->raw.state[0] =
             raw_load_state(raw, tokens[i], "p256", o->pin, r->raw.why, sizeof(r->raw.why));
         r->raw.failed = r->raw.state[0] == NULL;
@@ -414,8 +458,8 @@ static int setup_loads(const struct options *o, struct raw_module *raw, OSSL_LIB
         r->nopos.op = prov_load_op;
         r->nopos.failed = nopos == NULL;
         /* run_bench.sh gives the P-256 key id 02 on both tokens. */
-        snprintf(uri, sizeof(uri), "pkcs11:token=%s;id=%%02;type=private?pin-value=%s",
-                 tokens[i], o->pin);
+        snprintf(uri, sizeof(uri), "pkcs11:token=%s;id=%%02;type=private?pin-value=%s", tokens[i],
+                 o->pin);
         r->byid.state[0] = prov_load_state(on, uri);
         r->byid.op = prov_load_op;
         r->byid.failed = on == NULL;
@@ -424,6 +468,8 @@ static int setup_loads(const struct options *o, struct raw_module *raw, OSSL_LIB
         first_op(&r->nopos, NULL);
         first_op(&r->byid, NULL);
         first_op(&r->policy, NULL);
+        if (!peer_attach(&r->peer, peer, i) && peer->fd >= 0)
+            note("pkcs11-provider key load on %s: %s", tokens[i], r->peer.why);
         if (r->pos.failed)
             note("key load on %s: %s", tokens[i], r->pos.why);
         if (r->raw.failed)
@@ -472,8 +518,8 @@ static void setup_command_floor(const struct options *o, char *env_default_only)
     snprintf(data, sizeof(data), "%s/data", o->workdir);
     snprintf(out, sizeof(out), "%s/data.sha256", o->workdir);
     {
-        char *dgst_argv[] = {(char *)o->openssl, "dgst", "-sha256", "-binary", "-out", out, data,
-                             NULL};
+        char *dgst_argv[] = {
+            (char *)o->openssl, "dgst", "-sha256", "-binary", "-out", out, data, NULL};
         char *hash_argv[] = {hash, data, out, NULL};
 
         snprintf(err, sizeof(err), "%s/dgst-nokey.err", o->workdir);
@@ -525,7 +571,7 @@ static int setup_procs(const struct options *o, struct proc_row *rows)
 {
     static const char *labels[][2] = {{"p256", "P-256"}, {"rsa2048", "RSA-2048"}};
     char data[1024], cnf_default[1024], cnf_lean[1024], env_default[1100], env_lean[1100],
-        env_softhsm[1100], cnf_sw[1024], env_sw[1100];
+        env_softhsm[1100], cnf_sw[1024], env_sw[1100], cnf_peer[1024], env_peer[1100];
     const char *conf;
     FILE *f;
     int n = 0;
@@ -539,6 +585,10 @@ static int setup_procs(const struct options *o, struct proc_row *rows)
     if (!prov_write_cnf(cnf_default, o->provider_so, o->module, true, true, NULL) ||
         !prov_write_cnf(cnf_lean, o->provider_so, o->module, false, false, NULL))
         return 0;
+    snprintf(cnf_peer, sizeof(cnf_peer), "%s/dgst-peer.cnf", o->workdir);
+    if (o->peer_so != NULL && !peer_write_cnf(cnf_peer, o->peer_so, o->module))
+        return 0;
+    snprintf(env_peer, sizeof(env_peer), "OPENSSL_CONF=%s", cnf_peer);
     snprintf(env_default, sizeof(env_default), "OPENSSL_CONF=%s", cnf_default);
     snprintf(env_lean, sizeof(env_lean), "OPENSSL_CONF=%s", cnf_lean);
     snprintf(cnf_sw, sizeof(cnf_sw), "%s/software.cnf", o->workdir);
@@ -564,7 +614,7 @@ static int setup_procs(const struct options *o, struct proc_row *rows)
         char *dgst_argv[] = {
             (char *)o->openssl, "dgst", "-sha256", "-sign", uri, "-out", out, data, NULL};
         char *env_d[] = {env_default, env_softhsm, NULL}, *env_l[] = {env_lean, env_softhsm, NULL};
-        char *env_r[] = {env_softhsm, NULL};
+        char *env_r[] = {env_softhsm, NULL}, *env_p[] = {env_peer, env_softhsm, NULL};
         char *raw_argv[] = {(char *)o->oneshot,
                             (char *)o->module,
                             (char *)o->token,
@@ -583,6 +633,15 @@ static int setup_procs(const struct options *o, struct proc_row *rows)
         name_it(&r->dgst, 1, "process %s openssl dgst%s", r->name, "");
         name_it(&r->lean, 1, "process %s openssl dgst lean%s", r->name, "");
         name_it(&r->pem, 1, "process %s openssl dgst PEM key%s", r->name, "");
+        name_it(&r->peer, 1, "process %s openssl dgst pkcs11-provider%s", r->name, "");
+        if (o->peer_so != NULL) {
+            snprintf(err, sizeof(err), "%s/%s-peer.err", o->workdir, r->label);
+            r->peer.state[0] = proc_state(dgst_argv, env_p, err);
+            r->peer.op = proc_op;
+            r->peer.free_state = proc_free;
+        } else {
+            contender_fail(&r->peer, "pkcs11-provider is not installed");
+        }
         snprintf(pem, sizeof(pem), "%s/software-%s.pem", o->workdir, r->label);
         if (write_software_key(pem, r->label)) {
             snprintf(err, sizeof(err), "%s/%s-pem.err", o->workdir, r->label);
@@ -612,6 +671,9 @@ static int setup_procs(const struct options *o, struct proc_row *rows)
         first_op(&r->dgst, NULL);
         first_op(&r->lean, NULL);
         first_op(&r->pem, NULL);
+        first_op(&r->peer, NULL);
+        if (o->peer_so != NULL && r->peer.failed)
+            note("openssl dgst %s through pkcs11-provider: %s", r->name, r->peer.why);
         if (r->dgst.failed)
             note("openssl dgst %s: %s", r->name, r->dgst.why);
         if (r->raw.failed)
@@ -668,8 +730,10 @@ int main(int argc, char **argv)
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE s;
     OSSL_LIB_CTX *on, *off, *nopos, *s_on = NULL, *s_off = NULL, *audit = NULL;
-    char why[600], shim_why[300] = "", audit_log[1024];
+    char why[600], shim_why[300] = "", audit_log[1024], hsm_build[200];
     struct contender audit_append = {0};
+    struct peer_proc peer_sign, peer_shim, peer_load;
+    const char *labels[NALGS];
     struct load_row loads[2];
     struct proc_row procs[2];
     int nloads = 0, nprocs = 0;
@@ -677,6 +741,14 @@ int main(int argc, char **argv)
     struct cpu_sample cpu_start, cpu_end;
 
     parse(argc, argv, &o);
+    /* The peer's processes first: before this one initialises a module. */
+    for (size_t i = 0; i < NALGS; i++)
+        labels[i] = algs[i].label;
+    if (!peer_start(&peer_sign, &o, PEER_SIGN, labels, NALGS) && o.peer_so != NULL)
+        note("pkcs11-provider: cannot start its process");
+    if (o.shim == NULL || !peer_start(&peer_shim, &o, PEER_SHIM, labels, NALGS))
+        peer_shim.fd = -1;
+    peer_start(&peer_load, &o, PEER_LOAD, labels, NALGS);
     memset(loads, 0, sizeof(loads));
     memset(procs, 0, sizeof(procs));
     memset(&shim, 0, sizeof(shim));
@@ -696,20 +768,21 @@ int main(int argc, char **argv)
                        : NULL;
     if (on == NULL)
         fprintf(stderr, "hsm-bench: the provider did not load: %s\n", why);
+    provider_build_info(on, "hsm", hsm_build, sizeof(hsm_build));
 
     fprintf(stderr, "hsm-bench: setting up contenders\n");
-    setup_signing(&o, &raw, slot, s, on, off, why);
-    have_shim = setup_shim(&o, &shim, shim_why, sizeof(shim_why), &s_on, &s_off);
+    setup_signing(&o, &raw, slot, s, on, off, why, &peer_sign);
+    have_shim = setup_shim(&o, &shim, shim_why, sizeof(shim_why), &s_on, &s_off, &peer_shim);
     setup_audit(&o, &audit_append, audit_log, sizeof(audit_log), &audit);
-    nloads = setup_loads(&o, &raw, on, nopos, loads);
+    nloads = setup_loads(&o, &raw, on, nopos, &peer_load, loads);
     nprocs = setup_procs(&o, procs);
     if (nprocs > 0)
         setup_floors(&o);
 
     for (size_t i = 0; i < NALGS; i++) {
         struct alg *x = &algs[i];
-        struct contender *sign[] = {&x->raw1, &x->rawr,  &x->off1, &x->on1, &x->verify,
-                                    &x->raw2, &x->rawr2, &x->off2, &x->on2};
+        struct contender *sign[] = {&x->raw1,  &x->rawr, &x->off1, &x->on1,   &x->verify, &x->raw2,
+                                    &x->rawr2, &x->off2, &x->on2,  &x->peer1, &x->peer2};
 
         for (size_t k = 0; k < sizeof(sign) / sizeof(sign[0]); k++)
             schedule(sign[k], o.slice, 5, STEADY_SIGNATURES);
@@ -721,6 +794,8 @@ int main(int argc, char **argv)
             schedule(&x->son, o.slice, 5, STEADY_SIGNATURES);
             schedule(&x->sraw2, o.slice, 5, STEADY_SIGNATURES / 2);
             schedule(&x->son2, o.slice, 5, STEADY_SIGNATURES / 2);
+            schedule(&x->speer, o.slice, 5, STEADY_SIGNATURES);
+            schedule(&x->speer2, o.slice, 5, STEADY_SIGNATURES / 2);
         }
     }
     schedule(&audit_append, o.slice, 5, 5);
@@ -730,12 +805,14 @@ int main(int argc, char **argv)
         schedule(&loads[i].nopos, o.slice, 3, 1);
         schedule(&loads[i].byid, o.slice, 3, 1);
         schedule(&loads[i].policy, o.slice, 3, 1);
+        schedule(&loads[i].peer, o.slice, 3, 1);
     }
     for (int i = 0; i < nprocs; i++) {
         schedule(&procs[i].raw, 0, o.proc_runs, 2);
         schedule(&procs[i].dgst, 0, o.proc_runs, 2);
         schedule(&procs[i].lean, 0, o.proc_runs, 2);
         schedule(&procs[i].pem, 0, o.proc_runs, 2);
+        schedule(&procs[i].peer, 0, o.proc_runs, 2);
     }
     if (nprocs > 0) {
         schedule(&floor_true, 0, o.proc_runs, 2);
@@ -774,7 +851,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", entries[i].c->failed ? " (failed)" : "");
     }
     cpu_sample(&cpu_end);
-    report_header(o.softhsm_version, &cpu_start, &cpu_end);
+    report_header(&(struct versions){.softhsm = o.softhsm_version,
+                                     .hsm_build = hsm_build,
+                                     .hsm_revision = o.hsm_revision,
+                                     .peer_package = o.peer_so != NULL ? o.peer_version : NULL},
+                  &cpu_start, &cpu_end);
+    print_peer_table(algs, NALGS, have_shim);
     print_sign_tables(algs, NALGS, have_shim, shim_why);
     print_audit_table(algs, NALGS, &audit_append, audit_log);
     print_load_table(loads, nloads);
@@ -791,10 +873,11 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     for (size_t i = 0; i < NALGS; i++) {
-        struct contender *all[] = {&algs[i].raw1,   &algs[i].rawr, &algs[i].raw2, &algs[i].rawr2,
-                                   &algs[i].off1,   &algs[i].off2, &algs[i].on1,  &algs[i].on2,
-                                   &algs[i].verify, &algs[i].sraw, &algs[i].soff, &algs[i].son,
-                                   &algs[i].sraw2,  &algs[i].son2, &algs[i].log1, &algs[i].log2};
+        struct contender *all[] = {
+            &algs[i].raw1, &algs[i].rawr,  &algs[i].raw2,  &algs[i].rawr2,  &algs[i].off1,
+            &algs[i].off2, &algs[i].on1,   &algs[i].on2,   &algs[i].verify, &algs[i].sraw,
+            &algs[i].soff, &algs[i].son,   &algs[i].sraw2, &algs[i].son2,   &algs[i].log1,
+            &algs[i].log2, &algs[i].peer1, &algs[i].peer2, &algs[i].speer,  &algs[i].speer2};
 
         for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
             contender_free(all[k]);
@@ -806,12 +889,15 @@ int main(int argc, char **argv)
         contender_free(&loads[i].pos);
         contender_free(&loads[i].nopos);
         contender_free(&loads[i].byid);
+        contender_free(&loads[i].policy);
+        contender_free(&loads[i].peer);
     }
     for (int i = 0; i < nprocs; i++) {
         contender_free(&procs[i].raw);
         contender_free(&procs[i].dgst);
         contender_free(&procs[i].lean);
         contender_free(&procs[i].pem);
+        contender_free(&procs[i].peer);
     }
     contender_free(&floor_true);
     contender_free(&floor_version);
@@ -832,6 +918,9 @@ int main(int argc, char **argv)
     OSSL_LIB_CTX_free(on);
     OSSL_LIB_CTX_free(off);
     OSSL_LIB_CTX_free(nopos);
+    peer_stop(&peer_sign);
+    peer_stop(&peer_shim);
+    peer_stop(&peer_load);
     if (have_shim)
         raw_module_finalize(&shim);
     raw_module_finalize(&raw);

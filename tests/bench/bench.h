@@ -36,6 +36,11 @@ struct contender {
     int nrounds;
     bool failed;
     char why[300];
+    /* A contender run by another process (the peer's): contender_run asks
+     * it through remote_run. */
+    void *remote;
+    int remote_id;
+    void (*remote_run)(struct contender *c, double seconds, int min_ops);
 };
 
 /* Runs `c` for `seconds` (at least `min_ops` operations per thread) and
@@ -153,6 +158,33 @@ const char *audit_fs_type(const char *path);
  * chain holds; false when it cannot be read. */
 bool audit_log_check(const char *path, size_t *records, bool *holds);
 
+/* ------------------------------------------------ the peer: pkcs11-provider */
+
+struct options;
+
+/* An openssl.cnf with pkcs11-provider (and default) on `module_path`, with
+ * the quirks its documentation gives for SoftHSMv2. */
+bool peer_write_cnf(const char *file, const char *peer_so, const char *module_path);
+
+/* What a peer process measures: signing with each key on the token (ids
+ * 2*i and 2*i+1 for one and two threads of labels[i]), the same through
+ * the 1 ms shim, or loading the P-256 key (id 0: the small token, 1: the
+ * crowded one). */
+enum peer_role { PEER_SIGN, PEER_SHIM, PEER_LOAD };
+struct peer_proc {
+    int pid, fd;
+};
+/* Forks the process; call before this process initialises any PKCS#11
+ * module. False when pkcs11-provider is not given or the fork fails. */
+bool peer_start(struct peer_proc *pp, const struct options *o, enum peer_role role,
+                const char *labels[], size_t nlabels);
+/* Makes `c` run as contender `id` of `pp`; false (and `c` failed, with
+ * the peer's reason) when the peer could not set it up. */
+bool peer_attach(struct contender *c, struct peer_proc *pp, int id);
+void peer_stop(struct peer_proc *pp);
+/* The build information a provider loaded in `ctx` reports. */
+void provider_build_info(OSSL_LIB_CTX *ctx, const char *name, char *buf, size_t len);
+
 /* --------------------------------------------------------- whole process */
 
 /* Spawns argv with extra environment entries; ok when it exits 0. */
@@ -166,6 +198,9 @@ void proc_free(void *state);
 struct options {
     const char *provider_so, *module, *shim, *spy, *oneshot, *openssl, *workdir;
     const char *token, *big_token, *pin, *softhsm_version, *proc_softhsm_conf;
+    /* pkcs11-provider's module (NULL: not installed) and package version;
+     * hsm's source revision. */
+    const char *peer_so, *peer_version, *hsm_revision;
     int rounds, proc_runs;
     double slice;
 };
@@ -179,6 +214,8 @@ struct alg {
     char why[300];
     EVP_PKEY *k_on, *k_off, *ks_on, *ks_off;
     struct contender raw1, rawr, raw2, rawr2, off1, off2, on1, on2, verify, sraw, soff, son;
+    /* pkcs11-provider: one and two threads, direct and on the 1 ms token. */
+    struct contender peer1, peer2, speer, speer2;
     /* Two threads on the 1 ms token: the token waits, not the CPU, so
      * these show whether a signature waits for another thread's. */
     struct contender sraw2, son2;
@@ -194,13 +231,13 @@ struct load_row {
     /* pos and nopos load by label, as the raw baseline does; byid loads
      * the same key by CKA_ID (one search where a label needs two); policy
      * is raw PKCS#11 making the calls the policy asks of any load. */
-    struct contender raw, pos, nopos, byid, policy;
+    struct contender raw, pos, nopos, byid, policy, peer;
 };
 
 /* Whole processes signing with one key type. */
 struct proc_row {
     const char *label, *name;
-    struct contender raw, dgst, lean, pem;
+    struct contender raw, dgst, lean, pem, peer;
 };
 
 /* ----------------------------------------------------------------- report */
@@ -211,11 +248,17 @@ struct cpu_sample {
     double wall, busy, own;
 };
 void cpu_sample(struct cpu_sample *out);
-void report_header(const char *softhsm_version, const struct cpu_sample *start,
+/* The versions compared: hsm's and the peer's (NULL when absent). */
+struct versions {
+    const char *softhsm, *hsm_build, *hsm_revision, *peer_package;
+};
+void report_header(const struct versions *v, const struct cpu_sample *start,
                    const struct cpu_sample *end);
 const char *fmt_rate(char *buf, size_t len, double v);
 const char *fmt_ratio(char *buf, size_t len, double num, double den);
 
+/* hsm beside pkcs11-provider and raw PKCS#11: the issue 19 comparison. */
+void print_peer_table(const struct alg *algs, size_t nalgs, bool have_shim);
 void print_sign_tables(const struct alg *algs, size_t nalgs, bool have_shim, const char *shim_why);
 void print_load_table(const struct load_row *rows, int n);
 /* floors: /bin/true, openssl version (default only, then with hsm),

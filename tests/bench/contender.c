@@ -83,6 +83,10 @@ void contender_run(struct contender *c, double seconds, int min_ops)
 
     if (c->failed || c->nrounds >= BENCH_MAX_ROUNDS)
         return;
+    if (c->remote_run != NULL) {
+        c->remote_run(c, seconds, min_ops);
+        return;
+    }
     memset(w, 0, sizeof(w));
     for (int i = 0; i < c->threads; i++) {
         w[i].c = c;

@@ -54,7 +54,7 @@ void cpu_sample(struct cpu_sample *out)
 #undef TV
 }
 
-void report_header(const char *softhsm_version, const struct cpu_sample *start,
+void report_header(const struct versions *v, const struct cpu_sample *start,
                    const struct cpu_sample *end)
 {
     double cpus = (double)sysconf(_SC_NPROCESSORS_ONLN), wall = end->wall - start->wall;
@@ -79,7 +79,15 @@ void report_header(const char *softhsm_version, const struct cpu_sample *start,
     printf("- date: %s\n", date);
     printf("- machine: %s, %s, %ld online CPUs\n", u.machine, cpu, sysconf(_SC_NPROCESSORS_ONLN));
     printf("- OpenSSL: %s\n", OpenSSL_version(OPENSSL_VERSION));
-    printf("- SoftHSM: %s\n", softhsm_version);
+    printf("- SoftHSM: %s\n", v->softhsm);
+    printf("- hsm: %s, revision %s\n", v->hsm_build, v->hsm_revision);
+    if (v->peer_package != NULL)
+        printf("- pkcs11-provider (the peer): package %s, quirks no-deinit no-operation-state, "
+               "otherwise its defaults; in processes of its own\n",
+               v->peer_package);
+    else
+        printf("- pkcs11-provider (the peer): not installed, its columns are n/a "
+               "(scripts/install-peer.sh installs it)\n");
     printf("- other processes used %.0f%% of the CPUs during the %.0f s of rounds (the benchmark"
            " %.0f%%); load average at the end: %s\n",
            wall > 0 && other > 0 ? 100 * other / (wall * cpus) : 0, wall,

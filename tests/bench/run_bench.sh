@@ -6,7 +6,9 @@
 #                [--shim HSM-FAULT-SHIM.SO] [-- extra hsm-bench options]
 #
 # Environment: BENCH_ROUNDS (5), BENCH_SLICE (0.3 s), BENCH_PROC_RUNS (10),
-# BENCH_FILL (1000 extra key pairs on the "big" token), HSM_KEEP_TMP=1;
+# BENCH_FILL (1000 extra key pairs on the "big" token), HSM_KEEP_TMP=1,
+# BENCH_PEER (pkcs11-provider's pkcs11.so; default: OpenSSL's modules
+# directory, measured when present; empty: not measured);
 # httpd_handshakes.sh's BENCH_HTTPD_* (then run, as root, for the httpd
 # figures).
 set -euo pipefail
@@ -90,6 +92,20 @@ args=(--provider "$PROVIDER" --module "$SOFTHSM_MODULE" --workdir "$TMP"
     --softhsm-version "$(softhsm2-util --version 2>/dev/null || echo unknown)")
 [ -n "$SHIM" ] && [ -e "$SHIM" ] && args+=(--shim "$SHIM")
 [ -e "$PKCS11_SPY" ] && args+=(--spy "$PKCS11_SPY")
+
+# The peer, pkcs11-provider (scripts/install-peer.sh installs Debian's).
+if [ -z "${BENCH_PEER+set}" ]; then
+    BENCH_PEER="$(pkg-config --variable=modulesdir libcrypto 2>/dev/null)/pkcs11.so"
+fi
+if [ -n "$BENCH_PEER" ] && [ -e "$BENCH_PEER" ]; then
+    args+=(--peer "$BENCH_PEER" --peer-version
+        "$(dpkg-query -W -f='${Version}' pkcs11-provider 2>/dev/null || echo "not from a package")")
+else
+    echo "run_bench.sh: pkcs11-provider not found${BENCH_PEER:+ at $BENCH_PEER}; its columns" \
+        "will be n/a (scripts/install-peer.sh installs it)" >&2
+fi
+args+=(--hsm-revision "$(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null ||
+    echo unknown)")
 
 "$BENCH" "${args[@]}" "$@"
 
