@@ -78,6 +78,9 @@ OSSL_LIB_CTX *prov_libctx(const char *workdir, const char *name, const char *pro
         snprintf(why, len, "cannot write %s", file);
         return NULL;
     }
+    /* SoftHSMv2 leaves its failed search for the rdrand engine on the
+     * queue when it initialises: not this provider's reason. */
+    ERR_clear_error();
     ctx = OSSL_LIB_CTX_new();
     if (ctx == NULL || !OSSL_LIB_CTX_load_config(ctx, file) ||
         !OSSL_PROVIDER_available(ctx, "hsm")) {

@@ -37,6 +37,9 @@ for f in "$BENCH" "$ONESHOT" "$FILL" "$PROVIDER" "$SOFTHSM_MODULE"; do
         exit 1
     fi
 done
+# OpenSSL reads a relative provider path from its modules directory.
+PROVIDER=$(realpath "$PROVIDER")
+[ -z "$SHIM" ] || SHIM=$(realpath "$SHIM")
 
 # Nothing from the caller's environment may load another configuration.
 unset OPENSSL_CONF OPENSSL_MODULES OPENSSL_ENGINES PKCS11SPY PKCS11SPY_OUTPUT \
