@@ -53,8 +53,8 @@ import_A 01
 holder_start shim.cnf HSM_DEBUG_LOG="$TMP/holder1-debug.log" HSM_DEBUG_LEVEL=1 || finish
 holder_load_ok "loads A" A "$uri_a_label"
 holder_pub_is "the server was given A" A A.pem
-holder_repeat_ok "A signs 1100 times in a row" A 1100 "$DATA"
-check "from then on A's signatures are verified with A's P-256 table" \
+holder_repeat_ok "A signs 100 times in a row" A 100 "$DATA"
+check "within its first 100 signatures, A's are verified with A's P-256 table" \
     grep -q "P-256 verification table in use after" "$TMP/holder1-debug.log"
 holder_sign_ok "signs with A" A "$DATA"
 require_step delete_key ca 01
