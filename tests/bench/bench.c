@@ -159,6 +159,7 @@ static void usage(void)
                     "  [--proc-softhsm-conf FILE]  SOFTHSM2_CONF for the whole-process runs\n"
                     "  [--peer PKCS11.SO] [--peer-version TEXT]  pkcs11-provider, measured beside\n"
                     "  [--hsm-revision TEXT]  hsm's source revision, for the header\n"
+                    "  [--data DIR]  write the charts' data files there (draw_charts.sh)\n"
                     "  [--only TEXT[,TEXT...]]  run only contenders whose name contains a TEXT\n"
                     "  [--verbose]  per-round rates of every contender on stderr\n");
     exit(2);
@@ -186,6 +187,7 @@ static void parse(int argc, char **argv, struct options *o)
                                          {"peer", 1, 0, 'e'},
                                          {"peer-version", 1, 0, 'E'},
                                          {"hsm-revision", 1, 0, 'R'},
+                                         {"data", 1, 0, 'D'},
                                          {0, 0, 0, 0}};
     int ch;
 
@@ -259,6 +261,9 @@ static void parse(int argc, char **argv, struct options *o)
             break;
         case 'R':
             o->hsm_revision = optarg;
+            break;
+        case 'D':
+            o->data_dir = optarg;
             break;
         default:
             usage();
@@ -736,7 +741,7 @@ int main(int argc, char **argv)
     const char *labels[NALGS];
     struct load_row loads[2];
     struct proc_row procs[2];
-    int nloads = 0, nprocs = 0;
+    int nloads = 0, nprocs = 0, status = 0;
     bool have_shim;
     struct cpu_sample cpu_start, cpu_end;
 
@@ -871,6 +876,8 @@ int main(int argc, char **argv)
             printf("- %.400s\n", notes[i]);
     }
     fflush(stdout);
+    if (o.data_dir != NULL && !write_data_files(o.data_dir, algs, NALGS, have_shim, loads, nloads))
+        status = 1;
 
     for (size_t i = 0; i < NALGS; i++) {
         struct contender *all[] = {
@@ -924,5 +931,5 @@ int main(int argc, char **argv)
     if (have_shim)
         raw_module_finalize(&shim);
     raw_module_finalize(&raw);
-    return 0;
+    return status;
 }

@@ -201,6 +201,7 @@ struct options {
     /* pkcs11-provider's module (NULL: not installed) and package version;
      * hsm's source revision. */
     const char *peer_so, *peer_version, *hsm_revision;
+    const char *data_dir; /* --data: where the charts' data go (NULL: nowhere) */
     int rounds, proc_runs;
     double slice;
 };
@@ -270,6 +271,10 @@ void print_proc_table(const struct proc_row *rows, int n, int runs,
  * |append| (a note alone), the log at |log_path|. */
 void print_audit_table(const struct alg *algs, size_t nalgs, const struct contender *append,
                        const char *log_path);
+/* The charts' data (signing-softhsm.dat, signing-1ms.dat, keyload.dat) in
+ * |dir|, for tests/bench/draw_charts.sh. */
+bool write_data_files(const char *dir, const struct alg *algs, size_t nalgs, bool have_shim,
+                      const struct load_row *rows, int nrows);
 /* Loads keys through pkcs11-spy (o->spy) and prints the calls it logged. */
 void report_call_counts(const struct options *o);
 
