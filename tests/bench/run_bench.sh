@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Makes two temporary SoftHSMv2 tokens and runs hsm-bench, which prints a
-# Markdown table on stdout (progress on stderr). Run by `ninja -C build bench`.
+# Markdown table on stdout (progress on stderr), writes the charts' data and
+# draws them. Run by `ninja -C build bench`.
 #
 #   run_bench.sh --bench PATH --oneshot PATH --fill PATH --provider HSM.SO
 #                [--shim HSM-FAULT-SHIM.SO] [-- extra hsm-bench options]
 #
-# Environment: BENCH_ROUNDS (5), BENCH_SLICE (0.3 s), BENCH_PROC_RUNS (10),
+# Environment: BENCH_RESULTS (bench-results: a directory that receives the
+# tables as results.md, the charts' data and the charts drawn from them by
+# draw_charts.sh), BENCH_ROUNDS (5), BENCH_SLICE (0.3 s), BENCH_PROC_RUNS (10),
 # BENCH_FILL (1000 extra key pairs on the "big" token), HSM_KEEP_TMP=1,
 # BENCH_PEER (pkcs11-provider's pkcs11.so; default: OpenSSL's modules
 # directory, measured when present; empty: not measured);
@@ -110,7 +113,17 @@ fi
 args+=(--hsm-revision "$(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null ||
     echo unknown)")
 
-"$BENCH" "${args[@]}" "$@"
+# The run's record: the tables, the charts' data and the charts.
+RESULTS=${BENCH_RESULTS:-bench-results}
+mkdir -p "$RESULTS"
+RESULTS=$(realpath "$RESULTS")
+args+=(--data "$RESULTS")
+uptime >"$RESULTS/load-before.txt"
+"$BENCH" "${args[@]}" "$@" | tee "$RESULTS/results.md"
+uptime >"$RESULTS/load-after.txt"
+bash "$(dirname "$0")/draw_charts.sh" "$RESULTS" "$RESULTS" ||
+    echo "run_bench.sh: the charts were not drawn (see above)" >&2
+echo "run_bench.sh: tables, data and charts in $RESULTS" >&2
 
 # Apache httpd's handshakes per second (token behind p11-kit server, token
 # direct, PEM key), through the servers suite's harness: it needs root
