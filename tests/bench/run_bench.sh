@@ -131,7 +131,7 @@ echo "run_bench.sh: tables, data and charts in $RESULTS" >&2
 if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/apache2 ] && command -v ab >/dev/null; then
     echo
     HSM_PROVIDER_DIR=$(dirname "$PROVIDER") HSM_SOURCE_ROOT=$(cd "$(dirname "$0")/../.." && pwd) \
-        bash "$(dirname "$0")/httpd_handshakes.sh" ||
+        bash "$(dirname "$0")/httpd_handshakes.sh" | tee "$RESULTS/httpd.md" ||
         echo "run_bench.sh: the httpd handshake figures failed (see above)" >&2
 else
     echo "run_bench.sh: no httpd figures (they need root, apache2 and ab)" >&2
