@@ -6,7 +6,7 @@
 #   run_bench.sh --bench PATH --oneshot PATH --fill PATH --provider HSM.SO
 #                [--shim HSM-FAULT-SHIM.SO] [-- extra hsm-bench options]
 #
-# Environment: BENCH_RESULTS (bench-results: a directory that receives the
+# Environment: BENCH_RESULTS (BUILD/bench-results: a directory that receives the
 # tables as results.md, the charts' data and the charts drawn from them by
 # draw_charts.sh), BENCH_ROUNDS (5), BENCH_SLICE (0.3 s), BENCH_PROC_RUNS (10),
 # BENCH_FILL (1000 extra key pairs on the "big" token), HSM_KEEP_TMP=1,
@@ -114,7 +114,7 @@ args+=(--hsm-revision "$(git -C "$(dirname "$0")" describe --always --dirty 2>/d
     echo unknown)")
 
 # The run's record: the tables, the charts' data and the charts.
-RESULTS=${BENCH_RESULTS:-bench-results}
+RESULTS=${BENCH_RESULTS:-${MESON_BUILD_ROOT:-.}/bench-results}
 mkdir -p "$RESULTS"
 RESULTS=$(realpath "$RESULTS")
 args+=(--data "$RESULTS")
