@@ -10,8 +10,8 @@ sh "$(dirname "$0")/install-peer.sh"
 # goes in versioned_packages below, derived from what the release offers.
 packages="meson ninja-build pkg-config gcc libc6-dev libssl-dev openssl \
 libp11-kit-dev p11-kit p11-kit-modules softhsm2 opensc libcunit1-dev \
-clang valgrind gdb util-linux apache2 apache2-utils curl stunnel4 mandoc man-db \
-dpkg-dev debhelper lintian debootstrap gnuplot-nox \
+clang llvm valgrind gdb util-linux apache2 apache2-utils curl stunnel4 mandoc man-db \
+build-essential dpkg-dev debhelper lintian debootstrap gnuplot-nox \
 libnss3 libnss3-tools opencryptoki swtpm swtpm-tools tpm2-abrmd tpm2-tools dbus iproute2 \
 python3 python3-bcrypt python3-cryptography python3-pyasn1 python3-pyasn1-modules \
 python3-tpm2-pytss python3-yaml libyaml-0-2 libsqlite3-0 libtss2-tcti-tabrmd0 jq"
