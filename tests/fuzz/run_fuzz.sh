@@ -51,6 +51,16 @@ if ! "$cc" -fsanitize=fuzzer,address,undefined "$work/probe.c" -o "$work/probe" 
     exit 77
 fi
 
+# LeakSanitizer matches lsan.supp against function names: without a
+# symbolizer the stacks are bare addresses, nothing is suppressed, and
+# OpenSSL's per-thread random generators are reported as leaks.
+if ! command -v llvm-symbolizer >/dev/null; then
+    echo "FAIL: fuzz: llvm-symbolizer is not installed (package llvm, scripts/install-deps.sh):" \
+        "the leak suppressions cannot match"
+    echo "fuzz: 0 passed, 1 failed"
+    exit 1
+fi
+
 # shellcheck disable=SC2207
 deps=($(pkg-config --cflags --libs p11-kit-1 libcrypto)) || {
     echo "FAIL: pkg-config does not know p11-kit-1 and libcrypto"
