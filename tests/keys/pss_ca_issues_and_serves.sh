@@ -6,8 +6,8 @@
 # against the CA certificate (before, the CA key and certificate "do not
 # match": different key types), in both provider orders; and `openssl
 # s_server` with that key and certificate serves TLS 1.2 and TLS 1.3, where
-# a plain `openssl s_client` sees an RSA-PSS signature and verifies the
-# server.
+# a plain `openssl s_client` that accepts only RSA-PSS signatures verifies
+# the server.
 # shellcheck source=keys_lib.sh disable=SC2317
 . "$(dirname "$0")/keys_lib.sh"
 
@@ -57,10 +57,13 @@ for proto in tls1_2 tls1_3; do
         kill -0 "$srv" 2>/dev/null || break
         sleep 0.1
     done
+    # The client accepts only RSA-PSS signatures (with a PSS key: the
+    # certificate's): the handshake completes only if the server signed so.
+    # (s_client names the scheme differently on OpenSSL 3.0 and 3.5.)
     expect_success plain_openssl s_client -connect "127.0.0.1:$port" "-$proto" \
+        -sigalgs rsa_pss_pss_sha256:rsa_pss_pss_sha384:rsa_pss_pss_sha512 \
         -verify_return_error -CAfile ca.pem -verify_ip 127.0.0.1 &&
-        assert_output_contains "Verify return code: 0 (ok)" &&
-        assert_output_matches "^Peer signature type: RSA-PSS$" "$proto: the server signed with RSA-PSS"
+        assert_output_contains "Verify return code: 0 (ok)"
     wait "$srv"
     check "$proto: s_server served one connection and exited cleanly" test $? -eq 0
 done
