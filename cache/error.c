@@ -62,10 +62,30 @@ int hsm_error_last_reason(void)
  * C_Initialize). Those say nothing to the user; our own error does. While a
  * thread is inside the module, the queue is marked; our first error drops
  * what the token left, and leaving drops it when we raised nothing.
+ *
+ * Others empty the whole queue: openCryptoki 3.23 hands every queued error
+ * to its trace (ERR_print_errors_cb) at the end of each C_* function, ours
+ * and the caller's included. So our errors raised inside are also kept
+ * here, and leaving the outermost bracket raises them again in place of
+ * whatever the queue then holds above the mark.
  */
 #define MARK_DEPTH 8
 static _Thread_local int mark_depth;
 static _Thread_local bool raised_since[MARK_DEPTH];
+
+#define PENDING_MAX 4
+struct pending_error {
+    int reason;
+    const char *file;
+    int line;
+    char detail[1024];
+};
+static _Thread_local struct pending_error pending[PENDING_MAX];
+static _Thread_local int npending;
+/* How many were pending at each hsm_error_set_mark, to forget what a
+ * hsm_error_pop_to_mark discards. */
+static _Thread_local int pending_at_mark[MARK_DEPTH];
+static _Thread_local int own_marks;
 /* Set when a module's own libcrypto call came back into the provider. */
 static _Thread_local bool reentered;
 
@@ -96,13 +116,53 @@ bool hsm_reentered_from_module(void)
 
 void hsm_error_mark_pop(void)
 {
+    bool raised;
+
     if (mark_depth == 0)
         return;
     mark_depth--;
-    if (mark_depth < MARK_DEPTH && raised_since[mark_depth])
-        ERR_clear_last_mark();
-    else
-        ERR_pop_to_mark();
+    raised = mark_depth < MARK_DEPTH && raised_since[mark_depth];
+    if (mark_depth > 0) {
+        if (raised) {
+            ERR_clear_last_mark();
+            raised_since[mark_depth - 1] = true; /* ours now belong to the outer bracket */
+        } else {
+            ERR_pop_to_mark();
+        }
+        return;
+    }
+    /* Outermost: what the module left, and ours if it let them be, go;
+     * ours are raised again, in order. */
+    ERR_pop_to_mark();
+    for (int i = 0; raised && i < npending; i++)
+        if (current_sink != NULL)
+            current_sink(pending[i].reason, pending[i].file, pending[i].line, pending[i].detail);
+    npending = 0;
+}
+
+void hsm_error_set_mark(void)
+{
+    ERR_set_mark();
+    if (own_marks < MARK_DEPTH)
+        pending_at_mark[own_marks] = npending;
+    own_marks++;
+}
+
+void hsm_error_pop_to_mark(void)
+{
+    ERR_pop_to_mark();
+    if (own_marks == 0)
+        return;
+    own_marks--;
+    if (own_marks < MARK_DEPTH && npending > pending_at_mark[own_marks])
+        npending = pending_at_mark[own_marks];
+}
+
+void hsm_error_clear_last_mark(void)
+{
+    ERR_clear_last_mark();
+    if (own_marks > 0)
+        own_marks--;
 }
 
 static void emit(const char *file, int line, int reason, const char *detail)
@@ -111,6 +171,13 @@ static void emit(const char *file, int line, int reason, const char *detail)
         ERR_pop_to_mark();
         ERR_set_mark();
         raised_since[mark_depth - 1] = true;
+    }
+    if (mark_depth > 0 && mark_depth <= MARK_DEPTH && npending < PENDING_MAX) {
+        pending[npending].reason = reason;
+        pending[npending].file = file;
+        pending[npending].line = line;
+        snprintf(pending[npending].detail, sizeof(pending[npending].detail), "%s", detail);
+        npending++;
     }
     last_reason = reason;
     snprintf(last_detail, sizeof(last_detail), "%s", detail);

@@ -62,6 +62,12 @@ int hsm_error_last_reason(void);
 /* Brackets calls into a PKCS#11 module: see error.c. */
 void hsm_error_mark_push(void);
 void hsm_error_mark_pop(void);
+/* ERR_set_mark, ERR_pop_to_mark and ERR_clear_last_mark for code that
+ * discards errors of ours: what is discarded is not raised again when a
+ * module bracket is left. */
+void hsm_error_set_mark(void);
+void hsm_error_pop_to_mark(void);
+void hsm_error_clear_last_mark(void);
 /* Is this thread inside a call into a PKCS#11 module? Asking from a
  * provider entry point also records that the module re-entered it. */
 bool hsm_error_inside_module(void);

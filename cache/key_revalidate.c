@@ -15,8 +15,6 @@
 #include "cache/public_views.h"
 #include "uri/pin_source.h"
 
-#include <openssl/err.h>
-
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,7 +277,7 @@ static bool refind(struct hsm_key *key)
 
     hsm_debug(1, "finding %s (SHA-256 %s) again by its identity", key->uri, key->fingerprint);
     /* What the first pass raises is only kept if the second fails too. */
-    ERR_set_mark();
+    hsm_error_set_mark();
     for (int pass = 0; pass < 2; pass++) {
         if (hsm_module_enter(key->module, &generation) == NULL)
             break;
@@ -300,9 +298,9 @@ static bool refind(struct hsm_key *key)
         reinitialized = true;
     }
     if (n > 0)
-        ERR_pop_to_mark();
+        hsm_error_pop_to_mark();
     else
-        ERR_clear_last_mark();
+        hsm_error_clear_last_mark();
     if (reinitialized && n > 0)
         hsm_module_recovery(key->module, true);
     if (n != 1) {

@@ -13,7 +13,6 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -202,13 +201,13 @@ static int rsa_decrypt_pkcs1(struct rsa_cipher_ctx *ctx, unsigned char *out, siz
                   ctx->key->uri);
         return 0;
     }
-    ERR_set_mark();
+    hsm_error_set_mark();
     raw = hsm_rsa_rejection_secret(ctx->prov->libctx, ctx->key, secret);
     if (raw == HSM_RAW_NOT_OFFERED && policy == HSM_PKCS1_DECRYPTION_IMPLICIT_OR_TOKEN) {
-        ERR_pop_to_mark();
+        hsm_error_pop_to_mark();
         return rsa_decrypt_token_pkcs1(ctx, out, outlen, in, inlen, k);
     }
-    ERR_clear_last_mark();
+    hsm_error_clear_last_mark();
     if (raw == HSM_RAW_NOT_OFFERED) {
         hsm_error(HSM_R_UNSUPPORTED,
                   "PKCS#1 v1.5 decryption with %s is refused: the token does not offer raw RSA "

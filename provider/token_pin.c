@@ -7,7 +7,6 @@
 #include "uri/pin_source.h"
 
 #include <openssl/crypto.h>
-#include <openssl/err.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +102,9 @@ struct hsm_token_pin *hsm_token_pin_new(const char *configured, bool allow_share
     tp->allow_shared = allow_shared;
     pthread_mutex_init(&tp->lock, NULL);
     if (is_file(configured)) {
-        ERR_set_mark();
+        hsm_error_set_mark();
         hsm_pin_free(read_and_keep(tp));
-        ERR_pop_to_mark();
+        hsm_error_pop_to_mark();
     }
     return tp;
 }

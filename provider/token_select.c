@@ -6,7 +6,6 @@
 #include "cache/module_caching.h"
 #include "uri/uri.h"
 
-#include <openssl/err.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,9 +44,9 @@ int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool si
          * initialised again: the slot list read below says what is there. */
         hsm_tokens_put_all(*toks, 0);
         *toks = NULL;
-        ERR_set_mark();
+        hsm_error_set_mark();
         reinitialized = hsm_module_reinitialize(mod, generation);
-        ERR_pop_to_mark();
+        hsm_error_pop_to_mark();
         n = hsm_tokens_find(mod, uri, NULL, toks, &scan);
         if (reinitialized && n > 0)
             hsm_module_recovery(mod, true);

@@ -6,6 +6,8 @@
 
 #include "cache/error.h"
 
+#include <openssl/err.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +120,91 @@ static void sink_gets_every_error(void)
     CU_ASSERT_EQUAL(hsm_error_last_reason(), HSM_R_LAST);
 }
 
+/* ---- errors raised inside a module's bracket ---- */
+
+/* The provider's sink: the error into OpenSSL's queue. */
+static void to_queue(int reason, const char *file, int line, const char *detail)
+{
+    ERR_new();
+    ERR_set_debug(file, line, "hsm");
+    ERR_set_error(ERR_LIB_USER, reason, "%s", detail);
+}
+
+static int drained;
+
+static int drain_line(const char *str, size_t len, void *u)
+{
+    (void)str;
+    (void)len;
+    (void)u;
+    drained++;
+    return 1;
+}
+
+/* What openCryptoki 3.23 does at the end of each C_* function: every
+ * queued error to its trace, the caller's included. */
+static void module_drains_the_queue(void)
+{
+    ERR_print_errors_cb(drain_line, NULL);
+}
+
+static bool queue_holds_only(int reason, const char *detail)
+{
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags);
+    bool ok = e != 0 && ERR_GET_LIB(e) == ERR_LIB_USER && ERR_GET_REASON(e) == reason &&
+              (flags & ERR_TXT_STRING) && data != NULL && strcmp(data, detail) == 0;
+
+    ok = ok && ERR_peek_error() == 0;
+    ERR_clear_error();
+    return ok;
+}
+
+static void survives_a_module_that_drains_the_queue(void)
+{
+    hsm_error_set_sink(to_queue);
+    ERR_clear_error();
+    drained = 0;
+    hsm_error_mark_push();
+    ERR_raise_data(ERR_LIB_EVP, ERR_R_INTERNAL_ERROR, "the token's own libcrypto noise");
+    hsm_error(HSM_R_KEY_CHANGED, "key 02 is gone");
+    module_drains_the_queue(); /* a later call into the module, same bracket */
+    ERR_raise_data(ERR_LIB_EVP, ERR_R_INTERNAL_ERROR, "more noise");
+    hsm_error_mark_pop();
+    CU_ASSERT_EQUAL(drained, 1); /* ours, the noise was dropped */
+    CU_ASSERT(queue_holds_only(HSM_R_KEY_CHANGED, "key 02 is gone"));
+    hsm_error_set_sink(NULL);
+}
+
+static void module_noise_goes_ours_stays_once(void)
+{
+    hsm_error_set_sink(to_queue);
+    ERR_clear_error();
+    hsm_error_mark_push();
+    ERR_raise_data(ERR_LIB_EVP, ERR_R_INTERNAL_ERROR, "the token's own libcrypto noise");
+    hsm_error(HSM_R_NO_OBJECT, "no key 02");
+    ERR_raise_data(ERR_LIB_EVP, ERR_R_INTERNAL_ERROR, "more noise");
+    hsm_error_mark_pop();
+    CU_ASSERT(queue_holds_only(HSM_R_NO_OBJECT, "no key 02"));
+    hsm_error_set_sink(NULL);
+}
+
+static void discarded_inside_is_not_raised_again(void)
+{
+    hsm_error_set_sink(to_queue);
+    ERR_clear_error();
+    hsm_error_mark_push();
+    hsm_error_set_mark();
+    hsm_error(HSM_R_NO_TOKEN, "first pass: no token");
+    hsm_error_pop_to_mark(); /* the second pass found it */
+    module_drains_the_queue();
+    hsm_error_mark_pop();
+    CU_ASSERT_EQUAL(ERR_peek_error(), 0);
+    ERR_clear_error();
+    hsm_error_set_sink(NULL);
+}
+
 /* ---- the reason table ---- */
 
 static void every_reason_has_one_string(void)
@@ -147,6 +234,9 @@ static CU_TestInfo error_tests[] = {
     UNIT_TEST(rv_detail_names_function_and_ckr),
     UNIT_TEST(long_detail_is_cut_not_overrun),
     UNIT_TEST(sink_gets_every_error),
+    UNIT_TEST(survives_a_module_that_drains_the_queue),
+    UNIT_TEST(module_noise_goes_ours_stays_once),
+    UNIT_TEST(discarded_inside_is_not_raised_again),
     UNIT_TEST(every_reason_has_one_string),
     CU_TEST_INFO_NULL,
 };
