@@ -182,6 +182,10 @@ bool peer_start(struct peer_proc *pp, const struct options *o, enum peer_role ro
  * the peer's reason) when the peer could not set it up. */
 bool peer_attach(struct contender *c, struct peer_proc *pp, int id);
 void peer_stop(struct peer_proc *pp);
+/* A library context with pkcs11-provider on `module_path` (NULL and `why`
+ * on failure). */
+OSSL_LIB_CTX *peer_libctx(const char *workdir, const char *name, const char *peer_so,
+                          const char *module_path, char *why, size_t len);
 /* The build information a provider loaded in `ctx` reports. */
 void provider_build_info(OSSL_LIB_CTX *ctx, const char *name, char *buf, size_t len);
 
@@ -277,5 +281,13 @@ bool write_data_files(const char *dir, const struct alg *algs, size_t nalgs, boo
                       const struct load_row *rows, int nrows);
 /* Loads keys through pkcs11-spy (o->spy) and prints the calls it logged. */
 void report_call_counts(const struct options *o);
+/* pkcs11-spy's log: the calls named in it after `offset`, by name. */
+struct call_count {
+    char name[40];
+    long n;
+};
+int count_calls(const char *log, long offset, struct call_count *out, int max);
+long file_size(const char *path);
+void print_counts(const char *what, struct call_count *cc, int n, double per);
 
 #endif

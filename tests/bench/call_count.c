@@ -9,13 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-struct call_count {
-    char name[40];
-    long n;
-};
-
 /* Counts the "N: C_Function" lines pkcs11-spy wrote after `offset`. */
-static int count_calls(const char *log, long offset, struct call_count *out, int max)
+int count_calls(const char *log, long offset, struct call_count *out, int max)
 {
     FILE *f = fopen(log, "r");
     char line[512];
@@ -46,14 +41,14 @@ static int count_calls(const char *log, long offset, struct call_count *out, int
     return n;
 }
 
-static long file_size(const char *path)
+long file_size(const char *path)
 {
     struct stat st;
 
     return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
-static void print_counts(const char *what, struct call_count *cc, int n, double per)
+void print_counts(const char *what, struct call_count *cc, int n, double per)
 {
     printf("- %s:", what);
     for (int i = 0; i < n; i++)

@@ -44,8 +44,8 @@ bool peer_write_cnf(const char *file, const char *peer_so, const char *module_pa
     return fclose(f) == 0;
 }
 
-static OSSL_LIB_CTX *peer_libctx(const char *workdir, const char *name, const char *peer_so,
-                                 const char *module_path, char *why, size_t len)
+OSSL_LIB_CTX *peer_libctx(const char *workdir, const char *name, const char *peer_so,
+                          const char *module_path, char *why, size_t len)
 {
     char file[1024];
     OSSL_LIB_CTX *ctx;

@@ -4,7 +4,7 @@
 # draws them. Run by `ninja -C build bench`.
 #
 #   run_bench.sh --bench PATH --oneshot PATH --fill PATH --provider HSM.SO
-#                [--shim HSM-FAULT-SHIM.SO] [-- extra hsm-bench options]
+#                [--load-calls PATH] [--shim HSM-FAULT-SHIM.SO] [-- extra hsm-bench options]
 #
 # Environment: BENCH_RESULTS (BUILD/bench-results: a directory that receives the
 # tables as results.md, the charts' data and the charts drawn from them by
@@ -20,7 +20,7 @@ SOFTHSM_MODULE=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 PKCS11_SPY=${PKCS11_SPY:-/usr/lib/x86_64-linux-gnu/pkcs11-spy.so}
 PIN=1234
 SO_PIN=5678
-BENCH="" ONESHOT="" FILL="" PROVIDER="" SHIM=""
+BENCH="" ONESHOT="" FILL="" PROVIDER="" SHIM="" LOAD_CALLS=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -29,6 +29,7 @@ while [ $# -gt 0 ]; do
     --fill) FILL=$2; shift 2 ;;
     --provider) PROVIDER=$2; shift 2 ;;
     --shim) SHIM=$2; shift 2 ;;
+    --load-calls) LOAD_CALLS=$2; shift 2 ;;
     --) shift; break ;;
     *) echo "run_bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -120,6 +121,28 @@ RESULTS=$(realpath "$RESULTS")
 args+=(--data "$RESULTS")
 uptime >"$RESULTS/load-before.txt"
 "$BENCH" "${args[@]}" "$@" | tee "$RESULTS/results.md"
+# PKCS#11 calls of one warm key load, both providers, both tokens, by label
+# and by id: counts that the machine's load does not disturb.
+if [ -n "$LOAD_CALLS" ] && [ -e "$PKCS11_SPY" ]; then
+    {
+        echo
+        echo "### PKCS#11 calls of one key load (OSSL_STORE open, load, close; pkcs11-spy; the second of two loads)"
+        echo
+        echo "| token | URI names | provider | calls |"
+        echo "|---|---|---|---|"
+        for tok in bench big; do
+            for by in "object=p256" "id=%02"; do
+                uri="pkcs11:token=$tok;$by;type=private?pin-value=$PIN"
+                echo "| $tok | ${by%%=*} | hsm | $(timeout 300 "$LOAD_CALLS" hsm "$PROVIDER" \
+                    "$PKCS11_SPY" "$SOFTHSM_MODULE" "$TMP" "$uri" || true) |"
+                if [ -n "$BENCH_PEER" ] && [ -e "$BENCH_PEER" ]; then
+                    echo "| $tok | ${by%%=*} | pkcs11-provider | $(timeout 300 "$LOAD_CALLS" peer \
+                        "$BENCH_PEER" "$PKCS11_SPY" "$SOFTHSM_MODULE" "$TMP" "$uri" || true) |"
+                fi
+            done
+        done
+    } | tee -a "$RESULTS/results.md"
+fi
 uptime >"$RESULTS/load-after.txt"
 bash "$(dirname "$0")/draw_charts.sh" "$RESULTS" "$RESULTS" ||
     echo "run_bench.sh: the charts were not drawn (see above)" >&2
