@@ -30,6 +30,51 @@ static size_t first_size(CK_ATTRIBUTE_TYPE type)
     }
 }
 
+/*
+ * Whether a -1 answer to a buffer of first_size(type) is final: absent or
+ * sensitive, never "too small", so that asking again could not change it.
+ * So for fixed-size values, for attributes that are not of the key's type
+ * (|key_type| from the same answer; nothing reads them for such a key),
+ * and for values the buffer holds for any key the provider accepts (an RSA
+ * exponent of at most 64 bits, any supported curve's point).
+ */
+static bool refusal_is_final(CK_ATTRIBUTE_TYPE type, CK_ULONG key_type)
+{
+    bool rsa = key_type == CKK_RSA;
+    bool ec = key_type == CKK_EC || key_type == CKK_EC_EDWARDS;
+
+    switch (type) {
+    case CKA_CLASS:
+    case CKA_KEY_TYPE:
+    case CKA_SIGN:
+    case CKA_DECRYPT:
+    case CKA_DERIVE:
+    case CKA_ALWAYS_AUTHENTICATE:
+        return true;
+    case CKA_MODULUS:
+        return ec;
+    case CKA_PUBLIC_EXPONENT:
+        return rsa || ec;
+    case CKA_EC_PARAMS:
+        return rsa;
+    case CKA_EC_POINT:
+        return rsa || ec;
+    default:
+        return false;
+    }
+}
+
+/* The CKA_KEY_TYPE among the first call's answers, if it was read. */
+static CK_ULONG answered_key_type(const CK_ATTRIBUTE *t, size_t n)
+{
+    CK_ULONG type = CK_UNAVAILABLE_INFORMATION;
+
+    for (size_t i = 0; i < n; i++)
+        if (t[i].type == CKA_KEY_TYPE && t[i].ulValueLen == sizeof(CK_ULONG))
+            memcpy(&type, t[i].pValue, sizeof(type));
+    return type;
+}
+
 #define UNTOUCHED 0xa5
 
 /* Still all filler: the module never wrote it (real values of exactly the
@@ -112,6 +157,7 @@ CK_RV hsm_attr_set_read(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HA
     CK_ATTRIBUTE t[HSM_ATTR_SET_MAX];
     bool unknown[HSM_ATTR_SET_MAX] = {false};
     size_t total = 0, off = 0;
+    CK_ULONG key_type;
     CK_RV rv;
 
     memset(set, 0, sizeof(*set));
@@ -135,6 +181,7 @@ CK_RV hsm_attr_set_read(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HA
         hsm_attr_set_clear(set);
         return rv;
     }
+    key_type = answered_key_type(t, n);
     for (size_t i = 0; i < n; i++) {
         if (rv == CKR_OK && t[i].ulValueLen != (CK_ULONG)-1 &&
             t[i].ulValueLen > first_size(types[i])) {
@@ -150,7 +197,9 @@ CK_RV hsm_attr_set_read(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HA
          * three codes, and some modules stop at the first attribute they
          * cannot serve (leaving the rest untouched): after a failed call, a
          * missing value, or one the module may never have written, is asked
-         * again. */
+         * again, unless its -1 cannot mean a buffer too small. */
+        if (t[i].ulValueLen == (CK_ULONG)-1 && refusal_is_final(types[i], key_type))
+            continue;
         if (t[i].ulValueLen == (CK_ULONG)-1 || t[i].ulValueLen > first_size(types[i]) ||
             (rv != CKR_OK && t[i].ulValueLen == first_size(types[i]) &&
              untouched(t[i].pValue, first_size(types[i]))))
