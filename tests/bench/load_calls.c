@@ -26,7 +26,8 @@ int main(int argc, char **argv)
     int n;
 
     if (argc != 7 || (strcmp(argv[1], "hsm") != 0 && strcmp(argv[1], "peer") != 0)) {
-        fprintf(stderr, "usage: load_calls hsm|peer PROVIDER.SO PKCS11-SPY.SO MODULE WORKDIR URI\n");
+        fprintf(stderr,
+                "usage: load_calls hsm|peer PROVIDER.SO PKCS11-SPY.SO MODULE WORKDIR URI\n");
         return 2;
     }
     peer = strcmp(argv[1], "peer") == 0;

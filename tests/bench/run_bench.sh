@@ -126,7 +126,8 @@ uptime >"$RESULTS/load-before.txt"
 if [ -n "$LOAD_CALLS" ] && [ -e "$PKCS11_SPY" ]; then
     {
         echo
-        echo "### PKCS#11 calls of one key load (OSSL_STORE open, load, close; pkcs11-spy; the second of two loads)"
+        echo "### PKCS#11 calls of one key load (OSSL_STORE open, load, close;" \
+            "pkcs11-spy; the second of two loads)"
         echo
         echo "| token | URI names | provider | calls |"
         echo "|---|---|---|---|"

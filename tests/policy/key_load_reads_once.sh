@@ -23,10 +23,10 @@ calls() { grep -c "^$1 " "$HSM_SHIM_LOG" || true; }
 
 for key in ec rsa; do
     : >"$HSM_SHIM_LOG"
-    expect_success cnf_openssl shim.cnf pkey -in "pkcs11:token=ca;object=$key;type=private?pin-value=$USER_PIN" \
-        -pubout -out "loaded-$key.pem"
+    uri="pkcs11:token=ca;object=$key;type=private?pin-value=$USER_PIN"
+    expect_success cnf_openssl shim.cnf pkey -in "$uri" -pubout -out "loaded-$key.pem"
     same_pubkey "$key: the loaded key is the token's" "loaded-$key.pem" "$key.pem"
-    check "$key: two attribute reads, the private key and its public key object (got $(calls C_GetAttributeValue))" \
+    check "$key: two attribute reads, the key and its public key object (got $(calls C_GetAttributeValue))" \
         test "$(calls C_GetAttributeValue)" -eq 2
     check "$key: the key and its public views searched afresh (two searches)" \
         test "$(calls C_FindObjectsInit)" -eq 2
