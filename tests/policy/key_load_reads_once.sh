@@ -26,8 +26,9 @@ for key in ec rsa; do
     uri="pkcs11:token=ca;object=$key;type=private?pin-value=$USER_PIN"
     expect_success cnf_openssl shim.cnf pkey -in "$uri" -pubout -out "loaded-$key.pem"
     same_pubkey "$key: the loaded key is the token's" "loaded-$key.pem" "$key.pem"
-    check "$key: two attribute reads, the key and its public key object (got $(calls C_GetAttributeValue))" \
-        test "$(calls C_GetAttributeValue)" -eq 2
+    n=$(calls C_GetAttributeValue)
+    check "$key: two attribute reads, the key and its public key object (got $n)" \
+        test "$n" -eq 2
     check "$key: the key and its public views searched afresh (two searches)" \
         test "$(calls C_FindObjectsInit)" -eq 2
     check "$key: the possession proof signed on the token" test "$(calls C_Sign)" -eq 1
