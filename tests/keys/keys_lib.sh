@@ -169,11 +169,13 @@ self_signed_root() {
         -subj "/CN=Root $out" -days 30 "$@" -out "$out"
 }
 
-# free_port : a TCP port on 127.0.0.1 nobody listens on right now.
+# free_port : a TCP port on 127.0.0.1 nobody listens on right now, below
+# Linux's ephemeral range (32768-60999), where another test's client
+# connection could hold it.
 free_port() {
     local port
     for _ in $(seq 50); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((20000 + RANDOM % 12000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return 0

@@ -45,17 +45,23 @@ done
 
 # A TLS server with the token key and the PSS certificate.
 for proto in tls1_2 tls1_3; do
-    port=$(free_port) || { fail "no free port"; continue; }
-    # shellcheck disable=SC2046
-    env $(_preload_env) timeout -k 5 40 "$OPENSSL_BIN" s_server \
-        -provider-path "$HSM_PROVIDER_DIR" -provider default -provider hsm \
-        -accept "127.0.0.1:$port" -key "$CA_KEY" -cert ca.pem -naccept 1 -www \
-        >"srv-$proto.out" 2>"srv-$proto.err" </dev/null &
-    srv=$!
-    for _ in $(seq 100); do
+    # A port another process took between the choice and the bind ends the
+    # server at once: another port then.
+    for _try in 1 2 3; do
+        port=$(free_port) || { fail "no free port"; continue 2; }
+        # shellcheck disable=SC2046
+        env $(_preload_env) timeout -k 5 40 "$OPENSSL_BIN" s_server \
+            -provider-path "$HSM_PROVIDER_DIR" -provider default -provider hsm \
+            -accept "127.0.0.1:$port" -key "$CA_KEY" -cert ca.pem -naccept 1 -www \
+            >"srv-$proto.out" 2>"srv-$proto.err" </dev/null &
+        srv=$!
+        for _ in $(seq 100); do
+            grep -q '^ACCEPT' "srv-$proto.out" 2>/dev/null && break
+            kill -0 "$srv" 2>/dev/null || break
+            sleep 0.1
+        done
         grep -q '^ACCEPT' "srv-$proto.out" 2>/dev/null && break
-        kill -0 "$srv" 2>/dev/null || break
-        sleep 0.1
+        wait "$srv"
     done
     # The client accepts only RSA-PSS signatures (with a PSS key: the
     # certificate's): the handshake completes only if the server signed so.

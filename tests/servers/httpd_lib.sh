@@ -362,10 +362,12 @@ httpd_grant_token_access() {
 
 # _httpd_free_port : a loopback port nothing answers on now (a race with
 # other tests remains; httpd_start tries another port if the bind fails).
+# (below Linux's ephemeral range, 32768-60999, where another test's client
+# connection could hold it)
 _httpd_free_port() {
     local p
     for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((20000 + RANDOM % 12000))
         if ! timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$p" 2>/dev/null; then
             echo "$p"
             return 0
