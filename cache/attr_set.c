@@ -210,8 +210,8 @@ CK_RV hsm_attr_set_read(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HA
     if (rv != CKR_OK)
         rv = read_unknown(fns, s, obj, set, unknown);
     if (hsm_debug_level() >= 2)
-        hsm_debug(2, "C_GetAttributeValue(handle %lu, %zu attributes) -> %s", (unsigned long)obj,
-                  n, rv == CKR_OK ? "CKR_OK" : "failed");
+        hsm_debug(2, "C_GetAttributeValue(handle %lu, %zu attributes) -> %s", (unsigned long)obj, n,
+                  rv == CKR_OK ? "CKR_OK" : "failed");
     if (rv != CKR_OK)
         hsm_attr_set_clear(set);
     return rv;

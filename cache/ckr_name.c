@@ -3,7 +3,10 @@
 
 #include <stdio.h>
 
-#define NAME(x) {x, #x}
+#define NAME(x)                                                                                    \
+    {                                                                                              \
+        x, #x                                                                                      \
+    }
 
 static const struct {
     CK_RV rv;

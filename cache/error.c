@@ -197,8 +197,8 @@ void hsm_error_at(const char *file, int line, enum hsm_reason reason, const char
     emit(file, line, reason, detail);
 }
 
-void hsm_error_rv_at(const char *file, int line, enum hsm_reason reason, const char *func,
-                     CK_RV rv, const char *fmt, ...)
+void hsm_error_rv_at(const char *file, int line, enum hsm_reason reason, const char *func, CK_RV rv,
+                     const char *fmt, ...)
 {
     char head[800], detail[1024], name[32];
     va_list ap;

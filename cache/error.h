@@ -48,8 +48,8 @@ void hsm_error_at(const char *file, int line, enum hsm_reason reason, const char
 #define hsm_error(...) hsm_error_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /* Same, for a failed PKCS#11 call: the detail gets "FUNC: CKR_NAME". */
-void hsm_error_rv_at(const char *file, int line, enum hsm_reason reason, const char *func,
-                     CK_RV rv, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void hsm_error_rv_at(const char *file, int line, enum hsm_reason reason, const char *func, CK_RV rv,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 #define hsm_error_rv(...) hsm_error_rv_at(__FILE__, __LINE__, __VA_ARGS__)
 
 /* The provider routes errors to OpenSSL's core; without a sink (unit tests,

@@ -6,16 +6,16 @@
 #include "cache/key_identity.h"
 
 struct hsm_keygen_request {
-    CK_KEY_TYPE type;          /* CKK_RSA, CKK_EC, CKK_EC_EDWARDS */
+    CK_KEY_TYPE type; /* CKK_RSA, CKK_EC, CKK_EC_EDWARDS */
     CK_ULONG rsa_bits;
-    unsigned char rsa_e[16];   /* big-endian public exponent */
+    unsigned char rsa_e[16]; /* big-endian public exponent */
     size_t rsa_e_len;
     const unsigned char *curve; /* CKA_EC_PARAMS: DER OID */
     size_t curve_len;
     const unsigned char *curve_alt; /* the same curve as a name, for tokens that want it */
     size_t curve_alt_len;
-    const char *label;         /* CKA_LABEL, may be NULL */
-    unsigned char id[64];      /* CKA_ID; a random one when id_len is 0 */
+    const char *label;    /* CKA_LABEL, may be NULL */
+    unsigned char id[64]; /* CKA_ID; a random one when id_len is 0 */
     size_t id_len;
     /* Uses besides signing; a CA key signs and nothing else by default. */
     bool allow_decrypt;

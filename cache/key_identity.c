@@ -96,8 +96,8 @@ static void read_flags(const struct hsm_attr_set *attrs, struct hsm_key *key)
  */
 static bool keep_confirm_value(struct hsm_key *key, const struct hsm_attr_set *attrs)
 {
-    const struct hsm_attr *a = hsm_attr_set_get(attrs, key->key_type == CKK_RSA ? CKA_MODULUS
-                                                                                : CKA_EC_POINT);
+    const struct hsm_attr *a =
+        hsm_attr_set_get(attrs, key->key_type == CKK_RSA ? CKA_MODULUS : CKA_EC_POINT);
 
     key->confirm_type = 0;
     if (a == NULL || a->value == NULL)
@@ -120,8 +120,7 @@ static bool keep_confirm_value(struct hsm_key *key, const struct hsm_attr_set *a
 static bool small_public_exponent(const EVP_PKEY *pub)
 {
     BIGNUM *e = NULL;
-    bool small = EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
-                 BN_num_bits(e) <= 32;
+    bool small = EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &e) == 1 && BN_num_bits(e) <= 32;
 
     BN_free(e);
     return small;

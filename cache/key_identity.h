@@ -15,8 +15,8 @@
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
-#include <sys/types.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 struct hsm_key {
     int refs;
@@ -51,8 +51,8 @@ struct hsm_key {
     /* The possession proof, run again whenever the key is found anew. */
     bool (*prove)(void *arg, struct hsm_key *key);
     void *prove_arg;
-    char *uri;     /* canonical, PIN-free: for messages */
-    char *pin;     /* secure heap; to log in again after the token came back */
+    char *uri; /* canonical, PIN-free: for messages */
+    char *pin; /* secure heap; to log in again after the token came back */
     OSSL_LIB_CTX *libctx;
     void *provctx;         /* for public-only keys imported by OpenSSL */
     const char *algorithm; /* their OpenSSL key type name */

@@ -223,8 +223,7 @@ static bool child_as_other_user(const struct hsm_key *key)
            !hsm_module_token_reached_since_fork(key->module);
 }
 
-static void explain_unreachable(const struct hsm_key *key, int n,
-                                const struct hsm_token_scan *scan)
+static void explain_unreachable(const struct hsm_key *key, int n, const struct hsm_token_scan *scan)
 {
     const char *module = hsm_module_path(key->module);
     char problem[160];

@@ -58,7 +58,7 @@ struct hsm_module {
     unsigned generation;
     int refs;
     struct hsm_module_health health;
-    bool health_dented; /* atomic: health has failures counted */
+    bool health_dented;          /* atomic: health has failures counted */
     unsigned reached_fork_epoch; /* atomic: see hsm_module_note_token_reached */
     /* When initialising it again may be tried, after it failed. */
     struct hsm_backoff backoff;
@@ -706,10 +706,10 @@ void hsm_module_observe(struct hsm_module *mod, enum hsm_module_sign sign, const
     if (mod->state == MODULE_READY &&
         hsm_module_health_needs_reinit(&mod->health, sign, rv, hsm_monotonic_ns())) {
         mod->state = MODULE_BROKEN;
-        hsm_debug(1, "%s answered %s %s: it is initialised again before its next use",
-                  mod->path, func,
-                  sign == HSM_SIGN_LOGIN_CONTRADICTION ? "that the user PIN is not initialised, "
-                                                         "which the token's flags deny"
+        hsm_debug(1, "%s answered %s %s: it is initialised again before its next use", mod->path,
+                  func,
+                  sign == HSM_SIGN_LOGIN_CONTRADICTION  ? "that the user PIN is not initialised, "
+                                                          "which the token's flags deny"
                   : sign == HSM_SIGN_SLOT_LIST_UNSTABLE ? "with a slot list that changes on "
                                                           "every read"
                   : sign == HSM_SIGN_STORE_CHANGED ? "(a file its view of the token comes from "

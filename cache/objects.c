@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
-                       CK_ULONG n, CK_OBJECT_HANDLE **out, size_t *count)
+CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                       CK_OBJECT_HANDLE **out, size_t *count)
 {
     CK_OBJECT_HANDLE *all = NULL, batch[64];
     size_t total = 0;
@@ -51,9 +51,10 @@ CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE 
     if (rv == CKR_OK)
         rv = frv;
     if (hsm_debug_level() >= 2)
-        hsm_debug(2, "C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal -> %s (%zu objects, "
-                  "%lu attributes in the template)", rv == CKR_OK ? "CKR_OK" : "failed", total,
-                  (unsigned long)n);
+        hsm_debug(2,
+                  "C_FindObjectsInit/C_FindObjects/C_FindObjectsFinal -> %s (%zu objects, "
+                  "%lu attributes in the template)",
+                  rv == CKR_OK ? "CKR_OK" : "failed", total, (unsigned long)n);
     if (rv != CKR_OK) {
         free(all);
         return rv;

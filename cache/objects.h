@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 /* All objects matching |tmpl|; |*out| is malloc'd (NULL when none). */
-CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
-                       CK_ULONG n, CK_OBJECT_HANDLE **out, size_t *count);
+CK_RV hsm_find_objects(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                       CK_OBJECT_HANDLE **out, size_t *count);
 
 /* "%01%02" style hex of a CKA_ID for messages and URIs. */
 void hsm_id_to_text(const unsigned char *id, size_t len, char *buf, size_t buflen);

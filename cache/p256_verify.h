@@ -40,8 +40,8 @@ struct hsm_p256_table *hsm_p256_table_new(EVP_PKEY *pub);
  * OpenSSL built without its P-256 assembly). Well under a millisecond; the
  * fastest times of each are left in |table_us| and |evp_us|.
  */
-bool hsm_p256_table_pays_off(const struct hsm_p256_table *t, EVP_PKEY *pub,
-                             OSSL_LIB_CTX *libctx, double *table_us, double *evp_us);
+bool hsm_p256_table_pays_off(const struct hsm_p256_table *t, EVP_PKEY *pub, OSSL_LIB_CTX *libctx,
+                             double *table_us, double *evp_us);
 void hsm_p256_table_free(struct hsm_p256_table *t);
 
 /*
@@ -49,8 +49,8 @@ void hsm_p256_table_free(struct hsm_p256_table *t);
  * 0: it is not. -1: it could not be computed (out of memory); the caller
  * verifies another way.
  */
-int hsm_p256_table_verify(const struct hsm_p256_table *t, const unsigned char *dgst,
-                          size_t dlen, const unsigned char *der, size_t derlen);
+int hsm_p256_table_verify(const struct hsm_p256_table *t, const unsigned char *dgst, size_t dlen,
+                          const unsigned char *der, size_t derlen);
 
 /*
  * The key's table once it has verified HSM_P256_TABLE_AFTER signatures;

@@ -65,8 +65,8 @@ static bool rsa_check(EVP_PKEY *pkey, char *why, size_t whysize)
     else if (BN_is_one(e))
         refuse(why, whysize, "the RSA public exponent is 1 (it signs nothing)");
     else if (ebits > HSM_RSA_E_MAX_BITS)
-        refuse(why, whysize, "the RSA public exponent has %d bits; at most %d are accepted",
-               ebits, HSM_RSA_E_MAX_BITS);
+        refuse(why, whysize, "the RSA public exponent has %d bits; at most %d are accepted", ebits,
+               HSM_RSA_E_MAX_BITS);
     else
         ok = true;
 done:
@@ -80,8 +80,8 @@ done:
 static bool prime_order_curve(const char *group)
 {
     static const char *const curves[] = {
-        "prime256v1",      "secp384r1",       "secp521r1",       "secp224r1",
-        "secp256k1",       "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1",
+        "prime256v1", "secp384r1",       "secp521r1",       "secp224r1",
+        "secp256k1",  "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1",
     };
 
     for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
@@ -131,11 +131,11 @@ static bool ec_check(EVP_PKEY *pkey, OSSL_LIB_CTX *libctx, char *why, size_t why
 /* Twisted Edwards curves a*x^2 + y^2 = 1 + d*x^2*y^2 (RFC 8032). */
 struct edwards {
     const char *name;
-    size_t len;       /* encoded point */
-    int a;            /* -1 or 1 */
-    unsigned d_num;   /* d = -d_num / d_den */
+    size_t len;     /* encoded point */
+    int a;          /* -1 or 1 */
+    unsigned d_num; /* d = -d_num / d_den */
     unsigned d_den;
-    int doublings;    /* log2 of the cofactor */
+    int doublings; /* log2 of the cofactor */
 };
 
 static const struct edwards ed25519 = {"Ed25519", 32, -1, 121665, 121666, 3};
@@ -213,8 +213,8 @@ static bool eddsa_check(EVP_PKEY *pkey, const struct edwards *c, char *why, size
     p = BN_CTX_get(bn), yy = BN_CTX_get(bn), t = BN_CTX_get(bn);
     pt.xn = BN_CTX_get(bn), pt.xd = BN_CTX_get(bn), pt.yn = BN_CTX_get(bn);
     pt.yd = BN_CTX_get(bn);
-    if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, enc, sizeof(enc),
-                                        &len) != 1 ||
+    if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, enc, sizeof(enc), &len) !=
+            1 ||
         len != c->len) {
         refuse(why, whysize, "the %s public key is not %zu bytes", c->name, c->len);
         failed = false;
@@ -240,8 +240,8 @@ static bool eddsa_check(EVP_PKEY *pkey, const struct edwards *c, char *why, size
      * xn = d_den (y^2 - 1), xd = -(d_num y^2 + a d_den) */
     failed = true;
     if (!BN_mod_sqr(yy, pt.yn, p, bn) || !BN_mod_sub(pt.xn, yy, BN_value_one(), p, bn) ||
-        !BN_mul_word(pt.xn, c->d_den) || !BN_nnmod(pt.xn, pt.xn, p, bn) ||
-        !BN_copy(t, yy) || !BN_mul_word(t, c->d_num) ||
+        !BN_mul_word(pt.xn, c->d_den) || !BN_nnmod(pt.xn, pt.xn, p, bn) || !BN_copy(t, yy) ||
+        !BN_mul_word(t, c->d_num) ||
         !(c->a < 0 ? BN_sub_word(t, c->d_den) : BN_add_word(t, c->d_den)) ||
         !BN_nnmod(t, t, p, bn) || !BN_mod_sub(pt.xd, p, t, p, bn))
         goto done;

@@ -15,8 +15,8 @@
  * used: a degenerate key (the EC point at infinity, e = 1) would verify
  * "signatures" that anyone can compute, possession proofs included.
  */
-static bool add_der(struct hsm_views *views, const char *what, const unsigned char *der,
-                    size_t len, OSSL_LIB_CTX *libctx, const char *where)
+static bool add_der(struct hsm_views *views, const char *what, const unsigned char *der, size_t len,
+                    OSSL_LIB_CTX *libctx, const char *where)
 {
     struct hsm_view *more;
     EVP_PKEY *pkey;
@@ -53,9 +53,8 @@ static bool add_der(struct hsm_views *views, const char *what, const unsigned ch
 }
 
 /* Public key attributes of a key object: RSA n/e or EC params/point. */
-static bool add_key_attrs(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type,
-                          const char *what, OSSL_LIB_CTX *libctx, const char *where,
-                          struct hsm_views *views)
+static bool add_key_attrs(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type, const char *what,
+                          OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
 {
     const struct hsm_attr *a =
         hsm_attr_set_get(attrs, key_type == CKK_RSA ? CKA_MODULUS : CKA_EC_PARAMS);
@@ -85,8 +84,8 @@ static bool add_key_attrs(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type
     return ok;
 }
 
-static bool add_views_of(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type,
-                         const char *label, OSSL_LIB_CTX *libctx, struct hsm_views *views)
+static bool add_views_of(const struct hsm_attr_set *attrs, CK_KEY_TYPE key_type, const char *label,
+                         OSSL_LIB_CTX *libctx, struct hsm_views *views)
 {
     const struct hsm_attr *info = hsm_attr_set_get(attrs, CKA_PUBLIC_KEY_INFO);
     char what[96];
@@ -159,15 +158,26 @@ static bool add_certificate(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJEC
 /* Everything a load reads of an object, in one set: CKA_CLASS, then what it
  * reads of a private key (its identity, flags and own public key). */
 static const CK_ATTRIBUTE_TYPE object_attr_list[HSM_OBJECT_ATTRS] = {
-    CKA_CLASS,     CKA_ID,       CKA_LABEL,  CKA_KEY_TYPE,         CKA_ALWAYS_AUTHENTICATE,
-    CKA_SIGN,      CKA_DECRYPT,  CKA_DERIVE, CKA_ALLOWED_MECHANISMS, CKA_MODULUS,
-    CKA_PUBLIC_EXPONENT,         CKA_EC_PARAMS, CKA_EC_POINT,     CKA_PUBLIC_KEY_INFO,
+    CKA_CLASS,
+    CKA_ID,
+    CKA_LABEL,
+    CKA_KEY_TYPE,
+    CKA_ALWAYS_AUTHENTICATE,
+    CKA_SIGN,
+    CKA_DECRYPT,
+    CKA_DERIVE,
+    CKA_ALLOWED_MECHANISMS,
+    CKA_MODULUS,
+    CKA_PUBLIC_EXPONENT,
+    CKA_EC_PARAMS,
+    CKA_EC_POINT,
+    CKA_PUBLIC_KEY_INFO,
 };
 const CK_ATTRIBUTE_TYPE *const hsm_private_key_attrs = object_attr_list + 1;
 
 CK_RV hsm_id_objects_find(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const unsigned char *id,
-                          size_t idlen, CK_OBJECT_HANDLE already_read,
-                          struct hsm_id_objects *out, const char **call)
+                          size_t idlen, CK_OBJECT_HANDLE already_read, struct hsm_id_objects *out,
+                          const char **call)
 {
     CK_ATTRIBUTE tmpl[1] = {{CKA_ID, (void *)id, idlen}};
     CK_RV rv;
@@ -230,10 +240,9 @@ static bool add_views_of_object(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_O
  * the private key itself was read by the caller, in the same load.
  */
 bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
-                       const struct hsm_attr_set *priv_attrs,
-                       const struct hsm_id_objects *same_id, CK_KEY_TYPE key_type,
-                       const unsigned char *id, size_t idlen, OSSL_LIB_CTX *libctx,
-                       const char *where, struct hsm_views *views)
+                       const struct hsm_attr_set *priv_attrs, const struct hsm_id_objects *same_id,
+                       CK_KEY_TYPE key_type, const unsigned char *id, size_t idlen,
+                       OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views)
 {
     struct hsm_id_objects found = {0};
     bool ok = true;
@@ -248,8 +257,8 @@ bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HAN
 
         rv = hsm_id_objects_find(fns, s, id, idlen, priv, &found, &call);
         if (rv != CKR_OK) {
-            hsm_error_rv(HSM_R_PKCS11, call, rv,
-                         "%s: searching its public key and certificates", where);
+            hsm_error_rv(HSM_R_PKCS11, call, rv, "%s: searching its public key and certificates",
+                         where);
             return false;
         }
         same_id = &found;

@@ -53,8 +53,8 @@ struct hsm_id_objects {
  * |already_read| (CK_INVALID_HANDLE for none) is listed but not read: its
  * set stays empty. */
 CK_RV hsm_id_objects_find(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, const unsigned char *id,
-                          size_t idlen, CK_OBJECT_HANDLE already_read,
-                          struct hsm_id_objects *out, const char **call);
+                          size_t idlen, CK_OBJECT_HANDLE already_read, struct hsm_id_objects *out,
+                          const char **call);
 void hsm_id_objects_clear(struct hsm_id_objects *objs);
 
 /* Collects the views: the private key's own (from |priv_attrs|, read with
@@ -65,10 +65,9 @@ void hsm_id_objects_clear(struct hsm_id_objects *objs);
  * an X.509 certificate whose value cannot be read, or more than
  * HSM_VIEWS_MAX views. |where| names the key in messages. */
 bool hsm_views_collect(CK_FUNCTION_LIST *fns, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
-                       const struct hsm_attr_set *priv_attrs,
-                       const struct hsm_id_objects *same_id, CK_KEY_TYPE key_type,
-                       const unsigned char *id, size_t idlen, OSSL_LIB_CTX *libctx,
-                       const char *where, struct hsm_views *views);
+                       const struct hsm_attr_set *priv_attrs, const struct hsm_id_objects *same_id,
+                       CK_KEY_TYPE key_type, const unsigned char *id, size_t idlen,
+                       OSSL_LIB_CTX *libctx, const char *where, struct hsm_views *views);
 
 /* The one key all views agree on (a new reference), or NULL after raising
  * an error that names the views that disagree, or that there are none. */

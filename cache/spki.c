@@ -61,9 +61,9 @@ static size_t field_bytes(const unsigned char *params, size_t plen)
         size_t len, bytes;
     } curves[] = {
         {{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}, 10, 32}, /* P-256 */
-        {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, 7, 48},                   /* P-384 */
-        {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, 7, 66},                   /* P-521 */
-        {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a}, 7, 32},                   /* secp256k1 */
+        {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}, 7, 48},                    /* P-384 */
+        {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}, 7, 66},                    /* P-521 */
+        {{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a}, 7, 32},                    /* secp256k1 */
     };
 
     for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
@@ -94,8 +94,8 @@ static void ec_point(const unsigned char *params, size_t plen, const unsigned ch
     }
 }
 
-bool hsm_spki_ec(const unsigned char *params, size_t plen, const unsigned char *point,
-                 size_t ptlen, unsigned char **der, size_t *derlen)
+bool hsm_spki_ec(const unsigned char *params, size_t plen, const unsigned char *point, size_t ptlen,
+                 unsigned char **der, size_t *derlen)
 {
     static const unsigned char ec_oid[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
     struct hsm_der_out alg = {0};

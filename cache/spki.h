@@ -14,8 +14,8 @@ bool hsm_spki_rsa(const unsigned char *n, size_t nlen, const unsigned char *e, s
 
 /* EC named-curve parameters (DER OID, as CKA_EC_PARAMS) and point
  * (CKA_EC_POINT, DER OCTET STRING or raw) to SPKI; malloc'd. */
-bool hsm_spki_ec(const unsigned char *params, size_t plen, const unsigned char *point,
-                 size_t ptlen, unsigned char **der, size_t *derlen);
+bool hsm_spki_ec(const unsigned char *params, size_t plen, const unsigned char *point, size_t ptlen,
+                 unsigned char **der, size_t *derlen);
 
 /* EdDSA: curve is the CKA_EC_PARAMS (OID or PrintableString name). */
 bool hsm_spki_eddsa(const unsigned char *params, size_t plen, const unsigned char *point,

@@ -46,8 +46,7 @@ static EVP_PKEY *rsa_key(struct hsm_der key, OSSL_LIB_CTX *libctx)
     EVP_PKEY *pkey = NULL;
 
     if (!hsm_der_read(&key, 0x30, &seq) || hsm_der_left(&key) != 0 ||
-        !hsm_der_read(&seq, 0x02, &n) || !hsm_der_read(&seq, 0x02, &e) ||
-        hsm_der_left(&seq) != 0)
+        !hsm_der_read(&seq, 0x02, &n) || !hsm_der_read(&seq, 0x02, &e) || hsm_der_left(&seq) != 0)
         return NULL;
     nlen = hsm_der_left(&n);
     elen = hsm_der_left(&e);
@@ -128,8 +127,8 @@ bool hsm_spki_rsa_pss(const unsigned char *der, size_t len)
            oid_is(oid.p, hsm_der_left(&oid), OID_RSA_PSS, sizeof(OID_RSA_PSS));
 }
 
-static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
-                           char *why, size_t whysize)
+static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx, char *why,
+                           size_t whysize)
 {
     struct hsm_der alg, oid, key;
     size_t oidlen;
@@ -147,8 +146,8 @@ static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *l
      * The key built is a plain RSA key: views compare key material, and
      * the restriction is read with hsm_spki_rsa_pss. */
     if (oid_is(oid.p, oidlen, OID_RSA_PSS, sizeof(OID_RSA_PSS))) {
-        bool params = hsm_der_left(&alg) == 0 ||
-                      (hsm_der_read(&alg, 0x30, NULL) && hsm_der_left(&alg) == 0);
+        bool params =
+            hsm_der_left(&alg) == 0 || (hsm_der_read(&alg, 0x30, NULL) && hsm_der_left(&alg) == 0);
 
         return params ? rsa_key(key, libctx) : NULL;
     }
@@ -169,8 +168,8 @@ static EVP_PKEY *known_key(const unsigned char *der, size_t len, OSSL_LIB_CTX *l
     return NULL;
 }
 
-EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
-                           char *why, size_t whysize)
+EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx, char *why,
+                           size_t whysize)
 {
     EVP_PKEY *pkey;
     const unsigned char *p = der;
@@ -197,9 +196,9 @@ static bool rsa_spki(EVP_PKEY *pkey, unsigned char **der, size_t *len)
     bool ok = false;
 
     if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) == 1 &&
-        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
-        (nl = BN_num_bytes(n)) > 0 && (el = BN_num_bytes(e)) > 0 &&
-        (nb = malloc((size_t)nl)) != NULL && (eb = malloc((size_t)el)) != NULL) {
+        EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) == 1 && (nl = BN_num_bytes(n)) > 0 &&
+        (el = BN_num_bytes(e)) > 0 && (nb = malloc((size_t)nl)) != NULL &&
+        (eb = malloc((size_t)el)) != NULL) {
         BN_bn2bin(n, nb);
         BN_bn2bin(e, eb);
         ok = hsm_spki_rsa(nb, (size_t)nl, eb, (size_t)el, der, len);
@@ -223,8 +222,8 @@ static bool ec_spki(EVP_PKEY *pkey, unsigned char **der, size_t *len)
         (nid = OBJ_sn2nid(group)) == NID_undef ||
         (oidlen = i2d_ASN1_OBJECT(OBJ_nid2obj(nid), NULL)) <= 0 || oidlen > (int)sizeof(oid) ||
         i2d_ASN1_OBJECT(OBJ_nid2obj(nid), &op) != oidlen ||
-        EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point + 3,
-                                        sizeof(point) - 3, &ptlen) != 1)
+        EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point + 3, sizeof(point) - 3,
+                                        &ptlen) != 1)
         return false;
     /* As CKA_EC_POINT: a DER OCTET STRING, so its reading is unambiguous. */
     if (ptlen < 0x80) {

@@ -19,8 +19,8 @@
 /* The public key in |der| (all of it), or NULL with |why| (may be NULL)
  * saying what is wrong. The key is parsed, not checked: that is
  * hsm_public_key_check's work. */
-EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx,
-                           char *why, size_t whysize);
+EVP_PKEY *hsm_spki_to_pkey(const unsigned char *der, size_t len, OSSL_LIB_CTX *libctx, char *why,
+                           size_t whysize);
 
 /* Whether the SubjectPublicKeyInfo names its key rsassaPss (RFC 4055): an
  * RSA key for PSS signatures only. hsm_spki_to_pkey reads such a key as a

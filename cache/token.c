@@ -228,8 +228,8 @@ void hsm_token_scan_describe(const struct hsm_token_scan *scan, char *buf, size_
     if (scan == NULL || scan->func == NULL)
         snprintf(buf, len, "%s", "");
     else
-        snprintf(buf, len, "; the module answered %s to %s for slot %lu", hsm_ckr_name(scan->rv, name),
-                 scan->func, (unsigned long)scan->slot);
+        snprintf(buf, len, "; the module answered %s to %s for slot %lu",
+                 hsm_ckr_name(scan->rv, name), scan->func, (unsigned long)scan->slot);
 }
 
 /* A slot call failed: noted for the message, and for the module's health. */

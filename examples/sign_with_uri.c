@@ -81,7 +81,8 @@ int main(int argc, char **argv)
     }
     md = EVP_MD_CTX_new();
     if (md == NULL ||
-        EVP_DigestSignInit_ex(md, NULL, argc > 4 ? argv[4] : "SHA256", NULL, NULL, key, NULL) <= 0 ||
+        EVP_DigestSignInit_ex(md, NULL, argc > 4 ? argv[4] : "SHA256", NULL, NULL, key, NULL) <=
+            0 ||
         EVP_DigestSign(md, NULL, &siglen, data, len) <= 0 || (sig = malloc(siglen)) == NULL ||
         EVP_DigestSign(md, sig, &siglen, data, len) <= 0)
         goto done;

@@ -5,8 +5,8 @@
  * operation, in software with the remembered public key.
  */
 #include "cache/provider_property.h"
-#include "provider/provider.h"
 #include "provider/param_trace.h"
+#include "provider/provider.h"
 #include "provider/rsa_params.h"
 #include "provider/rsa_raw_decrypt.h"
 #include "provider/sign_on_token.h"
@@ -162,7 +162,8 @@ static int rsa_decrypt_tls(struct rsa_cipher_ctx *ctx, unsigned char *out, size_
 /* The token's own PKCS#1 v1.5 decryption (the configuration allowed it
  * where raw RSA is not offered): its answer to a bad padding is its own. */
 static int rsa_decrypt_token_pkcs1(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
-                                   const unsigned char *in, size_t inlen, size_t k) {
+                                   const unsigned char *in, size_t inlen, size_t k)
+{
     CK_MECHANISM mech = {CKM_RSA_PKCS, NULL, 0};
     size_t len = k;
 
@@ -187,7 +188,8 @@ static int rsa_decrypt_token_pkcs1(struct rsa_cipher_ctx *ctx, unsigned char *ou
  * the work done. |out| has room for |k| bytes.
  */
 static int rsa_decrypt_pkcs1(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
-                             const unsigned char *in, size_t inlen, size_t k) {
+                             const unsigned char *in, size_t inlen, size_t k)
+{
     enum hsm_pkcs1_decryption policy = ctx->prov->config.pkcs1_decryption;
     unsigned char secret[HSM_REJECTION_SECRET_LEN], *em = NULL, *c = NULL;
     enum hsm_raw_result raw;
@@ -248,7 +250,8 @@ done:
 
 /* RSA without padding: the raw block, left-padded to the modulus length. */
 static int rsa_decrypt_none(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
-                            const unsigned char *in, size_t inlen, size_t k) {
+                            const unsigned char *in, size_t inlen, size_t k)
+{
     if (hsm_rsa_raw_decrypt(ctx->key, in, inlen, out, k) != HSM_RAW_OK)
         return 0;
     *outlen = k;
@@ -256,7 +259,8 @@ static int rsa_decrypt_none(struct rsa_cipher_ctx *ctx, unsigned char *out, size
 }
 
 static int rsa_decrypt_oaep(struct rsa_cipher_ctx *ctx, unsigned char *out, size_t *outlen,
-                            const unsigned char *in, size_t inlen, size_t k) {
+                            const unsigned char *in, size_t inlen, size_t k)
+{
     CK_RSA_PKCS_OAEP_PARAMS oaep = {0};
     CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
     const EVP_MD *md = oaep_digest(ctx);
@@ -368,7 +372,8 @@ static int rsa_encrypt(void *vctx, unsigned char *out, size_t *outlen, size_t ou
             ok = EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, ctx->mgf1_md) > 0;
         if (ok && ctx->label != NULL) {
             unsigned char *copy = OPENSSL_memdup(ctx->label, ctx->label_len);
-            ok = copy != NULL && EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, copy, (int)ctx->label_len) > 0;
+            ok = copy != NULL &&
+                 EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, copy, (int)ctx->label_len) > 0;
         }
     }
     *outlen = outsize;
@@ -386,7 +391,8 @@ static int rsa_cipher_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 
     if (params == NULL)
         return 1;
-    hsm_params_trace_set("asym_cipher set_ctx_params", params, rsa_cipher_settable_ctx_params(NULL, NULL));
+    hsm_params_trace_set("asym_cipher set_ctx_params", params,
+                         rsa_cipher_settable_ctx_params(NULL, NULL));
     /* Digests' properties are the provider's own: hashing stays in software. */
     if ((p = OSSL_PARAM_locate_const(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST)) != NULL &&
         !hsm_md_param_get(ctx->prov->libctx, p, "OAEP digest", &ctx->oaep_md))

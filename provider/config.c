@@ -31,8 +31,8 @@ static bool parse_ms(const char *name, const char *value, unsigned *out)
 
     v = strtoul(value, &end, 10);
     if (value[0] < '0' || value[0] > '9' || *end != '\0' || v == 0 || v > 3600000) {
-        hsm_error(HSM_R_CONFIG, "%s = \"%s\": use a number of milliseconds (1 to 3600000)",
-                  name, value);
+        hsm_error(HSM_R_CONFIG, "%s = \"%s\": use a number of milliseconds (1 to 3600000)", name,
+                  value);
         return false;
     }
     *out = (unsigned)v;
@@ -129,7 +129,7 @@ bool hsm_config_from_options(struct hsm_config *cfg, const char *const values[HS
         !config_bool(values, HSM_OPT_PIN_FILE_ALLOW_SHARED, &cfg->pin_file_allow_shared) ||
         !config_bool(values, HSM_OPT_PREFER_OTHER_PROVIDERS, &cfg->prefer_other_providers) ||
         !config_pkcs1_decryption(hsm_option_value(values, HSM_OPT_RSA_PKCS1_DECRYPTION),
-                                     &cfg->pkcs1_decryption) ||
+                                 &cfg->pkcs1_decryption) ||
         !config_ms(values, HSM_OPT_RETRY_INTERVAL_MIN_MS, &min_ms) ||
         !config_ms(values, HSM_OPT_RETRY_INTERVAL_MAX_MS, &max_ms) ||
         !config_backoff(min_ms, max_ms))

@@ -108,7 +108,8 @@ bool hsm_key_reference_parse(const unsigned char *der, size_t len, char *uri, si
     if (!hsm_der_read(&info, 0x30, &alg))
         return false;
     for (*kind = HSM_REF_ANY; *kind <= HSM_REF_ED448; (*kind)++)
-        if (hsm_der_left(&alg) == kind_oid(*kind, oid) && memcmp(alg.p, oid, hsm_der_left(&alg)) == 0)
+        if (hsm_der_left(&alg) == kind_oid(*kind, oid) &&
+            memcmp(alg.p, oid, hsm_der_left(&alg)) == 0)
             break;
     if (*kind > HSM_REF_ED448 || !hsm_der_read(&info, 0x04, &octets) ||
         !hsm_der_read(&octets, 0x0c, &text))

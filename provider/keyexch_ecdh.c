@@ -1,7 +1,7 @@
 /* ECDH on the token: C_DeriveKey with the peer's public point, the shared
  * secret read back from a session object that is destroyed at once. */
-#include "provider/provider.h"
 #include "provider/param_trace.h"
+#include "provider/provider.h"
 #include "provider/rsa_params.h"
 
 #include <openssl/bn.h>
@@ -160,8 +160,8 @@ static int ecdh_derive(void *vctx, unsigned char *secret, size_t *secretlen, siz
         hsm_error(HSM_R_BAD_INPUT, "ECDH with %s: the output buffer has no room", ctx->key->uri);
         return 0;
     }
-    if (!EVP_PKEY_get_octet_string_param(ctx->peer->pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                         point, sizeof(point), &point_len)) {
+    if (!EVP_PKEY_get_octet_string_param(ctx->peer->pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+                                         sizeof(point), &point_len)) {
         hsm_error(HSM_R_BAD_INPUT, "ECDH with %s: the peer's public point cannot be encoded",
                   ctx->key->uri);
         return 0;

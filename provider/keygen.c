@@ -92,8 +92,7 @@ int hsm_gen_set_params(void *genctx, const OSSL_PARAM params[])
         if (!OSSL_PARAM_get_BN(p, &e))
             return 0;
         len = BN_num_bytes(e);
-        if (BN_is_odd(e) == 0 || len < 1 || BN_num_bits(e) > HSM_RSA_E_MAX_BITS ||
-            BN_is_one(e)) {
+        if (BN_is_odd(e) == 0 || len < 1 || BN_num_bits(e) > HSM_RSA_E_MAX_BITS || BN_is_one(e)) {
             BN_free(e);
             hsm_error(HSM_R_BAD_INPUT,
                       "the RSA public exponent must be odd, at least 3 and of at most %d bits",
@@ -118,8 +117,8 @@ int hsm_gen_set_params(void *genctx, const OSSL_PARAM params[])
     return 1;
 }
 
-#define URI_PARAM                                                                                \
-    OSSL_PARAM_utf8_string(HSM_PKEY_PARAM_URI, NULL, 0),                                         \
+#define URI_PARAM                                                                                  \
+    OSSL_PARAM_utf8_string(HSM_PKEY_PARAM_URI, NULL, 0),                                           \
         OSSL_PARAM_utf8_string(HSM_PKEY_PARAM_USAGE, NULL, 0)
 
 const OSSL_PARAM *hsm_gen_settable_rsa(void *genctx, void *provctx)
@@ -158,7 +157,8 @@ const OSSL_PARAM *hsm_gen_settable_eddsa(void *genctx, void *provctx)
 /* CKA_EC_PARAMS of the curves the provider generates on. */
 static bool curve_for(struct hsm_keygen_request *req, const char *group)
 {
-    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    static const unsigned char p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x03, 0x01, 0x07};
     static const unsigned char p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
     static const unsigned char p521[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
     static const struct {
@@ -213,16 +213,18 @@ static bool fill_request(const struct hsm_genctx *g, const struct hsm_uri *uri,
      * predate PKCS#11 3.0's OIDs (SoftHSMv2 2.6 takes both). */
     static const unsigned char ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
     static const unsigned char ed448[] = {0x06, 0x03, 0x2b, 0x65, 0x71};
-    static const unsigned char ed25519_name[] = "\x13\x0c" "edwards25519";
-    static const unsigned char ed448_name[] = "\x13\x0a" "edwards448";
+    static const unsigned char ed25519_name[] = "\x13\x0c"
+                                                "edwards25519";
+    static const unsigned char ed448_name[] = "\x13\x0a"
+                                              "edwards448";
     CK_ATTRIBUTE *a;
 
     memset(req, 0, sizeof(*req));
     req->type = g->type;
     if ((a = p11_kit_uri_get_attribute(uri->p11, CKA_LABEL)) != NULL) {
         if (a->ulValueLen == 0 || a->ulValueLen >= label_size) {
-            hsm_error(HSM_R_BAD_INPUT, "%s: the object label must be 1 to %zu bytes",
-                      uri->redacted, label_size - 1);
+            hsm_error(HSM_R_BAD_INPUT, "%s: the object label must be 1 to %zu bytes", uri->redacted,
+                      label_size - 1);
             return false;
         }
         memcpy(label_buf, a->pValue, a->ulValueLen);
@@ -247,8 +249,8 @@ static bool fill_request(const struct hsm_genctx *g, const struct hsm_uri *uri,
     switch (g->type) {
     case CKK_RSA:
         if (g->bits < RSA_GENERATE_MIN_BITS || g->bits > HSM_RSA_MAX_BITS) {
-            hsm_error(HSM_R_BAD_INPUT, "RSA keys of %zu bits are not generated (%d to %d)",
-                      g->bits, RSA_GENERATE_MIN_BITS, HSM_RSA_MAX_BITS);
+            hsm_error(HSM_R_BAD_INPUT, "RSA keys of %zu bits are not generated (%d to %d)", g->bits,
+                      RSA_GENERATE_MIN_BITS, HSM_RSA_MAX_BITS);
             return false;
         }
         req->rsa_bits = g->bits;
@@ -258,8 +260,7 @@ static bool fill_request(const struct hsm_genctx *g, const struct hsm_uri *uri,
     case CKK_EC:
         if (g->group[0] == '\0' || !curve_for(req, g->group)) {
             hsm_error(HSM_R_UNSUPPORTED,
-                      "curve \"%s\" is not supported; use group:P-256, P-384 or P-521",
-                      g->group);
+                      "curve \"%s\" is not supported; use group:P-256, P-384 or P-521", g->group);
             return false;
         }
         return true;
@@ -303,7 +304,6 @@ void *hsm_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 {
     struct hsm_genctx *g = genctx;
 
-
     struct hsm_keygen_request req;
     struct hsm_token **toks = NULL;
     struct hsm_key *key = NULL;
@@ -330,8 +330,8 @@ void *hsm_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
     }
     if ((uri = hsm_uri_parse(g->uri)) == NULL)
         return NULL;
-    struct hsm_pin_request pinreq = {uri, g->prov->config.token_pin,
-                                     g->prov->config.pin_file_allow_shared, NULL, NULL, true};
+    struct hsm_pin_request pinreq = {
+        uri, g->prov->config.token_pin, g->prov->config.pin_file_allow_shared, NULL, NULL, true};
     if (!fill_request(g, uri, &req, label, sizeof(label)) ||
         !hsm_uri_module_allowed(g->prov->config.module_path, uri) ||
         (mod = hsm_provctx_module(g->prov)) == NULL ||

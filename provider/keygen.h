@@ -18,11 +18,13 @@ const OSSL_PARAM *hsm_gen_settable_rsa(void *genctx, void *provctx);
 const OSSL_PARAM *hsm_gen_settable_ec(void *genctx, void *provctx);
 const OSSL_PARAM *hsm_gen_settable_eddsa(void *genctx, void *provctx);
 
-#define HSM_KEYGEN_FUNCTIONS(init_fn, settable_fn)                                               \
-    {OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))init_fn},                                       \
-        {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))hsm_gen_set_params},                  \
-        {OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS, (void (*)(void))settable_fn},                    \
-        {OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))hsm_gen},                                        \
-        {OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))hsm_gen_cleanup}
+#define HSM_KEYGEN_FUNCTIONS(init_fn, settable_fn)                                                 \
+    {OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))init_fn},                                         \
+        {OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))hsm_gen_set_params},                    \
+        {OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS, (void (*)(void))settable_fn},                      \
+        {OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))hsm_gen},                                          \
+    {                                                                                              \
+        OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))hsm_gen_cleanup                             \
+    }
 
 #endif

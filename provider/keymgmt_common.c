@@ -1,6 +1,6 @@
 #include "provider/keymgmt_common.h"
-#include "provider/param_trace.h"
 #include "cache/provider_property.h"
+#include "provider/param_trace.h"
 
 #include <openssl/core_names.h>
 #include <openssl/params.h>

@@ -16,13 +16,15 @@ int hsm_km_get_params(void *keydata, OSSL_PARAM params[]);
 int hsm_km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg);
 int hsm_km_import(void *keydata, int selection, const OSSL_PARAM params[]);
 
-#define HSM_KEYMGMT_COMMON_FUNCTIONS                                                             \
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))hsm_km_free},                                   \
-        {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))hsm_km_load},                                   \
-        {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))hsm_km_has},                                     \
-        {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))hsm_km_match},                                 \
-        {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))hsm_km_get_params},                       \
-        {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))hsm_km_export},                               \
-        {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))hsm_km_import}
+#define HSM_KEYMGMT_COMMON_FUNCTIONS                                                               \
+    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))hsm_km_free},                                         \
+        {OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))hsm_km_load},                                     \
+        {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))hsm_km_has},                                       \
+        {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))hsm_km_match},                                   \
+        {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))hsm_km_get_params},                         \
+        {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))hsm_km_export},                                 \
+    {                                                                                              \
+        OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))hsm_km_import                                    \
+    }
 
 #endif

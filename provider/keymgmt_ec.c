@@ -35,7 +35,7 @@ static const char *ec_query_operation_name(int operation_id)
 {
     return operation_id == OSSL_OP_SIGNATURE ? "ECDSA"
            : operation_id == OSSL_OP_KEYEXCH ? "ECDH"
-                                              : "EC";
+                                             : "EC";
 }
 
 static void *ec_new(void *provctx)

@@ -60,14 +60,15 @@ static const char *ed448_query_operation_name(int operation_id)
     return "ED448";
 }
 
-#define EDDSA_FUNCTIONS(new_fn, gen_init_fn, query_fn)                                           \
-    {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))new_fn}, HSM_KEYMGMT_COMMON_FUNCTIONS,               \
-        HSM_KEYGEN_FUNCTIONS(gen_init_fn, hsm_gen_settable_eddsa),                               \
-        {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))eddsa_export_types},                    \
-        {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))eddsa_gettable_params},              \
-        {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))eddsa_export_types},                    \
-        {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))query_fn}, {                    \
-        0, NULL                                                                                  \
+#define EDDSA_FUNCTIONS(new_fn, gen_init_fn, query_fn)                                             \
+    {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))new_fn}, HSM_KEYMGMT_COMMON_FUNCTIONS,                 \
+        HSM_KEYGEN_FUNCTIONS(gen_init_fn, hsm_gen_settable_eddsa),                                 \
+        {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))eddsa_export_types},                      \
+        {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))eddsa_gettable_params},                \
+        {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))eddsa_export_types},                      \
+        {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))query_fn},                        \
+    {                                                                                              \
+        0, NULL                                                                                    \
     }
 
 const OSSL_DISPATCH hsm_keymgmt_ed25519_functions[] = {

@@ -59,8 +59,8 @@ char *hsm_pin_for_login(void *arg, const struct hsm_token *tok)
     params[1] = OSSL_PARAM_construct_end();
     if (!req->cb(buf, sizeof(buf) - 1, &len, params, req->cbarg) || len == 0) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        hsm_error(HSM_R_PIN_REQUIRED, "no PIN was given for token '%s' (serial %s)",
-                  tok->id.label, tok->id.serial);
+        hsm_error(HSM_R_PIN_REQUIRED, "no PIN was given for token '%s' (serial %s)", tok->id.label,
+                  tok->id.serial);
         return NULL;
     }
     buf[len] = '\0';

@@ -4,9 +4,9 @@
  * Comparing attributes cannot catch a middleware cache that serves an old
  * but self-consistent view; only a real signature can.
  */
-#include "provider/sign_on_token.h"
 #include "cache/key_sizes.h"
 #include "cache/provider_property.h"
+#include "provider/sign_on_token.h"
 
 #include <openssl/rand.h>
 #include <openssl/rsa.h>

@@ -2,8 +2,8 @@
 #include "provider/provider.h"
 
 #include "cache/module.h"
-#include "provider/fetch_preference.h"
 #include "provider/core_bio.h"
+#include "provider/fetch_preference.h"
 #include "provider/key_reference_pem.h"
 #include "provider/key_text.h"
 #include "provider/param_trace.h"
@@ -75,8 +75,7 @@ static const OSSL_ALGORITHM signature_algs[] = {
     {"ED448:1.3.101.113", HSM_PROPS, hsm_signature_eddsa_functions,
      "Ed448 signatures made on a PKCS#11 token"},
     /* OpenSSL 3.4's message signature algorithms, where built for one. */
-    HSM_MESSAGE_SIGNATURE_ALGORITHMS(HSM_PROPS)
-    {NULL, NULL, NULL, NULL},
+    HSM_MESSAGE_SIGNATURE_ALGORITHMS(HSM_PROPS){NULL, NULL, NULL, NULL},
 };
 
 static const OSSL_ALGORITHM asym_cipher_algs[] = {

@@ -29,13 +29,13 @@ enum hsm_pkcs1_decryption {
 struct hsm_token_pin;
 
 struct hsm_config {
-    char *module_path;      /* NULL: p11-kit's proxy */
-    char *module_init_args; /* pReserved for C_Initialize, or NULL */
+    char *module_path;               /* NULL: p11-kit's proxy */
+    char *module_init_args;          /* pReserved for C_Initialize, or NULL */
     struct hsm_token_pin *token_pin; /* pkcs11-module-token-pin, or NULL */
-    bool verify_signatures; /* verify-after-sign */
-    bool check_possession;  /* sign a challenge on load */
-    bool pin_file_allow_shared; /* accept PIN files others can read */
-    bool prefer_other_providers; /* other providers serve fetches not asking for hsm */
+    bool verify_signatures;          /* verify-after-sign */
+    bool check_possession;           /* sign a challenge on load */
+    bool pin_file_allow_shared;      /* accept PIN files others can read */
+    bool prefer_other_providers;     /* other providers serve fetches not asking for hsm */
     enum hsm_pkcs1_decryption pkcs1_decryption;
     struct hsm_audit_log *audit; /* audit-log; NULL: key uses are not recorded */
 };

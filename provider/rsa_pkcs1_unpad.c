@@ -37,7 +37,8 @@ void hsm_rsa_left_pad(unsigned char *buf, size_t len, size_t k)
 }
 
 static bool hmac_sha256(OSSL_LIB_CTX *libctx, const unsigned char *key, size_t keylen,
-                        const unsigned char *data, size_t len, unsigned char out[SHA256_LEN]) {
+                        const unsigned char *data, size_t len, unsigned char out[SHA256_LEN])
+{
     size_t outlen = 0;
 
     if (EVP_Q_mac(libctx, "HMAC", HSM_SOFTWARE_PROPQ, "SHA256", NULL, key, keylen, data, len, out,
@@ -51,7 +52,8 @@ static bool hmac_sha256(OSSL_LIB_CTX *libctx, const unsigned char *key, size_t k
 
 /* |n| bytes: HMAC-SHA256(kdk, be16(i) || label || be16(n * 8)) for i = 0, 1, ... */
 static bool prf(OSSL_LIB_CTX *libctx, const unsigned char kdk[SHA256_LEN], const char *label,
-                unsigned char *out, size_t n) {
+                unsigned char *out, size_t n)
+{
     size_t llen = strlen(label), bits = n * 8;
     unsigned char input[2 + 16 + 2], block[SHA256_LEN];
     bool ok = true;
@@ -73,7 +75,8 @@ static bool prf(OSSL_LIB_CTX *libctx, const unsigned char kdk[SHA256_LEN], const
 
 bool hsm_rsa_pkcs1_unpad(OSSL_LIB_CTX *libctx, const unsigned char secret[HSM_REJECTION_SECRET_LEN],
                          const unsigned char *c, const unsigned char *em, size_t k,
-                         unsigned char *out, size_t *outlen, size_t *good_out) {
+                         unsigned char *out, size_t *outlen, size_t *good_out)
+{
     unsigned char kdk[SHA256_LEN], lengths[LENGTH_TRIES * 2], *synthetic;
     size_t max_len = k - 2 - 8, mask = max_len, synthetic_len = 0;
     size_t good, found = 0, zero_at = 0, msg_at, n = 0;
@@ -126,7 +129,8 @@ done:
 
 void hsm_rsa_tls_premaster_unpad(const unsigned char *em, size_t k, unsigned int client_version,
                                  unsigned int alt_version, const unsigned char fallback[48],
-                                 unsigned char out[48]) {
+                                 unsigned char out[48])
+{
     size_t good, version, alt;
 
     /* 00 02, non-zero padding up to the 00 before the last 48 bytes. */

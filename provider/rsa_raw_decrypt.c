@@ -11,7 +11,8 @@
 #include <string.h>
 
 enum hsm_raw_result hsm_rsa_raw_decrypt(struct hsm_key *key, const unsigned char *in, size_t inlen,
-                                        unsigned char *em, size_t k) {
+                                        unsigned char *em, size_t k)
+{
     CK_MECHANISM mech = {CKM_RSA_X_509, NULL, 0};
     unsigned char *c;
     size_t len = k;
@@ -104,8 +105,7 @@ static bool kept_find(const char *fingerprint, unsigned char out[HSM_REJECTION_S
     return found;
 }
 
-static void kept_add(const char *fingerprint,
-                     const unsigned char secret[HSM_REJECTION_SECRET_LEN])
+static void kept_add(const char *fingerprint, const unsigned char secret[HSM_REJECTION_SECRET_LEN])
 {
     hsm_fork_gate_enter();
     if (hsm_lock(&kept_lock)) {
@@ -131,7 +131,8 @@ __attribute__((destructor)) void hsm_rsa_rejection_forget_all(void)
 }
 
 enum hsm_raw_result hsm_rsa_rejection_secret(OSSL_LIB_CTX *libctx, struct hsm_key *key,
-                                             unsigned char out[HSM_REJECTION_SECRET_LEN]) {
+                                             unsigned char out[HSM_REJECTION_SECRET_LEN])
+{
     static const char label[] = "hsm provider: implicit rejection secret";
     size_t k = (size_t)EVP_PKEY_get_size(key->pub);
     unsigned char *m = NULL, *raw = NULL;

@@ -98,8 +98,8 @@ static bool sign_pss(struct hsm_key *key, enum hsm_key_op op, const struct hsm_s
 }
 
 static bool rsa_input(const struct hsm_key *key, const struct hsm_sign_params *p,
-                      const unsigned char *tbs, size_t tbslen, unsigned char *buf,
-                      size_t bufsize, size_t *len)
+                      const unsigned char *tbs, size_t tbslen, unsigned char *buf, size_t bufsize,
+                      size_t *len)
 {
     if (p->md == NULL) {
         if (tbslen > bufsize) {
@@ -113,8 +113,8 @@ static bool rsa_input(const struct hsm_key *key, const struct hsm_sign_params *p
     }
     if (hsm_digestinfo(EVP_MD_get0_name(p->md), tbs, tbslen, buf, bufsize, len))
         return true;
-    hsm_error(HSM_R_BAD_INPUT, "%s: cannot sign a %zu-byte input as a %s digest", key->uri,
-              tbslen, EVP_MD_get0_name(p->md));
+    hsm_error(HSM_R_BAD_INPUT, "%s: cannot sign a %zu-byte input as a %s digest", key->uri, tbslen,
+              EVP_MD_get0_name(p->md));
     return false;
 }
 
@@ -150,8 +150,8 @@ bool hsm_sign_audit(struct hsm_provctx *prov, enum hsm_audit_op op, const struct
 }
 
 bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_sign_params *p,
-                     const unsigned char *tbs, size_t tbslen, unsigned char *sig, size_t *siglen,
-                     size_t sigsize)
+                        const unsigned char *tbs, size_t tbslen, unsigned char *sig, size_t *siglen,
+                        size_t sigsize)
 {
     /* Sized for every key the provider accepts: RSA input (a DigestInfo, or
      * a block of the modulus length) and the token's raw r||s or EdDSA
@@ -174,7 +174,8 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
     if (key->key_type == CKK_RSA && p->rsa_padding == RSA_PKCS1_PSS_PADDING)
         return sign_pss(key, op, p, tbs, tbslen, sig, siglen, sigsize);
     if (key->pss_only) {
-        hsm_error(HSM_R_UNSUPPORTED, "%s is restricted to RSA-PSS by %s; use -sigopt "
+        hsm_error(HSM_R_UNSUPPORTED,
+                  "%s is restricted to RSA-PSS by %s; use -sigopt "
                   "rsa_padding_mode:pss",
                   key->uri,
                   key->pss_certified ? "its certificate (rsassaPss)"
@@ -190,15 +191,14 @@ bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_
         if (!rsa_input(key, p, tbs, tbslen, in, sizeof(in), &inlen))
             return false;
         rawlen = sigsize;
-        return hsm_key_operate(key, op, &mech, in, inlen, sig, &rawlen) &&
-               (*siglen = rawlen, true);
+        return hsm_key_operate(key, op, &mech, in, inlen, sig, &rawlen) && (*siglen = rawlen, true);
     }
     if (!hsm_key_operate(key, op, &mech, tbs, tbslen, raw, &rawlen))
         return false;
     if (key->key_type != CKK_EC) {
         if (rawlen > sigsize) {
-            hsm_error(HSM_R_BAD_INPUT, "%s: a %zu-byte signature does not fit %zu bytes",
-                      key->uri, rawlen, sigsize);
+            hsm_error(HSM_R_BAD_INPUT, "%s: a %zu-byte signature does not fit %zu bytes", key->uri,
+                      rawlen, sigsize);
             return false;
         }
         memcpy(sig, raw, rawlen);
@@ -225,8 +225,8 @@ bool hsm_verify_in_software(struct hsm_provctx *prov, struct hsm_key *key,
         EVP_MD_CTX *md = EVP_MD_CTX_new();
 
         ok = md != NULL &&
-             EVP_DigestVerifyInit_ex(md, NULL, NULL, prov->libctx, HSM_SOFTWARE_PROPQ,
-                                     key->pub, NULL) > 0 &&
+             EVP_DigestVerifyInit_ex(md, NULL, NULL, prov->libctx, HSM_SOFTWARE_PROPQ, key->pub,
+                                     NULL) > 0 &&
              EVP_DigestVerify(md, sig, siglen, tbs, tbslen) == 1;
         EVP_MD_CTX_free(md);
         return ok;

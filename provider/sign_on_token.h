@@ -7,10 +7,10 @@
 #include <openssl/evp.h>
 
 struct hsm_sign_params {
-    const EVP_MD *md;     /* NULL: |tbs| is signed as given (RSA) */
-    int rsa_padding;      /* RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING, RSA_NO_PADDING */
-    int pss_saltlen;      /* RSA_PSS_SALTLEN_* or a length */
-    const EVP_MD *mgf1;   /* NULL: the signature digest */
+    const EVP_MD *md;   /* NULL: |tbs| is signed as given (RSA) */
+    int rsa_padding;    /* RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING, RSA_NO_PADDING */
+    int pss_saltlen;    /* RSA_PSS_SALTLEN_* or a length */
+    const EVP_MD *mgf1; /* NULL: the signature digest */
 };
 
 /* The salt length a PSS signature with |p| gets from |key|, or -1 after
@@ -38,8 +38,8 @@ bool hsm_sign_on_token(struct hsm_provctx *prov, struct hsm_key *key,
  * |will_verify| the caller verifies it before use, and the per-signature
  * handle check is left to that verification. */
 bool hsm_sign_unchecked(struct hsm_key *key, bool will_verify, const struct hsm_sign_params *p,
-                        const unsigned char *tbs, size_t tbslen, unsigned char *sig,
-                        size_t *siglen, size_t sigsize);
+                        const unsigned char *tbs, size_t tbslen, unsigned char *sig, size_t *siglen,
+                        size_t sigsize);
 
 /* The PKCS#11 mechanism a signature with |p| runs on |key|. */
 CK_MECHANISM_TYPE hsm_sign_mechanism(const struct hsm_key *key, const struct hsm_sign_params *p);

@@ -1,6 +1,6 @@
 #include "provider/signature_common.h"
-#include "provider/param_trace.h"
 #include "cache/provider_property.h"
+#include "provider/param_trace.h"
 #include "provider/rsa_params.h"
 
 #include <openssl/core_names.h>
@@ -62,8 +62,8 @@ void *hsm_sig_dupctx(void *vctx)
     if ((src->propq != NULL && (dst->propq = OPENSSL_strdup(src->propq)) == NULL) ||
         (src->expected_sig != NULL &&
          (dst->expected_sig = OPENSSL_memdup(src->expected_sig, src->expected_siglen)) == NULL) ||
-        (src->mdctx != NULL &&
-         ((dst->mdctx = EVP_MD_CTX_new()) == NULL || !EVP_MD_CTX_copy_ex(dst->mdctx, src->mdctx)))) {
+        (src->mdctx != NULL && ((dst->mdctx = EVP_MD_CTX_new()) == NULL ||
+                                !EVP_MD_CTX_copy_ex(dst->mdctx, src->mdctx)))) {
         hsm_sig_freectx(dst);
         return NULL;
     }
@@ -80,8 +80,7 @@ static bool set_md(struct hsm_sigctx *ctx, const char *mdname)
         hsm_error(HSM_R_UNSUPPORTED, "digest %s is not available", mdname);
         return false;
     }
-    if (ctx->want_type == CKK_EC && EVP_MD_is_a(md, "SHA1") == 0 &&
-        EVP_MD_get_size(md) < 28) {
+    if (ctx->want_type == CKK_EC && EVP_MD_is_a(md, "SHA1") == 0 && EVP_MD_get_size(md) < 28) {
         EVP_MD_free(md);
         hsm_error(HSM_R_UNSUPPORTED, "digest %s is too weak for ECDSA", mdname);
         return false;
@@ -204,8 +203,7 @@ int hsm_sig_digest_sign_init(void *ctx, const char *mdname, void *key, const OSS
     return digest_init(ctx, mdname, key, params);
 }
 
-int hsm_sig_digest_verify_init(void *ctx, const char *mdname, void *key,
-                               const OSSL_PARAM params[])
+int hsm_sig_digest_verify_init(void *ctx, const char *mdname, void *key, const OSSL_PARAM params[])
 {
     return digest_init(ctx, mdname, key, params);
 }
@@ -273,8 +271,7 @@ static int pss_algorithm_id(const struct hsm_sigctx *ctx, OSSL_PARAM *p)
             (mgf1_packed = ASN1_item_pack(mgf1_hash, ASN1_ITEM_rptr(X509_ALGOR), NULL)) == NULL ||
             (pss->maskGenAlgorithm = X509_ALGOR_new()) == NULL)
             goto done;
-        X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE,
-                        mgf1_packed);
+        X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, mgf1_packed);
         mgf1_packed = NULL;
     }
     if (salt != 20) {
@@ -299,7 +296,8 @@ done:
 /* AlgorithmIdentifier of the signature, for certificates and CSRs. */
 static int algorithm_id(const struct hsm_sigctx *ctx, OSSL_PARAM *p)
 {
-    int sig_nid, pkey_nid = ctx->want_type == CKK_RSA ? NID_rsaEncryption : NID_X9_62_id_ecPublicKey;
+    int sig_nid,
+        pkey_nid = ctx->want_type == CKK_RSA ? NID_rsaEncryption : NID_X9_62_id_ecPublicKey;
     unsigned char *der = NULL;
     X509_ALGOR *alg;
     int len, ok;

@@ -37,8 +37,7 @@ int hsm_sig_verify(void *ctx, const unsigned char *sig, size_t siglen, const uns
 int hsm_sig_digest_sign_init(void *ctx, const char *mdname, void *key, const OSSL_PARAM params[]);
 int hsm_sig_digest_update(void *ctx, const unsigned char *data, size_t len);
 int hsm_sig_digest_sign_final(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize);
-int hsm_sig_digest_verify_init(void *ctx, const char *mdname, void *key,
-                               const OSSL_PARAM params[]);
+int hsm_sig_digest_verify_init(void *ctx, const char *mdname, void *key, const OSSL_PARAM params[]);
 int hsm_sig_digest_verify_final(void *ctx, const unsigned char *sig, size_t siglen);
 /* A message signature or verification (OpenSSL 3.4): the digest |mdname|
  * over the data that follows, as a digest signature. */
@@ -48,21 +47,23 @@ const OSSL_PARAM *hsm_sig_gettable_ctx_params(void *ctx, void *provctx);
 /* Sets the digest (and, for RSA, padding) from |params|. */
 int hsm_sig_set_ctx_params(void *ctx, const OSSL_PARAM params[]);
 
-#define HSM_SIGNATURE_COMMON_FUNCTIONS                                                           \
-    {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))hsm_sig_freectx},                              \
-        {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))hsm_sig_dupctx},                            \
-        {OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))hsm_sig_sign_init},                      \
-        {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))hsm_sig_sign},                                \
-        {OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))hsm_sig_verify_init},                  \
-        {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))hsm_sig_verify},                            \
-        {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))hsm_sig_digest_sign_init},        \
-        {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))hsm_sig_digest_update},         \
-        {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))hsm_sig_digest_sign_final},      \
-        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, (void (*)(void))hsm_sig_digest_verify_init},    \
-        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))hsm_sig_digest_update},       \
-        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))hsm_sig_digest_verify_final},  \
-        {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))hsm_sig_get_ctx_params},            \
-        {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))hsm_sig_gettable_ctx_params},  \
-        {OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))hsm_sig_set_ctx_params}
+#define HSM_SIGNATURE_COMMON_FUNCTIONS                                                             \
+    {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))hsm_sig_freectx},                                \
+        {OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))hsm_sig_dupctx},                              \
+        {OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))hsm_sig_sign_init},                        \
+        {OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))hsm_sig_sign},                                  \
+        {OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))hsm_sig_verify_init},                    \
+        {OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))hsm_sig_verify},                              \
+        {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))hsm_sig_digest_sign_init},          \
+        {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))hsm_sig_digest_update},           \
+        {OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))hsm_sig_digest_sign_final},        \
+        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, (void (*)(void))hsm_sig_digest_verify_init},      \
+        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))hsm_sig_digest_update},         \
+        {OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))hsm_sig_digest_verify_final},    \
+        {OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))hsm_sig_get_ctx_params},              \
+        {OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))hsm_sig_gettable_ctx_params},    \
+    {                                                                                              \
+        OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))hsm_sig_set_ctx_params                 \
+    }
 
 #endif

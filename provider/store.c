@@ -19,10 +19,10 @@
  * opens exactly one object, and a caller that wants one object skips names
  * and, after the last one, gets the error that lists the candidates.
  */
+#include "provider/param_trace.h"
 #include "provider/provider.h"
 #include "provider/store_ctx.h"
 #include "provider/store_load.h"
-#include "provider/param_trace.h"
 #include "provider/token_select.h"
 
 #include <openssl/core_names.h>
@@ -125,10 +125,10 @@ static int give_object(struct store_result *r, OSSL_CALLBACK *object_cb, void *o
 
     *p++ = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &r->object_type);
     if (r->key != NULL) {
-        *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE,
-                                                (char *)r->data_type, 0);
-        *p++ = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &r->key,
-                                                 sizeof(r->key));
+        *p++ =
+            OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, (char *)r->data_type, 0);
+        *p++ =
+            OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &r->key, sizeof(r->key));
     } else {
         *p++ = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, r->der, r->der_len);
         *p++ = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
@@ -216,8 +216,7 @@ static int store_export_object(void *loaderctx, const void *reference, size_t re
 }
 
 int hsm_store_load_private_key(struct hsm_provctx *prov, const char *uri, OSSL_CALLBACK *object_cb,
-                               void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb,
-                               void *pw_cbarg)
+                               void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     struct store_ctx *ctx = store_open(prov, uri);
     int ok;

@@ -11,9 +11,9 @@
 #include <stddef.h>
 
 struct store_result {
-    int object_type;       /* OSSL_OBJECT_PKEY, OSSL_OBJECT_CERT */
-    struct hsm_key *key;   /* private keys: passed by reference */
-    unsigned char *der;    /* public keys and certificates: passed as DER */
+    int object_type;     /* OSSL_OBJECT_PKEY, OSSL_OBJECT_CERT */
+    struct hsm_key *key; /* private keys: passed by reference */
+    unsigned char *der;  /* public keys and certificates: passed as DER */
     size_t der_len;
     const char *data_type; /* "RSA", "EC", ... for keys */
     const char *structure; /* for DER */
@@ -28,7 +28,7 @@ struct store_ctx {
     struct hsm_module *module;
     struct hsm_token **toks;
     int n_toks;
-    int expect; /* OSSL_STORE_INFO_*, 0 for anything */
+    int expect;             /* OSSL_STORE_INFO_*, 0 for anything */
     unsigned char *subject; /* DER X509_NAME from OSSL_STORE_find, or NULL */
     size_t subject_len;
     char *alias; /* CKA_LABEL from OSSL_STORE_SEARCH_by_alias, or NULL */

@@ -9,7 +9,6 @@
  * reference. Returns the callback's result, or 0 after raising an error.
  */
 int hsm_store_load_private_key(struct hsm_provctx *prov, const char *uri, OSSL_CALLBACK *object_cb,
-                               void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb,
-                               void *pw_cbarg);
+                               void *object_cbarg, OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg);
 
 #endif

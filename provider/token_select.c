@@ -63,8 +63,8 @@ int hsm_select_tokens(struct hsm_module *mod, const struct hsm_uri *uri, bool si
         hsm_describe_tokens(all, n_all < 0 ? 0 : n_all, list, sizeof(list));
         hsm_tokens_put_all(all, n_all < 0 ? 0 : n_all);
         hsm_token_scan_describe(&scan, problem, sizeof(problem));
-        hsm_error(HSM_R_NO_TOKEN, "%s: no token matches; tokens present in %s: %s%s",
-                  uri->redacted, hsm_module_path(mod), list, problem);
+        hsm_error(HSM_R_NO_TOKEN, "%s: no token matches; tokens present in %s: %s%s", uri->redacted,
+                  hsm_module_path(mod), list, problem);
         if (reinitialized)
             hsm_module_recovery(mod, false);
         return -1;
@@ -84,10 +84,9 @@ void hsm_refuse_several_tokens(const struct hsm_uri *uri, struct hsm_token **tok
 
     hsm_describe_tokens(toks, n, list, sizeof(list));
     hsm_error(HSM_R_AMBIGUOUS_TOKEN,
-              "%s matches %d tokens: %s; add serial=... to the URI to choose one", uri->redacted,
-              n, list);
+              "%s matches %d tokens: %s; add serial=... to the URI to choose one", uri->redacted, n,
+              list);
 }
-
 
 bool hsm_uri_module_allowed(const char *configured, const struct hsm_uri *uri)
 {

@@ -81,8 +81,8 @@ char *hsm_pin_from_source(const char *source, bool allow_shared)
     }
     if (!allow_shared && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
         hsm_error(HSM_R_PIN_SOURCE,
-                  "PIN file %s can be read by other users (mode %03o); run chmod 600 on it",
-                  path, (unsigned)(st.st_mode & 0777));
+                  "PIN file %s can be read by other users (mode %03o); run chmod 600 on it", path,
+                  (unsigned)(st.st_mode & 0777));
         goto done;
     }
     while (len < sizeof(buf) && (got = read(fd, buf + len, sizeof(buf) - len)) > 0)

@@ -7,9 +7,20 @@
 
 /* RFC 7512 path and query attributes that p11-kit 0.24 parses. */
 static const char *const known_path[] = {
-    "token", "manufacturer", "serial", "model", "library-manufacturer", "library-description",
-    "library-version", "object", "type", "id", "slot-description", "slot-manufacturer",
-    "slot-id", NULL,
+    "token",
+    "manufacturer",
+    "serial",
+    "model",
+    "library-manufacturer",
+    "library-description",
+    "library-version",
+    "object",
+    "type",
+    "id",
+    "slot-description",
+    "slot-manufacturer",
+    "slot-id",
+    NULL,
 };
 static const char *const known_query[] = {
     "pin-value", "pin-source", "module-name", "module-path", NULL,
@@ -24,8 +35,8 @@ static bool in_list(const char *const *list, const char *name, size_t len)
 }
 
 /* Walks "a=1;b=2" (or "&"-separated) and checks every name against |list|. */
-static bool find_unknown_in(const char *start, const char *end, char sep,
-                            const char *const *list, char *buf, size_t buflen)
+static bool find_unknown_in(const char *start, const char *end, char sep, const char *const *list,
+                            char *buf, size_t buflen)
 {
     const char *p = start;
 

@@ -52,8 +52,10 @@ const char *audit_fs_type(const char *path)
         long magic;
         const char *name;
     } types[] = {
-        {EXT4_SUPER_MAGIC, "ext2/3/4"}, {TMPFS_MAGIC, "tmpfs"},
-        {XFS_SUPER_MAGIC, "xfs"},       {BTRFS_SUPER_MAGIC, "btrfs"},
+        {EXT4_SUPER_MAGIC, "ext2/3/4"},
+        {TMPFS_MAGIC, "tmpfs"},
+        {XFS_SUPER_MAGIC, "xfs"},
+        {BTRFS_SUPER_MAGIC, "btrfs"},
         {OVERLAYFS_SUPER_MAGIC, "overlayfs"},
     };
     struct statfs fs;

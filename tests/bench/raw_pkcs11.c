@@ -397,8 +397,7 @@ bool raw_sign_op(void *state, char *why, size_t len)
 }
 
 /* PKCS#11 returns ECDSA as r | s; OpenSSL verifies DER SEQUENCE { r, s }. */
-static bool ecdsa_der(const unsigned char *sig, size_t siglen, unsigned char *out,
-                      size_t *outlen)
+static bool ecdsa_der(const unsigned char *sig, size_t siglen, unsigned char *out, size_t *outlen)
 {
     ECDSA_SIG *es = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(sig, (int)(siglen / 2), NULL);
@@ -529,8 +528,7 @@ static bool raw_prove_possession(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OB
     EVP_PKEY_CTX *pc = NULL;
     bool ok = false;
 
-    if (RAND_bytes(challenge, sizeof(challenge)) == 1 &&
-        f->C_SignInit(s, &mech, priv) == CKR_OK &&
+    if (RAND_bytes(challenge, sizeof(challenge)) == 1 && f->C_SignInit(s, &mech, priv) == CKR_OK &&
         f->C_Sign(s, challenge, sizeof(challenge), sig, &siglen) == CKR_OK &&
         ecdsa_der(sig, siglen, der, &derlen) &&
         (pc = EVP_PKEY_CTX_new_from_pkey(NULL, pub, "provider=default")) != NULL &&
@@ -563,12 +561,12 @@ bool raw_policy_load_op(void *state, char *why, size_t len)
     for (CK_ULONG i = 0; i < nslots; i++)
         tokens += f->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
                   label_is(ti.label, sizeof(ti.label), st->token);
-    priv = tokens == 1 ? find_one(st->m, st->s, CKO_PRIVATE_KEY, CKA_LABEL, st->label,
-                                  strlen(st->label))
-                       : 0;
+    priv = tokens == 1
+               ? find_one(st->m, st->s, CKO_PRIVATE_KEY, CKA_LABEL, st->label, strlen(st->label))
+               : 0;
     if (priv == 0 || f->C_GetAttributeValue(st->s, priv, pa, 3) != CKR_OK || type != CKK_EC) {
-        snprintf(why, len, "raw policy load: no single P-256 key '%s' on one token '%s'",
-                 st->label, st->token);
+        snprintf(why, len, "raw policy load: no single P-256 key '%s' on one token '%s'", st->label,
+                 st->token);
         return false;
     }
     /* Every object under its id, each read once: here the public key. */

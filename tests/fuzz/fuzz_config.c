@@ -28,14 +28,16 @@
  * the marker: then the marker must not reach any error message. */
 static int check_marker;
 
-static void must(int cond, const char *what) {
+static void must(int cond, const char *what)
+{
     if (!cond) {
         fprintf(stderr, "fuzz_config: invariant broken: %s\n", what);
         abort();
     }
 }
 
-static void sink(int reason, const char *file, int line, const char *detail) {
+static void sink(int reason, const char *file, int line, const char *detail)
+{
     (void)reason;
     (void)file;
     (void)line;
@@ -44,7 +46,8 @@ static void sink(int reason, const char *file, int line, const char *detail) {
 }
 
 /* yes/no words as config.c documents them; -1 for anything else. */
-static int word(const char *v) {
+static int word(const char *v)
+{
     static const char *const yes[] = {"yes", "true", "1", "on"};
     static const char *const no[] = {"no", "false", "0", "off"};
 
@@ -57,7 +60,8 @@ static int word(const char *v) {
     return -1;
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
     (void)argc;
     (void)argv;
     hsm_error_set_sink(sink);
@@ -74,7 +78,8 @@ static void check_bool(char *const field[FIELDS], enum hsm_option_id id, bool pa
     must(parsed == (w == 1), "a yes/no option parsed wrongly");
 }
 
-static void parse_and_check(char *const field[FIELDS]) {
+static void parse_and_check(char *const field[FIELDS])
+{
     struct hsm_config cfg;
     const char *values[FIELDS];
 
@@ -97,7 +102,8 @@ static void parse_and_check(char *const field[FIELDS]) {
     must(cfg.module_path == NULL && cfg.token_pin == NULL, "clear left something");
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     char *text = malloc(size + 1), *field[FIELDS] = {NULL}, *p, *pin;
     int n = 0;
 

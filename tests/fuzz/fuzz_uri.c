@@ -23,14 +23,16 @@
 static int marker_in_input;
 static int errors_seen;
 
-static void must(int cond, const char *what) {
+static void must(int cond, const char *what)
+{
     if (!cond) {
         fprintf(stderr, "fuzz_uri: invariant broken: %s\n", what);
         abort();
     }
 }
 
-static void sink(int reason, const char *file, int line, const char *detail) {
+static void sink(int reason, const char *file, int line, const char *detail)
+{
     (void)reason;
     (void)file;
     (void)line;
@@ -39,7 +41,8 @@ static void sink(int reason, const char *file, int line, const char *detail) {
         must(strstr(detail, MARKER) == NULL, "the PIN appears in an error message");
 }
 
-static void exercise(const char *text) {
+static void exercise(const char *text)
+{
     struct hsm_uri *uri;
     char *redacted, unknown[64];
     CK_ATTRIBUTE tmpl[3];
@@ -97,14 +100,16 @@ static void exercise(const char *text) {
     hsm_uri_free(uri);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
     (void)argc;
     (void)argv;
     hsm_error_set_sink(sink);
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     char *text = malloc(size + 1 + sizeof("&pin-value=" MARKER));
 
     if (text == NULL)

@@ -35,7 +35,8 @@ static void expect(int ok, const char *what)
 /* EVP_PKEY_derive of |key| with |peer| into a |size|-byte buffer; the
  * length written, or -1. */
 static long derive(EVP_PKEY *key, EVP_PKEY *peer, OSSL_LIB_CTX *lib, unsigned char *out,
-                   size_t size) {
+                   size_t size)
+{
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(lib, key, NULL);
     size_t len = size;
     long rc = -1;

@@ -91,10 +91,14 @@ int main(int argc, char **argv)
         {CKA_LABEL, argv[5], label_len},
     };
     CK_ATTRIBUTE priv_t[] = {
-        {CKA_TOKEN, &yes, sizeof(yes)},     {CKA_PRIVATE, &yes, sizeof(yes)},
-        {CKA_SENSITIVE, &yes, sizeof(yes)}, {CKA_SIGN, &yes, sizeof(yes)},
-        {CKA_DECRYPT, &no, sizeof(no)},     {CKA_UNWRAP, &no, sizeof(no)},
-        {CKA_ID, id, id_len},               {CKA_LABEL, argv[5], label_len},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},
+        {CKA_SIGN, &yes, sizeof(yes)},
+        {CKA_DECRYPT, &no, sizeof(no)},
+        {CKA_UNWRAP, &no, sizeof(no)},
+        {CKA_ID, id, id_len},
+        {CKA_LABEL, argv[5], label_len},
     };
     rv = f->C_GenerateKeyPair(s, &mech, pub_t, sizeof(pub_t) / sizeof(pub_t[0]), priv_t,
                               sizeof(priv_t) / sizeof(priv_t[0]), &pub, &priv);

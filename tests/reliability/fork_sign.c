@@ -47,7 +47,8 @@ static atomic_bool stop;
 static atomic_long thread_sigs, thread_errors;
 
 /* Signs through the provider and verifies without it; prints why not. */
-static bool sign_verify(const char *who, EVP_PKEY *key, EVP_PKEY *pub, long n) {
+static bool sign_verify(const char *who, EVP_PKEY *key, EVP_PKEY *pub, long n)
+{
     unsigned char data[80], sig[600];
     size_t siglen = sizeof(sig);
     EVP_MD_CTX *mctx = EVP_MD_CTX_new(), *vctx = EVP_MD_CTX_new();
@@ -77,7 +78,8 @@ done:
 }
 
 /* How a child ended, as text; true when it exited 0. */
-static bool child_ok(pid_t pid, const char *what) {
+static bool child_ok(pid_t pid, const char *what)
+{
     int status;
 
     if (waitpid(pid, &status, 0) != pid) {
@@ -96,7 +98,8 @@ static bool child_ok(pid_t pid, const char *what) {
     return false;
 }
 
-static int phase_one(void) {
+static int phase_one(void)
+{
     int failures = 0;
 
     for (int k = 0; k < n_keys; k++) {
@@ -142,7 +145,8 @@ static int phase_one(void) {
     return failures;
 }
 
-static void *signer(void *arg) {
+static void *signer(void *arg)
+{
     long n = 0;
 
     (void)arg;
@@ -156,7 +160,8 @@ static void *signer(void *arg) {
     return NULL;
 }
 
-static int phase_two(int forks) {
+static int phase_two(int forks)
+{
     pthread_t tid;
     int failures = 0, children_ok = 0;
     struct timespec t0, t1;
@@ -203,7 +208,8 @@ static int phase_two(int forks) {
     return failures;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int forks, failures;
 
     if (argc < 4 || argc % 2 != 0 || (argc - 2) / 2 > MAX_KEYS) {

@@ -19,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     EVP_PKEY *key = NULL;
     char *uri;
     size_t len;

@@ -65,7 +65,8 @@ static atomic_llong last_verified_ns;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Prints the first few failures with the error queue; counts them all. */
-static void report(struct job *job, const char *what, long n) {
+static void report(struct job *job, const char *what, long n)
+{
     job->errors++;
     if (atomic_fetch_add(&reports, 1) >= MAX_REPORTS) {
         ERR_clear_error();
@@ -79,7 +80,8 @@ static void report(struct job *job, const char *what, long n) {
 }
 
 /* One signature through the provider, then one verification without it. */
-static void sign_once(struct job *job, EVP_PKEY *key, EVP_PKEY *pub, long n) {
+static void sign_once(struct job *job, EVP_PKEY *key, EVP_PKEY *pub, long n)
+{
     unsigned char data[64], sig[600];
     size_t siglen = sizeof(sig);
     EVP_MD_CTX *mctx = EVP_MD_CTX_new();
@@ -116,18 +118,21 @@ done:
     EVP_MD_CTX_free(vctx);
 }
 
-static double seconds_since(const struct timespec *t0) {
+static double seconds_since(const struct timespec *t0)
+{
     struct timespec t1;
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static bool time_is_up(void) {
+static bool time_is_up(void)
+{
     return atomic_load(&stop_asked) || seconds_since(&started) >= run_seconds;
 }
 
-static void on_stop(int sig) {
+static void on_stop(int sig)
+{
     int saved = errno;
 
     (void)sig;
@@ -137,7 +142,8 @@ static void on_stop(int sig) {
 
 /* In timed mode a failing token is tried again after a moment: a busy
  * loop of failures would only take the machine's CPU from the server. */
-static void pause_after_failure(struct job *job) {
+static void pause_after_failure(struct job *job)
+{
     struct timespec pause = {0, 5 * 1000 * 1000};
 
     if (run_seconds > 0) {
@@ -147,16 +153,16 @@ static void pause_after_failure(struct job *job) {
     (void)job;
 }
 
-static void *worker(void *arg) {
+static void *worker(void *arg)
+{
     struct job *job = arg;
     EVP_PKEY *rsa = job->own ? NULL : rsa_shared;
     EVP_PKEY *ec = job->own ? NULL : ec_shared;
     long total = job->rsa_sigs + job->ec_sigs;
     long rsa_done = 0;
 
-    for (long n = 0; run_seconds > 0 ? !time_is_up()
-                                     : n < total && job->errors < MAX_ERRORS_PER_THREAD;
-         n++) {
+    for (long n = 0;
+         run_seconds > 0 ? !time_is_up() : n < total && job->errors < MAX_ERRORS_PER_THREAD; n++) {
         long errors_before = job->errors;
 
         /* RSA and EC interleaved in proportion, so both run all along. */
@@ -194,7 +200,8 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     struct job jobs[THREADS];
     pthread_t tids[THREADS];
     long rsa_total, ec_total, made = 0, verified = 0, errors = 0, loads = 0, expected;
@@ -223,7 +230,8 @@ int main(int argc, char **argv) {
     /* Verification never goes through the provider under test. */
     verify_ctx = OSSL_LIB_CTX_new();
     if (verify_ctx == NULL || OSSL_PROVIDER_load(verify_ctx, "default") == NULL ||
-        (rsa_pub = test_read_public_key(argv[2], verify_ctx)) == NULL || (ec_pub = test_read_public_key(argv[4], verify_ctx)) == NULL)
+        (rsa_pub = test_read_public_key(argv[2], verify_ctx)) == NULL ||
+        (ec_pub = test_read_public_key(argv[4], verify_ctx)) == NULL)
         return 1;
     rsa_shared = test_load_private_key(rsa_uri, NULL);
     ec_shared = test_load_private_key(ec_uri, NULL);

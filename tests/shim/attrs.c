@@ -31,8 +31,8 @@ CK_RV attrs_get_real(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE real, CK_ATTRIBUTE_TY
     return CKR_OK;
 }
 
-CK_RV attrs_find_real(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                      CK_OBJECT_HANDLE **out, size_t *count)
+CK_RV attrs_find_real(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **out,
+                      size_t *count)
 {
     CK_FUNCTION_LIST *r = shim_real();
     *out = NULL;

@@ -54,7 +54,7 @@ struct directive {
     unsigned mask;
     enum degenerate degenerate;
     CK_ATTRIBUTE_TYPE attr; /* attr-error (with code) */
-    char *path; /* snapshot-save / snapshot-serve */
+    char *path;             /* snapshot-save / snapshot-serve */
     CK_FLAGS set, clear;
     /* state, carried over while the same text stays in the file */
     unsigned long calls;
@@ -567,8 +567,7 @@ static bool any_of(enum kind kind)
     return any;
 }
 
-static const struct directive *naming_locked(enum kind kind, const unsigned char *id,
-                                             size_t id_len)
+static const struct directive *naming_locked(enum kind kind, const unsigned char *id, size_t id_len)
 {
     for (size_t i = 0; i < ndirs; i++)
         if (dirs[i].kind == kind && dirs[i].id_len == id_len &&
@@ -596,8 +595,7 @@ bool control_any_attr_error(void)
     return any_of(K_ATTR_ERROR);
 }
 
-bool control_attr_error(const unsigned char *id, size_t id_len, CK_ATTRIBUTE_TYPE type,
-                        CK_RV *code)
+bool control_attr_error(const unsigned char *id, size_t id_len, CK_ATTRIBUTE_TYPE type, CK_RV *code)
 {
     bool named = false;
     shim_lock();

@@ -48,8 +48,7 @@ static unsigned char *point_of(unsigned char *v, size_t len, size_t *ptlen, bool
 {
     struct der os;
 
-    *wrapped = der_read(v, len, &os) && os.tag == 0x04 && os.hdr + os.len == len &&
-               os.len > 0 &&
+    *wrapped = der_read(v, len, &os) && os.tag == 0x04 && os.hdr + os.len == len && os.len > 0 &&
                (os.content[0] == 0x02 || os.content[0] == 0x03 || os.content[0] == 0x04 ||
                 os.len == 32 || os.len == 57);
     if (*wrapped) {

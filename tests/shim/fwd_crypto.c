@@ -102,7 +102,7 @@ KEY_INIT(C_VerifyRecoverInit)
         }                                                                                          \
         rv = R->fn(s, in, in_len, out, out_len);                                                   \
         if (rv == CKR_OK && out != NULL && out_len != NULL && control_overlong(SHIM_##fn))         \
-            *out_len += 64; /* `overlong`: a length past what was written */                      \
+            *out_len += 64; /* `overlong`: a length past what was written */                       \
         SHIM_RETURN(fn);                                                                           \
     }
 

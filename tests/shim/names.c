@@ -18,7 +18,10 @@ struct name_value {
 static const char *const fn_names[SHIM_FN_COUNT] = {SHIM_FUNCTIONS(SHIM_FN_NAME)};
 #undef SHIM_FN_NAME
 
-#define NV(x) {#x, x}
+#define NV(x)                                                                                      \
+    {                                                                                              \
+#x, x                                                                                      \
+    }
 static const struct name_value ckr_names[] = {
     NV(CKR_OK),
     NV(CKR_CANCEL),

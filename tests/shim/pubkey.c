@@ -22,12 +22,13 @@
 struct curve {
     const unsigned char *params; /* CKA_EC_PARAMS / SPKI parameters, full TLV */
     size_t params_len;
-    size_t point_len; /* raw encoding: 04||X||Y, or 32 bytes for Ed25519 */
+    size_t point_len;             /* raw encoding: 04||X||Y, or 32 bytes for Ed25519 */
     const unsigned char *alt;     /* G */
     const unsigned char *alt_neg; /* -G, used when the real point is G */
 };
 
-static const unsigned char p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const unsigned char p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0xce, 0x3d, 0x03, 0x01, 0x07};
 static const unsigned char p384_oid[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 static const unsigned char p521_oid[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
 static const unsigned char ed25519_oid[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
@@ -214,9 +215,9 @@ void pubkey_alter_template(CK_ATTRIBUTE *tmpl, CK_ULONG n, attr_getter get, void
     bool candidates = false;
     for (CK_ULONG i = 0; i < n && !candidates; i++) {
         CK_ATTRIBUTE_TYPE t = tmpl[i].type;
-        candidates = tmpl[i].pValue && tmpl[i].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
-                     (t == CKA_EC_POINT || t == CKA_MODULUS || t == CKA_PUBLIC_KEY_INFO ||
-                      t == CKA_VALUE);
+        candidates =
+            tmpl[i].pValue && tmpl[i].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+            (t == CKA_EC_POINT || t == CKA_MODULUS || t == CKA_PUBLIC_KEY_INFO || t == CKA_VALUE);
     }
     if (!candidates)
         return;

@@ -19,21 +19,28 @@
 
 /* Every function of CK_FUNCTION_LIST (PKCS#11 2.40), in list order. */
 #define SHIM_FUNCTIONS(X)                                                                          \
-    X(C_Initialize) X(C_Finalize) X(C_GetInfo) X(C_GetFunctionList) X(C_GetSlotList)              \
-    X(C_GetSlotInfo) X(C_GetTokenInfo) X(C_GetMechanismList) X(C_GetMechanismInfo)                 \
-    X(C_InitToken) X(C_InitPIN) X(C_SetPIN) X(C_OpenSession) X(C_CloseSession)                     \
-    X(C_CloseAllSessions) X(C_GetSessionInfo) X(C_GetOperationState) X(C_SetOperationState)        \
-    X(C_Login) X(C_Logout) X(C_CreateObject) X(C_CopyObject) X(C_DestroyObject)                    \
-    X(C_GetObjectSize) X(C_GetAttributeValue) X(C_SetAttributeValue) X(C_FindObjectsInit)          \
-    X(C_FindObjects) X(C_FindObjectsFinal) X(C_EncryptInit) X(C_Encrypt) X(C_EncryptUpdate)        \
-    X(C_EncryptFinal) X(C_DecryptInit) X(C_Decrypt) X(C_DecryptUpdate) X(C_DecryptFinal)           \
-    X(C_DigestInit) X(C_Digest) X(C_DigestUpdate) X(C_DigestKey) X(C_DigestFinal) X(C_SignInit)    \
-    X(C_Sign) X(C_SignUpdate) X(C_SignFinal) X(C_SignRecoverInit) X(C_SignRecover)                 \
-    X(C_VerifyInit) X(C_Verify) X(C_VerifyUpdate) X(C_VerifyFinal) X(C_VerifyRecoverInit)          \
-    X(C_VerifyRecover) X(C_DigestEncryptUpdate) X(C_DecryptDigestUpdate) X(C_SignEncryptUpdate)    \
-    X(C_DecryptVerifyUpdate) X(C_GenerateKey) X(C_GenerateKeyPair) X(C_WrapKey) X(C_UnwrapKey)     \
-    X(C_DeriveKey) X(C_SeedRandom) X(C_GenerateRandom) X(C_GetFunctionStatus)                      \
-    X(C_CancelFunction) X(C_WaitForSlotEvent)
+    X(C_Initialize)                                                                                \
+    X(C_Finalize) X(C_GetInfo) X(C_GetFunctionList) X(C_GetSlotList) X(C_GetSlotInfo) X(           \
+        C_GetTokenInfo) X(C_GetMechanismList) X(C_GetMechanismInfo) X(C_InitToken) X(C_InitPIN)    \
+        X(C_SetPIN) X(C_OpenSession) X(C_CloseSession) X(C_CloseAllSessions) X(C_GetSessionInfo)   \
+            X(C_GetOperationState) X(C_SetOperationState) X(C_Login) X(C_Logout) X(C_CreateObject) \
+                X(C_CopyObject) X(C_DestroyObject) X(C_GetObjectSize) X(C_GetAttributeValue)       \
+                    X(C_SetAttributeValue) X(C_FindObjectsInit) X(C_FindObjects)                   \
+                        X(C_FindObjectsFinal) X(C_EncryptInit) X(C_Encrypt) X(C_EncryptUpdate)     \
+                            X(C_EncryptFinal) X(C_DecryptInit) X(C_Decrypt) X(C_DecryptUpdate) X(  \
+                                C_DecryptFinal) X(C_DigestInit) X(C_Digest) X(C_DigestUpdate)      \
+                                X(C_DigestKey) X(C_DigestFinal) X(C_SignInit) X(C_Sign) X(         \
+                                    C_SignUpdate) X(C_SignFinal) X(C_SignRecoverInit)              \
+                                    X(C_SignRecover) X(C_VerifyInit) X(C_Verify) X(C_VerifyUpdate) \
+                                        X(C_VerifyFinal) X(C_VerifyRecoverInit) X(C_VerifyRecover) \
+                                            X(C_DigestEncryptUpdate) X(C_DecryptDigestUpdate)      \
+                                                X(C_SignEncryptUpdate) X(C_DecryptVerifyUpdate)    \
+                                                    X(C_GenerateKey) X(C_GenerateKeyPair)          \
+                                                        X(C_WrapKey) X(C_UnwrapKey) X(C_DeriveKey) \
+                                                            X(C_SeedRandom) X(C_GenerateRandom)    \
+                                                                X(C_GetFunctionStatus)             \
+                                                                    X(C_CancelFunction)            \
+                                                                        X(C_WaitForSlotEvent)
 
 #define SHIM_FN_ENUM(name) SHIM_##name,
 enum shim_fn { SHIM_FUNCTIONS(SHIM_FN_ENUM) SHIM_FN_COUNT };
@@ -49,9 +56,9 @@ void shim_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- names.c: symbolic names <-> numbers ---- */
 const char *shim_fn_name(enum shim_fn fn);
-int shim_fn_lookup(const char *name); /* -1 if unknown */
-const char *shim_ckr_name(CK_RV rv);   /* NULL if unknown */
-bool shim_parse_ckr(const char *s, CK_RV *out);   /* CKR_ name or number */
+int shim_fn_lookup(const char *name);              /* -1 if unknown */
+const char *shim_ckr_name(CK_RV rv);               /* NULL if unknown */
+bool shim_parse_ckr(const char *s, CK_RV *out);    /* CKR_ name or number */
 bool shim_parse_ckf(const char *s, CK_FLAGS *out); /* token CKF_ name or number */
 
 /* ---- log.c: HSM_SHIM_LOG ---- */
@@ -87,11 +94,11 @@ unsigned control_wrong_pubkey(const unsigned char *id, size_t id_len);
 /* degenerate-pubkey: the kind of degenerate key served for this CKA_ID. */
 enum degenerate {
     DEGENERATE_NONE,
-    DEGENERATE_EC_INFINITY,     /* CKA_EC_POINT: the point at infinity */
-    DEGENERATE_EC_OFF_CURVE,    /* CKA_EC_POINT: y changed, off the curve */
-    DEGENERATE_EDDSA_IDENTITY,  /* CKA_EC_POINT: the identity, of order 1 */
-    DEGENERATE_RSA_E_ONE,       /* CKA_PUBLIC_EXPONENT 1 */
-    DEGENERATE_RSA_E_EVEN,      /* CKA_PUBLIC_EXPONENT with its low bit cleared */
+    DEGENERATE_EC_INFINITY,       /* CKA_EC_POINT: the point at infinity */
+    DEGENERATE_EC_OFF_CURVE,      /* CKA_EC_POINT: y changed, off the curve */
+    DEGENERATE_EDDSA_IDENTITY,    /* CKA_EC_POINT: the identity, of order 1 */
+    DEGENERATE_RSA_E_ONE,         /* CKA_PUBLIC_EXPONENT 1 */
+    DEGENERATE_RSA_E_EVEN,        /* CKA_PUBLIC_EXPONENT with its low bit cleared */
     DEGENERATE_RSA_SMALL_MODULUS, /* CKA_MODULUS of 512 bits */
 };
 enum degenerate degenerate_lookup(const char *name); /* DEGENERATE_NONE if unknown */
@@ -133,7 +140,7 @@ void sessions_set_forge(CK_SESSION_HANDLE s, bool forge);
 bool sessions_forge(CK_SESSION_HANDLE s);
 /* A stale (snapshot-served) search in progress on this session. */
 bool sessions_served_find_start(CK_SESSION_HANDLE s, CK_SLOT_ID slot, const CK_OBJECT_HANDLE *found,
-                                 size_t n);
+                                size_t n);
 bool sessions_served_find_active(CK_SESSION_HANDLE s);
 size_t sessions_served_find_next(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *out, size_t max);
 bool sessions_served_find_end(CK_SESSION_HANDLE s);
@@ -156,8 +163,8 @@ bool shim_rv_is_handle_invalid(CK_RV rv);
 /* ---- der.c: just enough DER to find a public key inside SPKI/X.509 ---- */
 struct der {
     unsigned tag;
-    size_t hdr;   /* bytes of tag + length */
-    size_t len;   /* bytes of content */
+    size_t hdr; /* bytes of tag + length */
+    size_t len; /* bytes of content */
     unsigned char *content;
 };
 bool der_read(unsigned char *p, size_t avail, struct der *out);
@@ -188,8 +195,8 @@ CK_RV attrs_get_real(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE real, CK_ATTRIBUTE_TY
                      unsigned char **val, CK_ULONG *len);
 /* Every real object matching tmpl, found with the real module (the caller
  * must not have a real search open on s). *out is malloc'ed. */
-CK_RV attrs_find_real(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                      CK_OBJECT_HANDLE **out, size_t *count);
+CK_RV attrs_find_real(CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE **out,
+                      size_t *count);
 
 /* ---- snapshot.c: snapshot-save / snapshot-serve ---- */
 void snapshot_maybe_save(CK_SESSION_HANDLE s);

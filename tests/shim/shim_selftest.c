@@ -331,8 +331,7 @@ static void test_wrong_pubkey(CK_SESSION_HANDLE s)
     static unsigned char real_rcert[4096];
     CK_ULONG real_rcert_len = sizeof real_rcert;
     CHECK(get_attr(s, rcert, CKA_VALUE, real_rcert, &real_rcert_len) == CKR_OK &&
-              real_rcert_len == rcert_len &&
-              bits_differing(real_rcert, rcert_v, rcert_len) == 1,
+              real_rcert_len == rcert_len && bits_differing(real_rcert, rcert_v, rcert_len) == 1,
           "RSA certificate's modulus not exactly one bit off");
 
     control("wrong-pubkey 01 CKA_EC_POINT\n");
@@ -457,8 +456,8 @@ static void *sign_loop(void *arg)
         CK_OBJECT_HANDLE key;
         CK_ULONG n = 0;
         if (p11->C_FindObjectsInit(s, t, 2) != CKR_OK ||
-            p11->C_FindObjects(s, &key, 1, &n) != CKR_OK ||
-            p11->C_FindObjectsFinal(s) != CKR_OK || n != 1) {
+            p11->C_FindObjects(s, &key, 1, &n) != CKR_OK || p11->C_FindObjectsFinal(s) != CKR_OK ||
+            n != 1) {
             w->bad++;
             continue;
         }
@@ -579,10 +578,15 @@ static void test_snapshot(CK_SESSION_HANDLE s)
     CHECK(p11->C_DestroyObject(s, old_pub) == CKR_OK, "destroy pub");
     CK_BBOOL yes = CK_TRUE;
     unsigned char id5 = 5;
-    CK_ATTRIBUTE pubt[] = {{CKA_TOKEN, &yes, 1}, {CKA_EC_PARAMS, params, params_len},
-                           {CKA_VERIFY, &yes, 1}, {CKA_ID, &id5, 1}};
-    CK_ATTRIBUTE privt[] = {{CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &yes, 1}, {CKA_SIGN, &yes, 1},
-                            {CKA_SENSITIVE, &yes, 1}, {CKA_ID, &id5, 1}};
+    CK_ATTRIBUTE pubt[] = {{CKA_TOKEN, &yes, 1},
+                           {CKA_EC_PARAMS, params, params_len},
+                           {CKA_VERIFY, &yes, 1},
+                           {CKA_ID, &id5, 1}};
+    CK_ATTRIBUTE privt[] = {{CKA_TOKEN, &yes, 1},
+                            {CKA_PRIVATE, &yes, 1},
+                            {CKA_SIGN, &yes, 1},
+                            {CKA_SENSITIVE, &yes, 1},
+                            {CKA_ID, &id5, 1}};
     CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_OBJECT_HANDLE new_pub, new_priv;
     CHECK(p11->C_GenerateKeyPair(s, &gen, pubt, 4, privt, 5, &new_pub, &new_priv) == CKR_OK,
@@ -615,9 +619,12 @@ static void test_snapshot(CK_SESSION_HANDLE s)
     CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY;
     CK_KEY_TYPE ec = CKK_EC;
     CK_BBOOL no = CK_FALSE;
-    CK_ATTRIBUTE oldt[] = {{CKA_CLASS, &pubc, sizeof pubc}, {CKA_KEY_TYPE, &ec, sizeof ec},
-                           {CKA_TOKEN, &no, 1}, {CKA_VERIFY, &yes, 1},
-                           {CKA_EC_PARAMS, params, params_len}, {CKA_EC_POINT, old_pt, old_len}};
+    CK_ATTRIBUTE oldt[] = {{CKA_CLASS, &pubc, sizeof pubc},
+                           {CKA_KEY_TYPE, &ec, sizeof ec},
+                           {CKA_TOKEN, &no, 1},
+                           {CKA_VERIFY, &yes, 1},
+                           {CKA_EC_PARAMS, params, params_len},
+                           {CKA_EC_POINT, old_pt, old_len}};
     CK_OBJECT_HANDLE old_key;
     CHECK(p11->C_CreateObject(s, oldt, 6, &old_key) == CKR_OK, "import old public key");
     CHECK(verify(s, old_key, sig, sig_len) == CKR_SIGNATURE_INVALID,

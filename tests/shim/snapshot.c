@@ -47,12 +47,30 @@ struct snapshot {
 };
 
 static const CK_ATTRIBUTE_TYPE recorded[] = {
-    CKA_CLASS,          CKA_ID,           CKA_LABEL,         CKA_KEY_TYPE,
-    CKA_TOKEN,          CKA_PRIVATE,      CKA_SIGN,          CKA_VERIFY,
-    CKA_DECRYPT,        CKA_ENCRYPT,      CKA_DERIVE,        CKA_MODULUS,
-    CKA_MODULUS_BITS,   CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS,  CKA_EC_POINT,
-    CKA_VALUE,          CKA_CERTIFICATE_TYPE, CKA_SUBJECT,   CKA_ISSUER,
-    CKA_SERIAL_NUMBER,  CKA_PUBLIC_KEY_INFO, CKA_ALWAYS_AUTHENTICATE, CKA_SENSITIVE,
+    CKA_CLASS,
+    CKA_ID,
+    CKA_LABEL,
+    CKA_KEY_TYPE,
+    CKA_TOKEN,
+    CKA_PRIVATE,
+    CKA_SIGN,
+    CKA_VERIFY,
+    CKA_DECRYPT,
+    CKA_ENCRYPT,
+    CKA_DERIVE,
+    CKA_MODULUS,
+    CKA_MODULUS_BITS,
+    CKA_PUBLIC_EXPONENT,
+    CKA_EC_PARAMS,
+    CKA_EC_POINT,
+    CKA_VALUE,
+    CKA_CERTIFICATE_TYPE,
+    CKA_SUBJECT,
+    CKA_ISSUER,
+    CKA_SERIAL_NUMBER,
+    CKA_PUBLIC_KEY_INFO,
+    CKA_ALWAYS_AUTHENTICATE,
+    CKA_SENSITIVE,
     CKA_EXTRACTABLE,
 };
 
@@ -184,9 +202,8 @@ void snapshot_maybe_save(CK_SESSION_HANDLE s)
         CK_TOKEN_INFO ti;
         /* Wait for a session that sees the private objects, unless the
          * token has none to hide. */
-        bool sees_all = sessions_is_user(s) ||
-                        (shim_real()->C_GetTokenInfo(slot, &ti) == CKR_OK &&
-                         !(ti.flags & CKF_LOGIN_REQUIRED));
+        bool sees_all = sessions_is_user(s) || (shim_real()->C_GetTokenInfo(slot, &ti) == CKR_OK &&
+                                                !(ti.flags & CKF_LOGIN_REQUIRED));
         if (sees_all)
             ok = save(s, slot, path);
     }

@@ -171,9 +171,8 @@ static size_t openssl_header(size_t len, unsigned char *out)
 
 static void headers_match_openssl(void)
 {
-    static const size_t lens[] = {0,      1,       0x7f,     0x80,      0xff,
-                                  0x100,  0xffff,  0x10000,  0xffffff,  0x1000000,
-                                  0x7fffffff};
+    static const size_t lens[] = {0,      1,       0x7f,     0x80,      0xff,      0x100,
+                                  0xffff, 0x10000, 0xffffff, 0x1000000, 0x7fffffff};
 
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         struct hsm_der_out o = {0};

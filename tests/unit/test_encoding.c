@@ -78,8 +78,8 @@ static void digestinfo_matches_openssl(void)
         unsigned int dlen = 0;
         size_t wantlen, gotlen = 0;
 
-        CU_ASSERT_FATAL(EVP_Digest("abc", 3, digest, &dlen, EVP_get_digestbyname(mds[i].openssl),
-                                   NULL) == 1);
+        CU_ASSERT_FATAL(
+            EVP_Digest("abc", 3, digest, &dlen, EVP_get_digestbyname(mds[i].openssl), NULL) == 1);
         wantlen = openssl_digestinfo(mds[i].openssl, digest, dlen, want, sizeof(want));
         for (size_t j = 0; j < 3; j++) {
             gotlen = 0;

@@ -45,10 +45,10 @@ static void check_key(EVP_PKEY *key, size_t output, size_t signature)
     CU_ASSERT_EQUAL(hsm_key_signature_size(key), (size_t)EVP_PKEY_get_size(key));
     CU_ASSERT(signature <= HSM_SIGNATURE_MAX && output <= HSM_KEY_OUTPUT_MAX);
     CU_ASSERT_FATAL(md != NULL);
-    CU_ASSERT_FATAL(EVP_DigestSignInit(md, NULL, EVP_PKEY_is_a(key, "ED25519") ||
-                                                         EVP_PKEY_is_a(key, "ED448")
-                                                     ? NULL
-                                                     : EVP_sha256(),
+    CU_ASSERT_FATAL(EVP_DigestSignInit(md, NULL,
+                                       EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448")
+                                           ? NULL
+                                           : EVP_sha256(),
                                        NULL, key) == 1);
     CU_ASSERT_FATAL(EVP_DigestSign(md, sig, &siglen, digest, sizeof(digest)) == 1);
     CU_ASSERT(siglen <= signature);
@@ -61,9 +61,9 @@ static void sizes_of_each_key(void)
         const char *alg, *param;
         size_t output, signature;
     } keys[] = {
-        {"EC", "P-256", 64, 72},       {"EC", "P-384", 96, 104}, {"EC", "P-521", 132, 139},
-        {"ED25519", NULL, 64, 64},     {"ED448", NULL, 114, 114},
-        {"RSA", "2048", 256, 256},     {"RSA", "1025", 129, 129},
+        {"EC", "P-256", 64, 72},   {"EC", "P-384", 96, 104},  {"EC", "P-521", 132, 139},
+        {"ED25519", NULL, 64, 64}, {"ED448", NULL, 114, 114}, {"RSA", "2048", 256, 256},
+        {"RSA", "1025", 129, 129},
     };
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

@@ -15,8 +15,8 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
-#include <openssl/evp.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +70,7 @@ static void agree(int key, const unsigned char *dgst, size_t dlen, const unsigne
     accepted += ref == 1;
 }
 
-static size_t sign(int key, const unsigned char *dgst, size_t dlen, unsigned char *sig,
-                   size_t size)
+static size_t sign(int key, const unsigned char *dgst, size_t dlen, unsigned char *sig, size_t size)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, keys[key], NULL);
     size_t len = size;

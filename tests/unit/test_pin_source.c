@@ -100,7 +100,11 @@ static void empty_file_is_refused(void)
 
 static void nul_byte_is_refused(void)
 {
-    expect_refused(pin_file("nul", "12\0" "34\n", 6, 0600), false);
+    expect_refused(pin_file("nul",
+                            "12\0"
+                            "34\n",
+                            6, 0600),
+                   false);
 }
 
 static void shared_file_is_refused(void)

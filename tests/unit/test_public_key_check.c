@@ -43,8 +43,7 @@ static EVP_PKEY *view(unsigned char *der, size_t len)
     return pkey;
 }
 
-static EVP_PKEY *rsa_view(const unsigned char *n, size_t nlen, const unsigned char *e,
-                          size_t elen)
+static EVP_PKEY *rsa_view(const unsigned char *n, size_t nlen, const unsigned char *e, size_t elen)
 {
     unsigned char *der = NULL;
     size_t len = 0;
@@ -164,8 +163,8 @@ static void ec_point_at_infinity(void)
     CU_ASSERT_FATAL(group != NULL && gx != NULL && forged != NULL);
     memset(digest, 0x5c, sizeof(digest));
     e = BN_bin2bn(digest, sizeof(digest), NULL);
-    CU_ASSERT_FATAL(EC_POINT_get_affine_coordinates(group, EC_GROUP_get0_generator(group), gx,
-                                                    NULL, NULL) == 1);
+    CU_ASSERT_FATAL(EC_POINT_get_affine_coordinates(group, EC_GROUP_get0_generator(group), gx, NULL,
+                                                    NULL) == 1);
     CU_ASSERT_FATAL(ECDSA_SIG_set0(forged, gx, e) == 1);
     siglen = i2d_ECDSA_SIG(forged, &sig);
     CU_ASSERT_FATAL(siglen > 0);
@@ -177,9 +176,8 @@ static void ec_point_at_infinity(void)
         ctx = EVP_PKEY_CTX_new_from_pkey(NULL, raw, NULL);
         CU_ASSERT_FATAL(ctx != NULL && EVP_PKEY_verify_init(ctx) == 1);
         fprintf(stderr, "  OpenSSL %s the forged ECDSA signature under the point at infinity\n",
-                EVP_PKEY_verify(ctx, sig, (size_t)siglen, digest, sizeof(digest)) == 1
-                    ? "accepts"
-                    : "refuses");
+                EVP_PKEY_verify(ctx, sig, (size_t)siglen, digest, sizeof(digest)) == 1 ? "accepts"
+                                                                                       : "refuses");
         EVP_PKEY_CTX_free(ctx);
         EVP_PKEY_free(raw);
     }
@@ -203,9 +201,9 @@ static void ec_point_off_the_curve(void)
     size_t ptlen = 0;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(k);
-    CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt),
-                                                    &ptlen) == 1 &&
-                    ptlen == 65);
+    CU_ASSERT_FATAL(
+        EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &ptlen) == 1 &&
+        ptlen == 65);
     pt[64] ^= 0x01; /* y changes: (x, y') is not on P-256 */
     REFUSED(ec_view(P256, sizeof(P256), pt, ptlen), "not a point on curve prime256v1");
     EVP_PKEY_free(k);
@@ -295,10 +293,10 @@ static void rsa_bounds_are_inclusive(void)
  */
 static void ed25519_small_order_points(void)
 {
-    static const unsigned char order8[32] = {
-        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
-        0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
-        0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05};
+    static const unsigned char order8[32] = {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0,
+                                             0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+                                             0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39,
+                                             0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05};
     unsigned char pub[32] = {0x01}, sig[64] = {0x01};
     EVP_PKEY *raw = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, sizeof(pub));
     EVP_MD_CTX *md = EVP_MD_CTX_new();

@@ -33,7 +33,8 @@ static void v15_block(unsigned char em[K], size_t mlen, unsigned char *msg)
 }
 
 static size_t unpad(const unsigned char *secret, const unsigned char *c, const unsigned char *em,
-                    unsigned char *out, size_t *good) {
+                    unsigned char *out, size_t *good)
+{
     size_t len = 0;
 
     CU_ASSERT_TRUE(hsm_rsa_pkcs1_unpad(NULL, secret, c, em, K, out, &len, good));

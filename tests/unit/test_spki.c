@@ -202,12 +202,12 @@ static struct buf ec_point(EVP_PKEY *pkey)
 {
     struct buf b = {0};
 
-    CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, NULL, 0,
-                                                    &b.len) == 1);
+    CU_ASSERT_FATAL(
+        EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, NULL, 0, &b.len) == 1);
     b.p = OPENSSL_malloc(b.len);
     CU_ASSERT_FATAL(b.p != NULL);
-    CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, b.p, b.len,
-                                                    &b.len) == 1);
+    CU_ASSERT_FATAL(
+        EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, b.p, b.len, &b.len) == 1);
     return b;
 }
 

@@ -114,7 +114,7 @@ static void parse_every_type(void)
         const char *text;
         CK_OBJECT_CLASS klass;
     } cases[] = {
-        {"pkcs11:type=cert", CKO_CERTIFICATE},   {"pkcs11:type=public", CKO_PUBLIC_KEY},
+        {"pkcs11:type=cert", CKO_CERTIFICATE},    {"pkcs11:type=public", CKO_PUBLIC_KEY},
         {"pkcs11:type=private", CKO_PRIVATE_KEY}, {"pkcs11:type=secret-key", CKO_SECRET_KEY},
         {"pkcs11:type=data", CKO_DATA},
     };
@@ -243,9 +243,19 @@ static void pin_value_in_path_never_shows_the_pin(void)
 static void every_rfc7512_name_is_known(void)
 {
     static const char *const path[] = {
-        "token", "manufacturer", "serial", "model", "library-manufacturer",
-        "library-description", "library-version", "object", "type", "id",
-        "slot-description", "slot-manufacturer", "slot-id",
+        "token",
+        "manufacturer",
+        "serial",
+        "model",
+        "library-manufacturer",
+        "library-description",
+        "library-version",
+        "object",
+        "type",
+        "id",
+        "slot-description",
+        "slot-manufacturer",
+        "slot-id",
     };
     static const char *const query[] = {"pin-value", "pin-source", "module-name", "module-path"};
     char text[1024], buf[64];
@@ -520,12 +530,9 @@ static CU_TestInfo refusal_tests[] = {
 };
 
 static CU_TestInfo unknown_tests[] = {
-    UNIT_TEST(every_rfc7512_name_is_known),
-    UNIT_TEST(typo_in_path_is_named),
-    UNIT_TEST(typo_in_query_is_named),
-    UNIT_TEST(names_are_checked_where_they_stand),
-    UNIT_TEST(long_unknown_name_is_truncated),
-    CU_TEST_INFO_NULL,
+    UNIT_TEST(every_rfc7512_name_is_known),    UNIT_TEST(typo_in_path_is_named),
+    UNIT_TEST(typo_in_query_is_named),         UNIT_TEST(names_are_checked_where_they_stand),
+    UNIT_TEST(long_unknown_name_is_truncated), CU_TEST_INFO_NULL,
 };
 
 static CU_TestInfo redact_tests[] = {

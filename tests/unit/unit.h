@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define UNIT_TEST(fn) {#fn, fn}
+#define UNIT_TEST(fn)                                                                              \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 
 /* CU_ASSERT that |hay| contains (or lacks) |needle|, naming both on failure. */
 #define UNIT_ASSERT_CONTAINS(hay, needle)                                                          \
