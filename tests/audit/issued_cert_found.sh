@@ -16,10 +16,13 @@ require
 audit_cnf "$TMP/audit.cnf"
 uri() { printf 'pkcs11:token=ca;object=%s;type=private?pin-value=%s' "$1" "$USER_PIN"; }
 
+# CA extensions given: the test's configuration has no v3_ca section, and
+# OpenSSL 3.5's verify refuses an issuer without basicConstraints CA:TRUE.
+ca_ext=(-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign")
 expect_success audit_openssl req -new -x509 -key "$(uri root)" -subj /CN=Root -days 30 \
-    -out root.pem
+    "${ca_ext[@]}" -out root.pem
 expect_success audit_openssl req -new -x509 -key "$(uri pss)" -subj "/CN=PSS Root" -days 30 \
-    -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -out pss-root.pem
+    "${ca_ext[@]}" -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -out pss-root.pem
 plain_openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key \
     -subj /CN=leaf -out leaf.csr 2>/dev/null
 expect_success audit_openssl x509 -req -in leaf.csr -CA root.pem -CAkey "$(uri root)" \
@@ -52,7 +55,7 @@ found pss-leaf.pem pss-root.pem pss
 
 # The same names, signed by a key the log never saw.
 plain_openssl req -new -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout rogue.key -subj /CN=Root -days 30 -out rogue-root.pem 2>/dev/null
+    -keyout rogue.key -subj /CN=Root -days 30 "${ca_ext[@]}" -out rogue-root.pem 2>/dev/null
 plain_openssl x509 -req -in leaf.csr -CA rogue-root.pem -CAkey rogue.key -CAcreateserial \
     -days 10 -sha384 -out rogue-leaf.pem 2>/dev/null
 expect_failure_with --any-file "no record of the signature" \
