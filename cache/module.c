@@ -171,9 +171,7 @@ static void install_exit_hook(void)
 
 static bool is_proxy(const char *path)
 {
-    const char *base = strrchr(path, '/');
-
-    return strcmp(base != NULL ? base + 1 : path, "p11-kit-proxy.so") == 0;
+    return hsm_module_file_is(path, "p11-kit-proxy.so");
 }
 
 /* Which registered modules failed when p11-kit's proxy would not
@@ -611,8 +609,9 @@ static bool take_one_call(struct hsm_module *mod)
     return false;
 }
 
-/* Undoes an enter's count when it fails before going in. */
-static void left_early(struct hsm_module *mod)
+/* Drops one user of |mod| (an enter's count), waking a re-initialisation
+ * that waits for the last. */
+static void users_drop(struct hsm_module *mod)
 {
     if (!hsm_lock(&mod->mutex))
         return;
@@ -653,7 +652,7 @@ CK_FUNCTION_LIST *hsm_module_enter(struct hsm_module *mod, unsigned *generation)
     one_call = mod->one_call_at_a_time;
     hsm_unlock(&mod->mutex);
     if (one_call && !take_one_call(mod)) {
-        left_early(mod);
+        users_drop(mod); /* never went in */
         return NULL;
     }
     nest[slot].mod = mod;
@@ -689,11 +688,7 @@ void hsm_module_leave(struct hsm_module *mod)
         return; /* a child: the counts and locks were made anew at the fork */
     if (nest[slot].one_call)
         (void)pthread_mutex_unlock(&mod->one_call);
-    if (!hsm_lock(&mod->mutex))
-        return;
-    if (--mod->users == 0)
-        hsm_wake_all(&mod->changed);
-    hsm_unlock(&mod->mutex);
+    users_drop(mod);
 }
 
 void hsm_module_observe(struct hsm_module *mod, enum hsm_module_sign sign, const char *func,

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool named(const char *path, const char *file)
+bool hsm_module_file_is(const char *path, const char *file)
 {
     const char *base;
 
@@ -27,7 +27,8 @@ static bool proxy_reaches_rpc(void)
         char *remote = p11_kit_config_option(mods[i], "remote");
         char *file = p11_kit_module_get_filename(mods[i]);
 
-        rpc = (remote != NULL && remote[0] != '\0') || named(file, "p11-kit-client.so");
+        rpc =
+            (remote != NULL && remote[0] != '\0') || hsm_module_file_is(file, "p11-kit-client.so");
         free(remote);
         free(file);
     }
@@ -38,7 +39,7 @@ static bool proxy_reaches_rpc(void)
 
 bool hsm_module_uses_p11kit_rpc(const char *path)
 {
-    if (named(path, "p11-kit-client.so"))
+    if (hsm_module_file_is(path, "p11-kit-client.so"))
         return true;
-    return named(path, "p11-kit-proxy.so") && proxy_reaches_rpc();
+    return hsm_module_file_is(path, "p11-kit-proxy.so") && proxy_reaches_rpc();
 }

@@ -27,4 +27,7 @@
  */
 bool hsm_module_uses_p11kit_rpc(const char *path);
 
+/* True when the last component of |path| (NULL: false) is |file|. */
+bool hsm_module_file_is(const char *path, const char *file);
+
 #endif

@@ -142,7 +142,7 @@ static void on_stop(int sig)
 
 /* In timed mode a failing token is tried again after a moment: a busy
  * loop of failures would only take the machine's CPU from the server. */
-static void pause_after_failure(struct job *job)
+static void pause_after_failure(void)
 {
     struct timespec pause = {0, 5 * 1000 * 1000};
 
@@ -150,7 +150,6 @@ static void pause_after_failure(struct job *job)
         ERR_clear_error();
         nanosleep(&pause, NULL);
     }
-    (void)job;
 }
 
 static void *worker(void *arg)
@@ -178,7 +177,7 @@ static void *worker(void *arg)
                 report(job, "loading the thread's own key failed", n);
                 if (run_seconds == 0)
                     break;
-                pause_after_failure(job);
+                pause_after_failure();
                 continue;
             }
         }
@@ -189,7 +188,7 @@ static void *worker(void *arg)
             sign_once(job, ec, ec_pub, n);
         }
         if (job->errors > errors_before)
-            pause_after_failure(job);
+            pause_after_failure();
     }
     if (job->own) {
         EVP_PKEY_free(rsa);

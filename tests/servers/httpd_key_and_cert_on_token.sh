@@ -13,12 +13,7 @@
 . "$(dirname "$0")/httpd_lib.sh"
 httpd_available
 
-make_token web
-make_key web EC:prime256v1 01 web-ec
-save_token_pubkey web 01 ec.pem
-require
-httpd_make_ca
-httpd_issue_cert "$(key_uri web web-ec)" "$HTTPD_ROOT/leaf.pem"
+httpd_web_ec_leaf
 httpd_cert_to_token web 01 web-ec "$HTTPD_ROOT/leaf.pem"
 # The file is gone: the certificate the server sends can only be the token's.
 mv "$HTTPD_ROOT/leaf.pem" "$HTTPD_ROOT/leaf-on-token.pem"

@@ -241,6 +241,18 @@ httpd_issue_cert() {
             -out "$out"
 }
 
+# httpd_web_ec_leaf : the stage most stories share: token "web" with a
+# P-256 key (id 01, label web-ec; its public key in ec.pem), the test CA,
+# and a leaf certificate for the key in $HTTPD_ROOT/leaf.pem.
+httpd_web_ec_leaf() {
+    make_token web
+    make_key web EC:prime256v1 01 web-ec
+    save_token_pubkey web 01 ec.pem
+    require
+    httpd_make_ca
+    httpd_issue_cert "$(key_uri web web-ec)" "$HTTPD_ROOT/leaf.pem"
+}
+
 httpd_cert_to_token() {
     local token=$1 id=$2 label=$3 cert=$4
     local -a sel

@@ -17,12 +17,7 @@
 . "$(dirname "$0")/httpd_lib.sh"
 httpd_available
 
-make_token web
-make_key web EC:prime256v1 01 web-ec
-save_token_pubkey web 01 ec.pem
-require
-httpd_make_ca
-httpd_issue_cert "$(key_uri web web-ec)" "$HTTPD_ROOT/leaf.pem"
+httpd_web_ec_leaf
 pin="$HTTPD_ROOT/token.pin"
 printf '%s\n' "$USER_PIN" >"$pin"
 chmod 0600 "$pin"
