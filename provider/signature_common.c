@@ -426,6 +426,11 @@ static const OSSL_PARAM known_sig_params[] = {
     OSSL_PARAM_END,
 };
 
+const OSSL_PARAM *hsm_sig_settable_all(void)
+{
+    return known_sig_params;
+}
+
 int hsm_sig_set_ctx_params(void *vctx, const OSSL_PARAM params[])
 {
     struct hsm_sigctx *ctx = vctx;

@@ -46,6 +46,8 @@ int hsm_sig_get_ctx_params(void *ctx, OSSL_PARAM params[]);
 const OSSL_PARAM *hsm_sig_gettable_ctx_params(void *ctx, void *provctx);
 /* Sets the digest (and, for RSA, padding) from |params|. */
 int hsm_sig_set_ctx_params(void *ctx, const OSSL_PARAM params[]);
+/* Every parameter hsm_sig_set_ctx_params takes: RSA's settable list. */
+const OSSL_PARAM *hsm_sig_settable_all(void);
 
 #define HSM_SIGNATURE_COMMON_FUNCTIONS                                                             \
     {OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))hsm_sig_freectx},                                \

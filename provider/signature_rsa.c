@@ -1,26 +1,16 @@
 #include "provider/signature_common.h"
 
-#include <openssl/core_names.h>
-
 static void *rsa_newctx(void *provctx, const char *propq)
 {
     return hsm_sig_newctx_for(provctx, propq, CKK_RSA);
 }
 
+/* RSA takes every signature parameter (padding, MGF1, salt length). */
 static const OSSL_PARAM *rsa_settable_ctx_params(void *ctx, void *provctx)
 {
-    static const OSSL_PARAM params[] = {
-        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
-        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PROPERTIES, NULL, 0),
-        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL, 0),
-        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, NULL, 0),
-        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_PROPERTIES, NULL, 0),
-        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, NULL, 0),
-        OSSL_PARAM_END,
-    };
     (void)ctx;
     (void)provctx;
-    return params;
+    return hsm_sig_settable_all();
 }
 
 const OSSL_DISPATCH hsm_signature_rsa_functions[] = {

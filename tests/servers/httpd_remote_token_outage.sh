@@ -77,6 +77,10 @@ for mpm in $HTTPD_MPMS; do
     echo "ab, P-256, $(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }') s:" \
         "$HTTPD_LOAD_DONE of $HTTPD_LOAD_N requests served"
 
+    # What tells httpd's own resets from failed handshakes (httpd_lib.sh,
+    # httpd_expect_no_failures) must see these as failed handshakes.
+    check "$mpm: ab saw the outage's handshakes fail with a TLS error, not a reset ($HTTPD_LOAD_TLS_FAILED failed, $HTTPD_LOAD_RESETS reset)" \
+        test "$HTTPD_LOAD_TLS_FAILED" -gt 0
     down=$(awk -v a="$t_kill" -v b="$t_back" 'BEGIN { printf "%.1f", b - a }')
     echo "the HSM was killed at $t_kill (gone at $t_dead) and back at $t_back: ${down} s"
     for k in ec rsa; do
