@@ -5,6 +5,11 @@
  * with nothing but PKCS#11 and a SHA-256: load the module, find the token
  * and the private key by label, log in, sign, write the signature (DER for
  * ECDSA, as OpenSSL writes it), finalise.
+ *
+ * With RAW_ONESHOT_PHASES set it prints, on standard error, the
+ * milliseconds each phase took: where a one-shot process's time goes (the
+ * module's load and C_Initialize, the token and key, the signature, the
+ * C_Finalize a provider with a "no-deinit" quirk skips).
  */
 #include <dlfcn.h>
 #include <openssl/ec.h>
@@ -12,12 +17,29 @@
 #include <p11-kit/pkcs11.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int die(const char *what, CK_RV rv)
 {
     fprintf(stderr, "raw_oneshot: %s failed (0x%lx)\n", what, (unsigned long)rv);
     return 1;
+}
+
+static void phase_end(const char *name)
+{
+    static struct timespec last;
+    struct timespec now;
+
+    if (getenv("RAW_ONESHOT_PHASES") == NULL)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (name != NULL)
+        fprintf(stderr, "phase %s %.3f\n", name,
+                (double)(now.tv_sec - last.tv_sec) * 1e3 +
+                    (double)(now.tv_nsec - last.tv_nsec) / 1e6);
+    last = now;
 }
 
 int main(int argc, char **argv)
@@ -49,12 +71,14 @@ int main(int argc, char **argv)
     CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, argv[3], strlen(argv[3])}};
     CK_ATTRIBUTE ta = {CKA_KEY_TYPE, &type, sizeof(type)};
 
+    phase_end(NULL);
     dl = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
     get = dl != NULL ? (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList") : NULL;
     if (get == NULL || get(&f) != CKR_OK)
         return die("loading the module", 0);
     if ((rv = f->C_Initialize(&init)) != CKR_OK)
         return die("C_Initialize", rv);
+    phase_end("load+C_Initialize");
     if ((rv = f->C_GetSlotList(CK_TRUE, slots, &nslots)) != CKR_OK)
         return die("C_GetSlotList", rv);
     for (CK_ULONG i = 0; i < nslots && !found; i++) {
@@ -69,16 +93,19 @@ int main(int argc, char **argv)
     }
     if (!found)
         return die("finding the token", 0);
+    phase_end("slots+token");
     if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s)) != CKR_OK)
         return die("C_OpenSession", rv);
     if ((rv = f->C_Login(s, CKU_USER, (CK_UTF8CHAR *)argv[4], strlen(argv[4]))) != CKR_OK)
         return die("C_Login", rv);
+    phase_end("session+login");
     if ((rv = f->C_FindObjectsInit(s, tmpl, 2)) != CKR_OK ||
         (rv = f->C_FindObjects(s, &key, 1, &n)) != CKR_OK || n != 1)
         return die("finding the key", rv);
     (void)f->C_FindObjectsFinal(s);
     if ((rv = f->C_GetAttributeValue(s, key, &ta, 1)) != CKR_OK)
         return die("C_GetAttributeValue", rv);
+    phase_end("find key");
 
     fp = fopen(argv[5], "rb");
     if (fp == NULL)
@@ -96,6 +123,7 @@ int main(int argc, char **argv)
     if ((rv = f->C_SignInit(s, &mech, key)) != CKR_OK ||
         (rv = f->C_Sign(s, in, inlen, sig, &siglen)) != CKR_OK)
         return die("C_Sign", rv);
+    phase_end("read+hash+sign");
 
     outlen = siglen;
     if (type == CKK_EC) {
@@ -115,7 +143,9 @@ int main(int argc, char **argv)
     fp = fopen(argv[6], "wb");
     if (fp == NULL || fwrite(der, 1, outlen, fp) != outlen || fclose(fp) != 0)
         return die("writing the signature", 0);
+    phase_end("write");
     (void)f->C_CloseSession(s);
     (void)f->C_Finalize(NULL);
+    phase_end("C_CloseSession+C_Finalize");
     return 0;
 }
