@@ -53,7 +53,7 @@ port=$(free_port)
 timeout -k 5 40 "$OPENSSL_BIN" s_server -accept "127.0.0.1:$port" -key web.key -cert web.pem \
     -Verify 1 -CAfile ca.pem -verify_return_error -naccept 1 -www >web.out 2>&1 </dev/null &
 srv=$!
-for _ in $(seq 100); do grep -q '^ACCEPT' web.out 2>/dev/null && break; sleep 0.1; done
+s_server_accepting web.out "$srv"
 expect_success cnf_program hsm.cnf curl -sS --fail --cacert web.pem --cert client.pem \
     --key client.ref.pem -o page.html "https://127.0.0.1:$port/"
 wait "$srv"

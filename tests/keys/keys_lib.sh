@@ -169,6 +169,19 @@ self_signed_root() {
         -subj "/CN=Root $out" -days 30 "$@" -out "$out"
 }
 
+# s_server_accepting OUT PID : waits (10 s at most) until the `openssl
+# s_server` with pid PID writes ACCEPT to OUT, or ends; status 0 once it
+# accepts.
+s_server_accepting() {
+    local out=$1 pid=$2
+    for _ in $(seq 100); do
+        grep -q '^ACCEPT' "$out" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q '^ACCEPT' "$out" 2>/dev/null
+}
+
 # free_port : a TCP port on 127.0.0.1 nobody listens on right now, below
 # Linux's ephemeral range (32768-60999), where another test's client
 # connection could hold it.

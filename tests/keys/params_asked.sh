@@ -60,7 +60,7 @@ for label in ec rsa; do
         -accept "127.0.0.1:$port" -key "pkcs11:token=params;object=$label;type=private" \
         -cert "$label.crt" -naccept 1 -www >"srv-$label.out" 2>&1 </dev/null &
     srv=$!
-    for _ in $(seq 100); do grep -q '^ACCEPT' "srv-$label.out" 2>/dev/null && break; sleep 0.1; done
+    s_server_accepting "srv-$label.out" "$srv"
     expect_success plain_openssl s_client -connect "127.0.0.1:$port" -tls1_3
     wait "$srv"
 done

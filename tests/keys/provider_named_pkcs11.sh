@@ -48,11 +48,7 @@ serve() {
         -accept "127.0.0.1:$port" -key "pkcs11:token=ca;object=$label;type=private" \
         -cert "$label.crt" -naccept 1 -www >"srv-$cnf-$label-$proto.out" 2>&1 </dev/null &
     srv=$!
-    for _ in $(seq 100); do
-        grep -q '^ACCEPT' "srv-$cnf-$label-$proto.out" 2>/dev/null && break
-        kill -0 "$srv" 2>/dev/null || break
-        sleep 0.1
-    done
+    s_server_accepting "srv-$cnf-$label-$proto.out" "$srv"
     expect_success plain_openssl s_client -connect "127.0.0.1:$port" "-$proto" \
         -verify_return_error -CAfile ca.pem -verify_ip 127.0.0.1
     wait "$srv"

@@ -55,12 +55,7 @@ for proto in tls1_2 tls1_3; do
             -accept "127.0.0.1:$port" -key "$CA_KEY" -cert ca.pem -naccept 1 -www \
             >"srv-$proto.out" 2>"srv-$proto.err" </dev/null &
         srv=$!
-        for _ in $(seq 100); do
-            grep -q '^ACCEPT' "srv-$proto.out" 2>/dev/null && break
-            kill -0 "$srv" 2>/dev/null || break
-            sleep 0.1
-        done
-        grep -q '^ACCEPT' "srv-$proto.out" 2>/dev/null && break
+        s_server_accepting "srv-$proto.out" "$srv" && break
         wait "$srv"
     done
     # The client accepts only RSA-PSS signatures (with a PSS key: the

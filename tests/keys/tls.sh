@@ -80,12 +80,7 @@ handshake() {
             -key "$(key_uri tls "$label")" -cert "$label.pem" -naccept 1 -www \
             >"$name.srv.out" 2>"$name.srv.err" </dev/null &
         local srv=$!
-        for _ in $(seq 100); do
-            grep -q '^ACCEPT' "$name.srv.out" 2>/dev/null && break
-            kill -0 "$srv" 2>/dev/null || break
-            sleep 0.1
-        done
-        grep -q '^ACCEPT' "$name.srv.out" && break
+        s_server_accepting "$name.srv.out" "$srv" && break
         wait "$srv"
         grep -qi "in use" "$name.srv.err" || break
     done
